@@ -1,0 +1,77 @@
+"""``hydra.main`` for ktrain's scripts, with Hydra's composition errors told as one paragraph.
+
+Hydra refuses an unknown key or group option before any of our code runs, and its message
+does not list what is allowed. ``main`` asks Hydra to raise instead of print
+(``HYDRA_FULL_ERROR``), and rewrites those errors with the allowed keys or options. A user
+who sets ``HYDRA_FULL_ERROR`` themselves gets Hydra's own output.
+"""
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import hydra
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+from ktrain.errors import EXIT_USER_ERROR
+
+
+def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]]:
+    """Decorate a script's task function like ``hydra.main`` on the ``conf/`` beside it."""
+
+    def decorate(task: Callable[[Any], Any]) -> Callable[[], Any]:
+        hydra_task = hydra.main(version_base="1.3", config_path="conf", config_name=config_name)(task)
+
+        @functools.wraps(task)
+        def entry() -> Any:
+            if "HYDRA_FULL_ERROR" in os.environ:
+                return hydra_task()
+            os.environ["HYDRA_FULL_ERROR"] = "1"
+            try:
+                return hydra_task()
+            except HydraException as error:
+                print(f"Error: {explain(error, sys.argv[1:])}", file=sys.stderr, flush=True)
+                sys.exit(EXIT_USER_ERROR)
+            finally:
+                del os.environ["HYDRA_FULL_ERROR"]
+
+        return entry
+
+    return decorate
+
+
+def explain(error: HydraException, overrides: list[str]) -> str:
+    """One paragraph for a Hydra error: the key or option, the bad value, what is allowed."""
+    if isinstance(error, MissingConfigException) and error.options and error.missing_cfg_file:
+        group, _, option = error.missing_cfg_file.rpartition("/")
+        allowed = ", ".join(sorted(error.options))
+        return f"Invalid config: {group}={option} is not an option of {group} (allowed: {allowed})."
+    cause = error.__cause__
+    if isinstance(error, ConfigCompositionException) and isinstance(cause, ConfigKeyError | ConfigAttributeError):
+        return _unknown_key(cause, overrides)
+    lines = [str(error)] + ([str(cause)] if cause is not None else [])
+    return " ".join(" ".join(lines).split())
+
+
+def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[str]) -> str:
+    from ktrain.schema import allowed_keys
+
+    key = cause.full_key
+    given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
+    path, _, name = key.rpartition(".")
+    parent = cause.parent_node
+    node = OmegaConf.to_container(parent, resolve=False) if parent is not None else {}
+    keys, open_ended = allowed_keys(path, node)
+    where = path or "the top level"
+    if name in keys:
+        return (
+            f"Invalid config: {given} sets {key}, which {where} allows but this config does not "
+            f"set yet; add it with a leading +: +{given.lstrip('+')}."
+        )
+    allowed = ", ".join(keys) if keys else "no keys"
+    more = " (and any other keyword argument of its _target_, added with a leading +)" if open_ended else ""
+    return f"Invalid config: {given} names an unknown key {key!r}; {where} takes: {allowed}{more}."

@@ -1,0 +1,20 @@
+"""Printing the resolved config as a tree, one branch per group, before a run starts."""
+
+from typing import Any
+
+from omegaconf import OmegaConf
+
+FIRST = ("data", "model", "optimizer", "schedule", "callbacks", "fit", "compile", "hardware")
+
+
+def print_config_tree(values: dict[str, Any]) -> None:
+    from rich import print as rich_print
+    from rich.syntax import Syntax
+    from rich.tree import Tree
+
+    tree = Tree("config", guide_style="dim")
+    for key in [*[k for k in FIRST if k in values], *[k for k in values if k not in FIRST]]:
+        value = values[key]
+        text = OmegaConf.to_yaml(value) if isinstance(value, dict | list) else str(value)
+        tree.add(key, guide_style="dim").add(Syntax(text.rstrip(), "yaml", background_color="default"))
+    rich_print(tree)

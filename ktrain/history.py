@@ -1,0 +1,73 @@
+"""A run's training history on disk: JSON, CSV and a plot of train vs validation curves."""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import keras
+
+LEARNING_RATE_KEYS = ("lr", "learning_rate")
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Keeps one row per epoch: its number and Keras' logs.
+
+    Unlike ``keras.callbacks.History``, rows stay aligned when validation runs only every
+    few epochs (``fit.validation_freq``): a row simply lacks the ``val_*`` keys.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict[str, float]] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+
+
+def write_history(rows: list[dict[str, float]], out_dir: Path) -> list[Path]:
+    """Write ``history.json``, ``history.csv`` and ``history.png``; return their paths.
+
+    ``rows`` holds one dict per epoch (``EpochLog.rows``); a key an epoch lacks is null in
+    JSON and empty in CSV.
+    """
+    out_dir = Path(out_dir)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    table = {key: [row.get(key) for row in rows] for key in columns}
+    json_path = out_dir / "history.json"
+    json_path.write_text(json.dumps(table, indent=1))
+    csv_path = out_dir / "history.csv"
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    png_path = out_dir / "history.png"
+    plot_history(table, png_path)
+    return [json_path, csv_path, png_path]
+
+
+def plot_history(table: dict[str, list], path: Path) -> None:
+    """One panel per metric (loss, accuracy, ...), training and validation curves in each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [
+        key for key in table
+        if key != "epoch" and not key.startswith("val_") and key not in LEARNING_RATE_KEYS
+    ]
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(5 * max(len(names), 1), 4), squeeze=False)
+    epochs = [epoch + 1 for epoch in table.get("epoch", [])]
+    for ax, name in zip(axes[0], names):
+        for label, key in (("train", name), ("val", f"val_{name}")):
+            if key in table:
+                values = [math.nan if v is None else v for v in table[key]]
+                ax.plot(epochs, values, marker="o", label=f"{label} {name}")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,472 @@
+"""The config schema: every key a run reads, its type and its allowed values.
+
+``validate`` runs right after Hydra composes the config and before TensorFlow is imported,
+so a typo or a bad value stops a run in well under a second, with one paragraph that names
+the key, the bad value and what is allowed. Group options are checked by the schema of
+their ``_target_``; a target ktrain does not know (a user's own model, optimizer or
+callback) only needs ``_target_`` and takes any keyword arguments.
+"""
+
+import os
+from typing import Annotated, Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ktrain.errors import ConfigError
+from ktrain.models import BACKBONES
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Rate = Annotated[float, Field(ge=0, lt=1)]
+OpenRate = Annotated[float, Field(gt=0, lt=1)]
+Mode = Literal["min", "max"]
+Verbose = Literal["auto", 0, 1, 2]
+
+
+def _existing_file(path: str | None) -> str | None:
+    if path is not None and not os.path.isfile(os.path.expanduser(path)):
+        raise ValueError(f"no file at {path!r}; give the path of an existing file")
+    return path
+
+
+def _class_weight(value: Any) -> Any:
+    if value is None or value == "balanced":
+        return value
+    if isinstance(value, dict) and all(
+        isinstance(k, int) and isinstance(w, int | float) and w > 0 for k, w in value.items()
+    ):
+        return value
+    raise ValueError("allowed: null, 'balanced', or a mapping {class index: weight > 0}")
+
+
+def _save_freq(value: Any) -> Any:
+    if value == "epoch" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise ValueError("allowed: 'epoch' or a number of batches >= 1")
+
+
+ExistingFile = Annotated[str | None, AfterValidator(_existing_file)]
+
+
+class Section(BaseModel):
+    """A config node: unknown keys and wrongly typed values are refused, nothing is coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class Targeted(Section):
+    """A node that ``hydra.utils.instantiate`` turns into an object."""
+
+    target: str = Field(alias="_target_")
+
+
+class OpenTarget(Targeted):
+    """A target ktrain does not know: its keyword arguments are its own business."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- model -------------------------------------------------------------------------------
+
+
+class SimpleCNN(Targeted):
+    name: str
+    filters: Annotated[list[PositiveInt], Field(min_length=1)]
+    dense_units: PositiveInt
+    dropout: Rate
+    preprocessing: Literal["rescale", "none"]
+
+
+class MLP(Targeted):
+    name: str
+    hidden_units: Annotated[list[PositiveInt], Field(min_length=1)]
+    dropout: Rate
+    preprocessing: Literal["rescale", "none"]
+
+
+class Backbone(Targeted):
+    name: str
+    architecture: Literal[tuple(BACKBONES)]
+    weights: ExistingFile = None
+    pooling: Literal["avg", "max"] = "avg"
+    dropout: Rate = 0.0
+    trainable: bool = True
+    preprocessing: Literal["imagenet", "rescale", "none"] = "imagenet"
+
+
+class OpenModel(OpenTarget):
+    name: str
+
+
+MODELS = {
+    "ktrain.models.small.simple_cnn": SimpleCNN,
+    "ktrain.models.small.mlp": MLP,
+    "ktrain.models.backbone.backbone": Backbone,
+}
+
+# --- optimizer ---------------------------------------------------------------------------
+
+
+class Optimizer(Targeted):
+    name: str
+    learning_rate: PositiveFloat
+    weight_decay: NonNegativeFloat | None = None
+    clipnorm: PositiveFloat | None = None
+    clipvalue: PositiveFloat | None = None
+    global_clipnorm: PositiveFloat | None = None
+
+
+class Adam(Optimizer):
+    beta_1: OpenRate = 0.9
+    beta_2: OpenRate = 0.999
+    epsilon: PositiveFloat = 1e-7
+    amsgrad: bool = False
+
+
+class SGD(Optimizer):
+    momentum: Rate = 0.0
+    nesterov: bool = False
+
+
+class RMSprop(Optimizer):
+    rho: OpenRate = 0.9
+    momentum: Rate = 0.0
+    epsilon: PositiveFloat = 1e-7
+    centered: bool = False
+
+
+class OpenOptimizer(OpenTarget):
+    learning_rate: PositiveFloat
+
+
+OPTIMIZERS = {
+    "keras.optimizers.Adam": Adam,
+    "keras.optimizers.AdamW": Adam,
+    "keras.optimizers.SGD": SGD,
+    "keras.optimizers.RMSprop": RMSprop,
+}
+
+# --- schedule ----------------------------------------------------------------------------
+
+
+class Constant(Targeted):
+    name: str
+
+
+SCHEDULES = {"ktrain.schedules.constant": Constant}
+
+# --- data --------------------------------------------------------------------------------
+
+
+class Data(Targeted):
+    name: str
+    batch_size: PositiveInt
+    seed: NonNegativeInt
+    val_fraction: Annotated[float, Field(gt=0, lt=1)]
+    test_fraction: Annotated[float, Field(gt=0, lt=1)]
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self):
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g} "
+                "leaves no training data; their sum must be below 1"
+            )
+        return self
+
+
+class Digits(Data):
+    pass
+
+
+class Npz(Data):
+    path: Annotated[str, AfterValidator(_existing_file)]
+    class_names: Annotated[list[str], Field(min_length=2)] | None = None
+
+
+class Synthetic(Data):
+    input_shape: Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
+    num_classes: Annotated[int, Field(ge=2)]
+    samples: Annotated[int, Field(ge=10)]
+
+
+class OpenData(OpenTarget):
+    batch_size: PositiveInt
+
+
+DATA = {
+    "ktrain.data.arrays.DigitsData": Digits,
+    "ktrain.data.arrays.NpzData": Npz,
+    "ktrain.data.arrays.SyntheticData": Synthetic,
+}
+
+# --- callbacks ---------------------------------------------------------------------------
+
+
+class EarlyStopping(Targeted):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    patience: NonNegativeInt = 0
+    min_delta: NonNegativeFloat = 0.0
+    baseline: float | None = None
+    restore_best_weights: bool = False
+    start_from_epoch: NonNegativeInt = 0
+    verbose: Literal[0, 1] = 0
+
+
+class ModelCheckpoint(Targeted):
+    filepath: str
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    save_best_only: bool = False
+    save_weights_only: bool = False
+    save_freq: Annotated[Any, AfterValidator(_save_freq)] = "epoch"
+    initial_value_threshold: float | None = None
+    verbose: Literal[0, 1] = 0
+
+    @model_validator(mode="after")
+    def _keras_file_name(self):
+        suffix = ".weights.h5" if self.save_weights_only else ".keras"
+        if not self.filepath.endswith(suffix):
+            raise ValueError(
+                f"filepath {self.filepath!r} must end in {suffix!r} "
+                f"(save_weights_only={self.save_weights_only})"
+            )
+        return self
+
+
+class ReduceLROnPlateau(Targeted):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    factor: OpenRate = 0.1
+    patience: NonNegativeInt = 10
+    min_delta: NonNegativeFloat = 1e-4
+    cooldown: NonNegativeInt = 0
+    min_lr: NonNegativeFloat = 0.0
+    verbose: Literal[0, 1] = 0
+
+
+class CSVLogger(Targeted):
+    filename: str
+    separator: str = ","
+    append: bool = False
+
+
+class TensorBoard(Targeted):
+    log_dir: str = "logs"
+    histogram_freq: NonNegativeInt = 0
+    write_graph: bool = True
+    write_images: bool = False
+    write_steps_per_second: bool = False
+    update_freq: Annotated[Any, AfterValidator(_save_freq)] = "epoch"
+    profile_batch: NonNegativeInt = 0
+
+
+CALLBACKS = {
+    "keras.callbacks.EarlyStopping": EarlyStopping,
+    "keras.callbacks.ModelCheckpoint": ModelCheckpoint,
+    "keras.callbacks.ReduceLROnPlateau": ReduceLROnPlateau,
+    "keras.callbacks.CSVLogger": CSVLogger,
+    "keras.callbacks.TensorBoard": TensorBoard,
+}
+
+# --- the run -----------------------------------------------------------------------------
+
+
+class Monitor(Section):
+    metric: str
+    mode: Mode
+
+
+class Fit(Section):
+    epochs: PositiveInt
+    steps_per_epoch: PositiveInt | None = None
+    validation_steps: PositiveInt | None = None
+    validation_freq: PositiveInt = 1
+    initial_epoch: NonNegativeInt = 0
+    class_weight: Annotated[Any, AfterValidator(_class_weight)] = None
+    verbose: Verbose = "auto"
+    shuffle: bool = True
+
+    @model_validator(mode="after")
+    def _initial_epoch_before_last(self):
+        if self.initial_epoch >= self.epochs:
+            raise ValueError(
+                f"initial_epoch={self.initial_epoch} leaves nothing to train with "
+                f"epochs={self.epochs}; initial_epoch must be below epochs"
+            )
+        return self
+
+
+class Compile(Section):
+    loss: str | dict[str, Any]
+    metrics: list[str | dict[str, Any]] = []
+    jit_compile: Literal["auto", True, False] = "auto"
+    steps_per_execution: PositiveInt = 1
+    run_eagerly: bool = False
+
+
+class Hardware(Section):
+    name: str
+    device: Literal["cpu", "gpu"]
+    visible_devices: list[NonNegativeInt] | None = None
+    memory_growth: bool = False
+    memory_limit_mb: PositiveInt | None = None
+    mixed_precision: Literal["mixed_float16", "mixed_bfloat16"] | None = None
+    jit_compile: Literal["auto", True, False] = "auto"
+    intra_op_threads: NonNegativeInt | None = None
+    inter_op_threads: NonNegativeInt | None = None
+    deterministic: bool = False
+
+
+class Paths(Section):
+    root_dir: str
+    output_dir: str
+
+
+class Mlflow(Section):
+    tracking_uri: Annotated[str, Field(min_length=1)]
+    experiment_name: Annotated[str, Field(min_length=1)]
+    run_name: str | None = None
+    log_model: bool = True
+
+
+class TrainConfig(Section):
+    seed: NonNegativeInt
+    monitor: Monitor
+    fit: Fit
+    compile: Compile
+    paths: Paths
+    mlflow: Mlflow
+    hardware: Hardware
+    model: dict[str, Any]
+    optimizer: dict[str, Any]
+    schedule: dict[str, Any]
+    data: dict[str, Any]
+    callbacks: dict[str, dict[str, Any] | None]
+
+
+GROUPS = {
+    "model": (MODELS, OpenModel),
+    "optimizer": (OPTIMIZERS, OpenOptimizer),
+    "schedule": (SCHEDULES, OpenTarget),
+    "data": (DATA, OpenData),
+}
+
+# --- validation --------------------------------------------------------------------------
+
+
+def validate(cfg: DictConfig) -> dict[str, Any]:
+    """Check a composed training config; return it resolved as plain Python values.
+
+    Raises ``ConfigError`` with every problem found, in one paragraph.
+    """
+    values = _resolve(cfg)
+    problems = _problems(TrainConfig, values, prefix="")
+    for group, (known, fallback) in GROUPS.items():
+        node = values.get(group)
+        if isinstance(node, dict):
+            schema = known.get(node.get("_target_"), fallback)
+            problems += _problems(schema, node, prefix=group)
+    callbacks = values.get("callbacks")
+    for name, node in (callbacks.items() if isinstance(callbacks, dict) else ()):
+        if isinstance(node, dict):
+            schema = CALLBACKS.get(node.get("_target_"), OpenTarget)
+            problems += _problems(schema, node, prefix=f"callbacks.{name}")
+    if not problems:  # cross-key checks read a config whose every node is sound
+        problems = _monitor_problems(values)
+    if problems:
+        raise ConfigError(_paragraph(problems))
+    return values
+
+
+def _resolve(cfg: DictConfig) -> dict[str, Any]:
+    try:
+        values = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", None) or "the config"
+        raise ConfigError(f"Invalid config: {key} cannot be resolved: {error.msg}") from error
+    return _drop_missing(values)
+
+
+def _drop_missing(node: Any) -> Any:
+    """Remove ``???`` values so that the schema reports them as required keys."""
+    if isinstance(node, dict):
+        return {k: _drop_missing(v) for k, v in node.items() if v != "???"}
+    return node
+
+
+def _problems(schema: type[BaseModel], node: Any, prefix: str) -> list[str]:
+    try:
+        schema.model_validate(node)
+    except ValidationError as error:
+        return [_describe(problem, schema, prefix) for problem in error.errors()]
+    return []
+
+
+def _describe(problem: dict, schema: type[BaseModel], prefix: str) -> str:
+    loc = [str(part) for part in problem["loc"]]
+    key = ".".join(part for part in (prefix, *loc) if part) or prefix
+    kind = problem["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_keys(schema, loc[:-1]))
+        return f"{key} is not a known key (allowed here: {allowed})"
+    if kind == "missing":
+        return f"{key} is required but has no value"
+    message = problem["msg"].removeprefix("Value error, ")
+    message = message[0].lower() + message[1:]
+    value = problem.get("input")
+    if value is None or isinstance(value, dict):  # a check across the keys of a node
+        return f"{key}: {message}"
+    return f"{key}={value!r}: {message}"
+
+
+def _keys(schema: type[BaseModel], path: list[str]) -> list[str]:
+    """The keys a schema node takes, by the names users write (``_target_``, not ``target``)."""
+    for part in path:
+        field = schema.model_fields.get(part)
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        schema = field.annotation
+    return [field.alias or name for name, field in schema.model_fields.items()]
+
+
+def allowed_keys(path: str, node: dict[str, Any]) -> tuple[list[str], bool]:
+    """The keys the config node at ``path`` (dotted; "" for the top) takes, and whether it
+    also takes others (a target ktrain does not know takes any keyword argument)."""
+    group, _, rest = path.partition(".")
+    if group in GROUPS and not rest:
+        known, fallback = GROUPS[group]
+        schema = known.get(node.get("_target_"), fallback)
+    elif group == "callbacks" and rest and "." not in rest:
+        schema = CALLBACKS.get(node.get("_target_"), OpenTarget)
+    else:
+        keys = _keys(TrainConfig, path.split(".") if path else [])
+        return keys, False
+    return _keys(schema, []), schema.model_config.get("extra") == "allow"
+
+
+def _monitor_problems(values: dict[str, Any]) -> list[str]:
+    """Every monitored metric must be a key of Keras' epoch logs for the compiled metrics."""
+    metrics = values["compile"]["metrics"]
+    if not all(isinstance(m, str) for m in metrics):
+        return []  # a metric object names its own log key; Keras will tell
+    logged = ["loss", *metrics]
+    allowed = logged + [f"val_{name}" for name in logged]
+    monitored = {"monitor.metric": values["monitor"]["metric"]}
+    for name, node in values["callbacks"].items():
+        if node and node.get("monitor", monitored["monitor.metric"]) != monitored["monitor.metric"]:
+            monitored[f"callbacks.{name}.monitor"] = node["monitor"]
+    return [
+        f"{key}={metric!r} is not logged by this run (allowed: {', '.join(allowed)})"
+        for key, metric in monitored.items()
+        if metric not in allowed
+    ]
+
+
+def _paragraph(problems: list[str]) -> str:
+    return "Invalid config: " + "; ".join(problems) + "."

@@ -1,0 +1,139 @@
+"""The lifecycle of one MLflow run: started before training, ended with a status that tells
+the truth (FINISHED, FAILED with the reason, or KILLED), checkpoints kept either way."""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from ktrain.tracking.params import flatten
+
+log = logging.getLogger(__name__)
+
+ERROR_TAG = "ktrain.error"
+KILLED_TAG = "ktrain.killed_by"
+
+
+class TrackedRun:
+    """A context manager around ``mlflow.start_run`` for one training run.
+
+    On exit it uploads what the run directory holds that must not be lost (checkpoints and
+    the log file) and ends the run FINISHED, FAILED (with ``ktrain.error``) or KILLED.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiment_name: str,
+        run_dir: Path,
+        run_name: str | None = None,
+        tags: dict[str, str] | None = None,
+        parent_run_id: str | None = None,
+    ):
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self.run_dir = Path(run_dir)
+        self.run_name = run_name
+        self.tags = tags or {}
+        self.parent_run_id = parent_run_id
+        self.run_id: str | None = None
+
+    def __enter__(self) -> "TrackedRun":
+        if self.tracking_uri.startswith("sqlite:///"):
+            sqlite_path(self.tracking_uri).parent.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(self.tracking_uri)
+        experiment_id = ensure_experiment(self.tracking_uri, self.experiment_name)
+        run = mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=self.run_name,
+            tags=self.tags,
+            parent_run_id=self.parent_run_id,
+        )
+        self.run_id = run.info.run_id
+        hydra_files = self.run_dir / ".hydra"
+        if hydra_files.is_dir():
+            mlflow.log_artifacts(str(hydra_files), "hydra")
+        log.info("mlflow: run %s in experiment %r at %s", self.run_id, self.experiment_name, self.tracking_uri)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            status = "FINISHED"
+        elif isinstance(exc, KeyboardInterrupt):
+            status = "KILLED"
+            mlflow.set_tag(KILLED_TAG, type(exc).__name__)
+        else:
+            status = "FAILED"
+            mlflow.set_tag(ERROR_TAG, f"{type(exc).__name__}: {exc}"[:5000])
+        self._keep_run_files()
+        mlflow.flush_async_logging()
+        mlflow.end_run(status)
+        log.info("mlflow: run %s ended %s", self.run_id, status)
+        return False
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        mlflow.log_params(flatten(params))
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step, synchronous=False)
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        mlflow.log_artifact(str(path), artifact_path)
+
+    def log_keras_model(self, model, sample_inputs) -> None:
+        """Log ``model`` with MLflow's Keras flavor, so ``mlflow.pyfunc.load_model`` and
+        ``mlflow models serve`` work on it; the signature comes from ``sample_inputs``."""
+        import sys
+
+        import keras
+        import mlflow.keras
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(sample_inputs, model.predict(sample_inputs, verbose=0))
+        requirements = [f"keras=={keras.__version__}"]
+        if "tensorflow" in sys.modules:
+            requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
+        mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=requirements)
+
+    def _keep_run_files(self) -> None:
+        checkpoints = self.run_dir / "checkpoints"
+        if checkpoints.is_dir() and any(checkpoints.iterdir()):
+            mlflow.log_artifacts(str(checkpoints), "checkpoints")
+        for log_file in self.run_dir.glob("*.log"):
+            mlflow.log_artifact(str(log_file))
+
+
+def ensure_experiment(tracking_uri: str, name: str) -> str:
+    """The id of experiment ``name``, created if missing.
+
+    In a local SQLite store MLflow would put artifacts in ``./mlruns`` under whatever
+    directory a run starts from; ktrain keeps them beside the database instead, so one
+    store holds every run of the project.
+    """
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking_uri.startswith("sqlite:///"):
+        location = (sqlite_path(tracking_uri).parent / "mlartifacts").resolve().as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except MlflowException:  # another process created it in the meantime
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def sqlite_path(tracking_uri: str) -> Path:
+    """The database file of a ``sqlite:///`` tracking URI (three slashes, then the path)."""
+    return Path(tracking_uri.removeprefix("sqlite:///"))
+
+
+def ui_hint(tracking_uri: str) -> str:
+    """How to look at runs of this tracking URI in the MLflow UI."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {tracking_uri}"
+    return f"mlflow ui --backend-store-uri {tracking_uri}   # then open http://127.0.0.1:5000"

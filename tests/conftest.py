@@ -1,0 +1,69 @@
+"""Shared fixtures: a real SQLite MLflow store per test session, and a way to run the CLI."""
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Run:
+    """A finished ``train.py`` process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    run_dir: Path
+
+    @property
+    def run_id(self) -> str:
+        match = re.search(r"mlflow: run (\w+) in experiment", self.stdout + self.stderr)
+        assert match, f"no run id printed:\n{self.stdout[-3000:]}\n{self.stderr[-3000:]}"
+        return match.group(1)
+
+
+def script_env(tracking_uri: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HYDRA_"))}
+    env.update(MLFLOW_TRACKING_URI=tracking_uri, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def client(tracking_uri):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def run_train(tracking_uri: str, run_dir: Path, *overrides: str, check: bool = True,
+              timeout: int = 300, **env: str) -> Run:
+    """Run ``python train.py OVERRIDES`` with its run dir at ``run_dir``."""
+    process = subprocess.run(
+        [sys.executable, "train.py", "fit.verbose=2", f"hydra.run.dir={run_dir}", *overrides],
+        cwd=ROOT, env=script_env(tracking_uri, **env), capture_output=True, text=True, timeout=timeout,
+    )
+    if check:
+        assert process.returncode == 0, f"train.py failed:\n{process.stdout[-4000:]}\n{process.stderr[-4000:]}"
+    return Run(process.returncode, process.stdout, process.stderr, run_dir)
+
+
+@pytest.fixture
+def train(tracking_uri, tmp_path_factory):
+    """``train(*overrides, check=True, **env)``: run train.py in a fresh run dir."""
+
+    def run(*overrides: str, **kwargs) -> Run:
+        return run_train(tracking_uri, tmp_path_factory.mktemp("run"), *overrides, **kwargs)
+
+    return run
