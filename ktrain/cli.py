@@ -28,13 +28,14 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
 
         @functools.wraps(task)
         def entry() -> Any:
+            sys.argv[1:] = [expand_home(arg) for arg in sys.argv[1:]]
             if "HYDRA_FULL_ERROR" in os.environ:
                 return hydra_task()
             os.environ["HYDRA_FULL_ERROR"] = "1"
             try:
                 return hydra_task()
             except HydraException as error:
-                print(f"Error: {explain(error, sys.argv[1:])}", file=sys.stderr, flush=True)
+                print(f"Error: {explain(error, sys.argv[1:], config_name)}", file=sys.stderr, flush=True)
                 sys.exit(EXIT_USER_ERROR)
             finally:
                 del os.environ["HYDRA_FULL_ERROR"]
@@ -44,7 +45,16 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
     return decorate
 
 
-def explain(error: HydraException, overrides: list[str]) -> str:
+def expand_home(arg: str) -> str:
+    """``key=~/path`` -> ``key=/home/me/path``: the shell leaves a ``~`` after ``key=`` alone,
+    and Hydra's override grammar refuses a value that starts with one."""
+    key, is_override, value = arg.partition("=")
+    if not is_override or key.startswith("-") or not (value == "~" or value.startswith("~/")):
+        return arg
+    return f"{key}={os.path.expanduser(value)}"
+
+
+def explain(error: HydraException, overrides: list[str], config_name: str = "train") -> str:
     """One paragraph for a Hydra error: the key or option, the bad value, what is allowed."""
     if isinstance(error, MissingConfigException) and error.options and error.missing_cfg_file:
         group, _, option = error.missing_cfg_file.rpartition("/")
@@ -52,20 +62,20 @@ def explain(error: HydraException, overrides: list[str]) -> str:
         return f"Invalid config: {group}={option} is not an option of {group} (allowed: {allowed})."
     cause = error.__cause__
     if isinstance(error, ConfigCompositionException) and isinstance(cause, ConfigKeyError | ConfigAttributeError):
-        return _unknown_key(cause, overrides)
+        return _unknown_key(cause, overrides, config_name)
     lines = [str(error)] + ([str(cause)] if cause is not None else [])
     return " ".join(" ".join(lines).split())
 
 
-def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[str]) -> str:
+def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[str], config_name: str) -> str:
     from ktrain.schema import allowed_keys
 
     key = cause.full_key
     given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
     path, _, name = key.rpartition(".")
     parent = cause.parent_node
-    node = OmegaConf.to_container(parent, resolve=False) if parent is not None else {}
-    keys, open_ended = allowed_keys(path, node)
+    config = OmegaConf.to_container(parent._get_root(), resolve=False) if parent is not None else {}
+    keys, open_ended = allowed_keys(path, config, config_name)
     where = path or "the top level"
     if name in keys:
         return (

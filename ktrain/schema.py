@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ktrain.data.folders import FolderError, scan
 from ktrain.errors import ConfigError
 from ktrain.models import BACKBONES
 
@@ -25,6 +26,12 @@ Rate = Annotated[float, Field(ge=0, lt=1)]
 OpenRate = Annotated[float, Field(gt=0, lt=1)]
 Mode = Literal["min", "max"]
 Verbose = Literal["auto", 0, 1, 2]
+
+
+def _existing_path(path: str) -> str:
+    if not os.path.exists(os.path.expanduser(path)):
+        raise ValueError(f"no file or folder at {path!r}; give an image file, a folder of images or a .npy file")
+    return path
 
 
 def _existing_file(path: str | None) -> str | None:
@@ -47,6 +54,14 @@ def _save_freq(value: Any) -> Any:
     if value == "epoch" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
         return value
     raise ValueError("allowed: 'epoch' or a number of batches >= 1")
+
+
+def _image_folder(path: str) -> str:
+    try:
+        scan(path)
+    except FolderError as error:
+        raise ValueError(error.reason) from error
+    return path
 
 
 ExistingFile = Annotated[str | None, AfterValidator(_existing_file)]
@@ -194,6 +209,24 @@ class Synthetic(Data):
     samples: Annotated[int, Field(ge=10)]
 
 
+class Augmentation(Section):
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
+    rotation: Rate = 0.0
+    zoom: Rate = 0.0
+    contrast: Rate = 0.0
+
+
+class ImageFolder(Data):
+    path: Annotated[str, AfterValidator(_image_folder)]
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    color_mode: Literal["rgb", "grayscale"] = "rgb"
+    augmentation: Augmentation = Augmentation()
+    cache: Literal["memory", "file"] | None = None
+    cache_dir: str = "data_cache"
+    shuffle_buffer: PositiveInt = 1000
+    on_bad_file: Literal["skip", "error"] = "skip"
+
+
 class OpenData(OpenTarget):
     batch_size: PositiveInt
 
@@ -202,6 +235,7 @@ DATA = {
     "ktrain.data.arrays.DigitsData": Digits,
     "ktrain.data.arrays.NpzData": Npz,
     "ktrain.data.arrays.SyntheticData": Synthetic,
+    "ktrain.data.image_folder.ImageFolderData": ImageFolder,
 }
 
 # --- callbacks ---------------------------------------------------------------------------
@@ -350,6 +384,25 @@ class TrainConfig(Section):
     callbacks: dict[str, dict[str, Any] | None]
 
 
+# --- predict.py --------------------------------------------------------------------------
+
+
+class PredictMlflow(Section):
+    tracking_uri: Annotated[str, Field(min_length=1)]
+
+
+class PredictConfig(Section):
+    run: Annotated[str, Field(min_length=1)]
+    input: Annotated[str, AfterValidator(_existing_path)]
+    output: str | None = None
+    checkpoint: Literal["final", "best"] = "final"
+    top_k: PositiveInt = 1
+    batch_size: PositiveInt = 32
+    mlflow: PredictMlflow
+
+
+ROOTS = {"train": TrainConfig, "predict": PredictConfig}
+
 GROUPS = {
     "model": (MODELS, OpenModel),
     "optimizer": (OPTIMIZERS, OpenOptimizer),
@@ -379,6 +432,15 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             problems += _problems(schema, node, prefix=f"callbacks.{name}")
     if not problems:  # cross-key checks read a config whose every node is sound
         problems = _monitor_problems(values)
+    if problems:
+        raise ConfigError(_paragraph(problems))
+    return values
+
+
+def validate_predict(cfg: DictConfig) -> dict[str, Any]:
+    """Check a composed ``predict.py`` config; return it resolved as plain Python values."""
+    values = _resolve(cfg)
+    problems = _problems(PredictConfig, values, prefix="")
     if problems:
         raise ConfigError(_paragraph(problems))
     return values
@@ -435,19 +497,25 @@ def _keys(schema: type[BaseModel], path: list[str]) -> list[str]:
     return [field.alias or name for name, field in schema.model_fields.items()]
 
 
-def allowed_keys(path: str, node: dict[str, Any]) -> tuple[list[str], bool]:
-    """The keys the config node at ``path`` (dotted; "" for the top) takes, and whether it
-    also takes others (a target ktrain does not know takes any keyword argument)."""
-    group, _, rest = path.partition(".")
-    if group in GROUPS and not rest:
-        known, fallback = GROUPS[group]
-        schema = known.get(node.get("_target_"), fallback)
-    elif group == "callbacks" and rest and "." not in rest:
-        schema = CALLBACKS.get(node.get("_target_"), OpenTarget)
-    else:
-        keys = _keys(TrainConfig, path.split(".") if path else [])
-        return keys, False
-    return _keys(schema, []), schema.model_config.get("extra") == "allow"
+def allowed_keys(path: str, config: dict[str, Any], config_name: str = "train") -> tuple[list[str], bool]:
+    """The keys the node at ``path`` (dotted; "" for the top) of the composed ``config`` of
+    ``config_name`` takes, and whether it also takes others (a target ktrain does not know
+    takes any keyword argument)."""
+    parts = path.split(".") if path else []
+    schema, rest = ROOTS[config_name], parts
+    if parts[:1] and parts[0] in GROUPS:
+        known, fallback = GROUPS[parts[0]]
+        schema, rest = known.get(_target_of(config, parts[:1]), fallback), parts[1:]
+    elif parts[:1] == ["callbacks"] and len(parts) > 1:
+        schema, rest = CALLBACKS.get(_target_of(config, parts[:2]), OpenTarget), parts[2:]
+    return _keys(schema, rest), not rest and schema.model_config.get("extra") == "allow"
+
+
+def _target_of(config: dict[str, Any], parts: list[str]) -> str | None:
+    node: Any = config
+    for part in parts:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node.get("_target_") if isinstance(node, dict) else None
 
 
 def _monitor_problems(values: dict[str, Any]) -> list[str]:

@@ -79,12 +79,16 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
 
         epoch_log = EpochLog()
         callbacks = [*_callbacks(cfg.callbacks), epoch_log, MlflowMetricsLogger(tracked.run_id)]
+        train = data.split("train")
+        fit_kwargs = {k: v for k, v in values["fit"].items() if k != "class_weight"}
+        if train.y is None:  # a dataset shuffles itself; Keras warns when fit is asked to
+            fit_kwargs["shuffle"] = False
         model.fit(
-            **data.split("train").fit_args(),
+            **train.fit_args(),
             validation_data=data.split("val").validation_data(),
             callbacks=callbacks,
             class_weight=_class_weight(cfg.fit.class_weight, spec),
-            **{k: v for k, v in values["fit"].items() if k != "class_weight"},
+            **fit_kwargs,
         )
 
         test_metrics = model.evaluate(**data.split("test").fit_args(), return_dict=True, verbose=0)

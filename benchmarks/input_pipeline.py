@@ -1,0 +1,119 @@
+"""Images per second of data=image_folder's pipeline vs keras.utils.image_dataset_from_directory.
+
+Both read the same generated JPEGs (photo-like, sizes varying around 320x240): ktrain's
+train split is ``train/`` of a pre-split folder, and keras reads that ``train/`` folder.
+Both resize to 224x224 RGB, shuffle and batch by 32, without cache or augmentation. Epochs of
+the two alternate, so both see the same load on the machine; the median rate of each is
+compared (goal: ratio >= 1.0x). Time to first batch counts from nothing: listing the folder
+(and, for ktrain, decoding every file once to find bad ones) up to the first batch. A last
+line gives ktrain's rate with ``cache="memory"`` once the cache is filled.
+
+    python benchmarks/input_pipeline.py [--images 2000] [--classes 10] [--epochs 5]
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+IMAGE_SIZE = (224, 224)
+BATCH_SIZE = 32
+
+
+def make_folder(root: Path, images: int, classes: int, seed: int = 0) -> None:
+    """``images`` JPEGs in ``classes`` subfolders of ``root``: smooth colour fields with noise,
+    240-400 px wide."""
+    rng = np.random.default_rng(seed)
+    for i in range(images):
+        width, height = int(rng.integers(240, 400)), int(rng.integers(180, 300))
+        coarse = rng.uniform(0, 255, size=(6, 8, 3)).astype("uint8")
+        field = np.asarray(Image.fromarray(coarse).resize((width, height), Image.BICUBIC), dtype="float32")
+        pixels = np.clip(field + rng.normal(0, 12, field.shape), 0, 255).astype("uint8")
+        folder = root / f"class_{i % classes:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / f"{i:05d}.jpg", quality=90)
+
+
+def epoch_rate(dataset) -> float:
+    start, count = time.perf_counter(), 0
+    for images, _ in dataset:
+        count += int(images.shape[0])
+    return count / (time.perf_counter() - start)
+
+
+def machine() -> str:
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return f"{cpu}, {os.cpu_count()} cores, {gpus} GPU(s), TensorFlow {tf.__version__}, Python {sys.version.split()[0]}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=5)
+    args = parser.parse_args()
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from ktrain.data.image_folder import ImageFolderData
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "images"
+        make_folder(folder / "train", args.images, args.classes)
+        make_folder(folder / "val", args.classes, args.classes, seed=1)
+        make_folder(folder / "test", args.classes, args.classes, seed=2)
+        print(f"machine: {machine()}")
+        print(f"data:    {args.images} training JPEGs in {args.classes} classes -> "
+              f"{IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} RGB, batch {BATCH_SIZE}")
+
+        start = time.perf_counter()
+        data = ImageFolderData(str(folder), batch_size=BATCH_SIZE, image_size=IMAGE_SIZE)
+        setup = time.perf_counter() - start
+        ours = data.split("train").x
+        next(iter(ours))
+        ours_first = time.perf_counter() - start
+
+        start = time.perf_counter()
+        theirs = keras.utils.image_dataset_from_directory(
+            str(folder / "train"), image_size=IMAGE_SIZE, batch_size=BATCH_SIZE, shuffle=True, seed=0, verbose=False
+        )
+        next(iter(theirs))
+        theirs_first = time.perf_counter() - start
+
+        cached = ImageFolderData(str(folder), batch_size=BATCH_SIZE, image_size=IMAGE_SIZE, cache="memory")
+        cached = cached.split("train").x
+        epoch_rate(cached)  # the first epoch decodes and fills the cache
+
+        rates: dict[str, list[float]] = {"ktrain": [], "keras": [], "cached": []}
+        for _ in range(args.epochs):
+            for name, dataset in (("ktrain", ours), ("keras", theirs), ("cached", cached)):
+                rates[name].append(epoch_rate(dataset))
+        median = {name: statistics.median(values) for name, values in rates.items()}
+        paired = statistics.median(a / b for a, b in zip(rates["ktrain"], rates["keras"]))
+
+        print(f"ktrain image_folder:          {median['ktrain']:6.0f} images/s, first batch after {ours_first:.2f} s "
+              f"({setup:.2f} s of it listing the folder and decoding every file once to find bad ones)")
+        print(f"image_dataset_from_directory: {median['keras']:6.0f} images/s, first batch after {theirs_first:.2f} s")
+        print(f"ratio ktrain / keras: {median['ktrain'] / median['keras']:.2f}x "
+              f"(median of {args.epochs} alternating epochs each; median of the paired per-epoch ratios "
+              f"{paired:.2f}x; goal >= 1.0x)")
+        print(f"with data.cache=memory, epochs after the first: {median['cached']:.0f} images/s, "
+              f"{median['cached'] / median['keras']:.1f}x keras")
+
+
+if __name__ == "__main__":
+    main()

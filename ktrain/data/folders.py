@@ -1,0 +1,115 @@
+"""Finding the images of a folder data set, without TensorFlow.
+
+The config schema calls ``scan`` so that a missing path, an empty folder or a single class
+is refused in well under a second, before TensorFlow is imported; the image-folder data
+module and ``predict.py`` list images with the same rules: image files by extension
+(case-insensitive), in subfolders at any depth, hidden files and folders left out.
+"""
+
+import os
+from dataclasses import dataclass
+
+from ktrain.errors import UserError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+SPLIT_FOLDERS = ("train", "val", "test")
+LAYOUTS = (
+    "one subfolder of images per class, or train/, val/ and test/ subfolders (val/ and test/ "
+    "optional) that each hold one subfolder per class"
+)
+
+
+class FolderError(UserError):
+    """A data folder that cannot be used; ``reason`` is the message without the path."""
+
+    def __init__(self, path: str, reason: str):
+        self.reason = reason
+        super().__init__(f"data.path={path!r}: {reason}.")
+
+
+@dataclass(frozen=True)
+class ClassFolder:
+    """The images of one class in one split folder (``split`` is None without a pre-split)."""
+
+    split: str | None
+    class_name: str
+    files: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.split}/{self.class_name}" if self.split else self.class_name
+
+
+@dataclass(frozen=True)
+class FolderScan:
+    """A data folder's classes (sorted) and its class folders, each with its image files."""
+
+    root: str
+    class_names: tuple[str, ...]
+    folders: tuple[ClassFolder, ...]
+
+    @property
+    def presplit(self) -> bool:
+        return self.folders[0].split is not None
+
+
+def is_image_file(name: str) -> bool:
+    return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def list_images(directory: str) -> list[str]:
+    """The image files under ``directory``, at any depth, sorted; hidden entries left out."""
+    found = []
+    for parent, subdirs, names in os.walk(directory):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        found += [os.path.join(parent, name) for name in names if is_image_file(name)]
+    return sorted(found)
+
+
+def scan(path: str) -> FolderScan:
+    """List a data folder's classes and images; raise ``FolderError`` naming what is wrong."""
+    root = os.path.expanduser(path)
+    if not os.path.exists(root):
+        raise FolderError(path, f"no such folder; give a folder holding {LAYOUTS}")
+    if not os.path.isdir(root):
+        raise FolderError(path, f"is a file, not a folder; give a folder holding {LAYOUTS}")
+    subfolders = _subfolders(root)
+    presplit = "train" in subfolders and set(subfolders) <= set(SPLIT_FOLDERS)
+    if presplit:
+        folders = [
+            ClassFolder(split, name, tuple(list_images(os.path.join(root, split, name))))
+            for split in SPLIT_FOLDERS if split in subfolders
+            for name in _subfolders(os.path.join(root, split))
+        ]
+        class_names = _subfolders(os.path.join(root, "train"))
+        strangers = sorted({f.name for f in folders if f.class_name not in class_names})
+        if strangers:
+            raise FolderError(
+                path, f"the class folders {', '.join(strangers)} have no counterpart in train/; "
+                "every class needs training images"
+            )
+    else:
+        folders = [ClassFolder(None, name, tuple(list_images(os.path.join(root, name)))) for name in subfolders]
+        class_names = subfolders
+    where = "train/" if presplit else "the folder"
+    if not class_names:
+        loose = any(is_image_file(name) for name in os.listdir(root))
+        found = "holds images but no class subfolders" if loose else f"{where} holds no class subfolders"
+        raise FolderError(path, f"{found}; give a folder holding {LAYOUTS}")
+    if len(class_names) == 1:
+        raise FolderError(
+            path, f"{where} holds one class folder ({class_names[0]}); a classifier needs at least "
+            "two classes, one subfolder each"
+        )
+    empty = [f.name for f in folders if not f.files]
+    if empty:
+        raise FolderError(
+            path, f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in the class folders "
+            f"{', '.join(empty)}; add images or remove the folders"
+        )
+    return FolderScan(root, tuple(class_names), tuple(folders))
+
+
+def _subfolders(directory: str) -> list[str]:
+    with os.scandir(directory) as entries:
+        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))

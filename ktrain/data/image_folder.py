@@ -1,0 +1,223 @@
+"""Image folders streamed from disk with tf.data: the layout of Caltech101's 101_ObjectCategories.
+
+``data.path`` holds one subfolder per class (split here, stratified and seeded), or
+``train/``, ``val/`` and ``test/`` subfolders that each hold one subfolder per class (a
+missing ``val/`` or ``test/`` is taken from ``train/``). Each split is a pipeline of file
+names: shuffle (train), decode and resize in parallel, cache (optional), batch, augment
+(train), prefetch. Images are read as they are needed, never all at once unless
+``cache="memory"`` asks for it.
+
+Every file is decoded once before training, so that a corrupt, truncated or non-image file
+is named and left out (or refused, with ``on_bad_file="error"``) instead of stopping an
+epoch halfway.
+"""
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ktrain.data import SPLITS, DataSpec, Split
+from ktrain.data.arrays import stratified_split
+from ktrain.data.folders import ClassFolder, FolderError, FolderScan, scan
+from ktrain.errors import UserError
+
+log = logging.getLogger(__name__)
+
+CHANNELS = {"rgb": 3, "grayscale": 1}
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def decode_image(path):
+    """The pixels of an image file as uint8 RGB (JPEG, PNG, BMP, or the first frame of a GIF).
+
+    Always three channels: TensorFlow's BMP and GIF decoders cannot give one.
+    """
+    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+
+
+def load_image(path, image_size: Sequence[int], color_mode: str):
+    """An image file as float32 pixels in [0, 255], shaped (height, width, channels).
+
+    Training and ``predict.py`` both read images with this function, so a model sees the
+    same pixels in both.
+    """
+    image = decode_image(path)
+    if color_mode == "grayscale":
+        image = tf.image.rgb_to_grayscale(image)
+    image = tf.image.resize(image, image_size)  # bilinear, float32
+    image.set_shape((*image_size, CHANNELS[color_mode]))
+    return image
+
+
+def unreadable_files(paths: Sequence[str]) -> list[str]:
+    """The files among ``paths`` that cannot be decoded: corrupt, truncated, not images.
+
+    Decodes every file once, in parallel; tf.data's ``ignore_errors`` drops the failures,
+    and the indices that never come out name them.
+    """
+    if not paths:
+        return []
+    decoded = (
+        tf.data.Dataset.from_tensor_slices(list(paths))
+        .enumerate()
+        .map(lambda i, path: (i, tf.shape(decode_image(path))), num_parallel_calls=AUTOTUNE, deterministic=False)
+        .ignore_errors()
+        .map(lambda i, shape: i)
+        .batch(4096)
+    )
+    readable = np.zeros(len(paths), dtype=bool)
+    for indices in decoded:
+        readable[indices.numpy()] = True
+    return [path for path, ok in zip(paths, readable) if not ok]
+
+
+def augmentation_layers(
+    flip: str | None = None, rotation: float = 0.0, zoom: float = 0.0, contrast: float = 0.0, seed: int | None = None
+) -> keras.Sequential | None:
+    """Keras' random preprocessing layers for the settings that are on; None if none is.
+
+    ``flip``: "horizontal", "vertical" or "horizontal_and_vertical"; ``rotation``: up to ±
+    this fraction of a full turn; ``zoom``: up to ± this fraction; ``contrast``: a factor
+    up to ± this much (on pixels in [0, 255]).
+    """
+    chosen = []
+    if flip:
+        chosen.append(keras.layers.RandomFlip(flip, seed=seed))
+    if rotation:
+        chosen.append(keras.layers.RandomRotation(rotation, seed=seed))
+    if zoom:
+        chosen.append(keras.layers.RandomZoom(zoom, seed=seed))
+    if contrast:
+        chosen.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed))
+    return keras.Sequential(chosen, name="augmentation") if chosen else None
+
+
+class ImageFolderData:
+    """Train/val/test pipelines over a folder of class subfolders, and the spec of the data.
+
+    From a notebook::
+
+        data = ImageFolderData("~/data/101_ObjectCategories", image_size=(224, 224))
+        model.fit(**data.split("train").fit_args(), validation_data=data.split("val").validation_data())
+    """
+
+    def __init__(
+        self,
+        path: str,
+        batch_size: int = 32,
+        image_size: Sequence[int] = (224, 224),
+        color_mode: str = "rgb",
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        seed: int = 0,
+        augmentation: dict | None = None,
+        cache: str | None = None,
+        cache_dir: str = "data_cache",
+        shuffle_buffer: int = 1000,
+        on_bad_file: str = "skip",
+        name: str = "image_folder",
+    ):
+        self.batch_size = batch_size
+        self.image_size = tuple(image_size)
+        self.color_mode = color_mode
+        self.seed = seed
+        self.cache = cache
+        self.cache_dir = cache_dir
+        self.shuffle_buffer = shuffle_buffer
+        self._augment = augmentation_layers(**(augmentation or {}), seed=seed)
+
+        found = scan(path)
+        folders = _readable_folders(path, found, on_bad_file)
+        self._files = _split_files(found, folders, val_fraction, test_fraction, seed)
+        train_labels = self._files["train"][1]
+        self.spec = DataSpec(
+            input_shape=(*self.image_size, CHANNELS[color_mode]),
+            num_classes=len(found.class_names),
+            class_names=found.class_names,
+            split_sizes={split: len(self._files[split][1]) for split in SPLITS},
+            class_counts=tuple(np.bincount(train_labels, minlength=len(found.class_names)).tolist()),
+        )
+
+    def split(self, name: str) -> Split:
+        """A batched dataset of (pixels, class index) pairs; shuffled and augmented for "train"."""
+        paths, labels = self._files[name]
+        training = name == "train"
+        dataset = tf.data.Dataset.from_tensor_slices((paths, labels))
+        if training:  # file names: a shuffle of the whole split costs next to nothing
+            dataset = dataset.shuffle(len(paths), seed=self.seed, reshuffle_each_iteration=True)
+        dataset = dataset.map(
+            lambda path, label: (load_image(path, self.image_size, self.color_mode), label),
+            num_parallel_calls=AUTOTUNE,
+        )
+        if self.cache:
+            dataset = dataset.cache(self._cache_file(name))
+            if training:  # the cache replays its first pass in order; mix it again every epoch
+                dataset = dataset.shuffle(self.shuffle_buffer, seed=self.seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(self.batch_size)
+        if training and self._augment is not None:
+            augment = self._augment
+            dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE)
+        return Split(dataset.prefetch(AUTOTUNE))
+
+    def _cache_file(self, split: str) -> str:
+        if self.cache == "memory":
+            return ""
+        os.makedirs(self.cache_dir, exist_ok=True)
+        return os.path.join(self.cache_dir, split)
+
+
+def _readable_folders(path: str, found: FolderScan, on_bad_file: str) -> list[ClassFolder]:
+    """The class folders without their undecodable files, which are named in the log or refused."""
+    files = [file for folder in found.folders for file in folder.files]
+    bad = set(unreadable_files(files))
+    if bad and on_bad_file == "error":
+        named = sorted(bad)
+        more = f" and {len(named) - 10} more" if len(named) > 10 else ""
+        raise UserError(
+            f"data.path={path!r}: {len(bad)} of {len(files)} image files cannot be decoded: "
+            f"{', '.join(named[:10])}{more}. Fix or remove them, or set data.on_bad_file=skip to "
+            "leave them out."
+        )
+    if bad:
+        log.warning(
+            "data: skipping %d of %d image files that cannot be decoded (data.on_bad_file=skip):\n  %s",
+            len(bad), len(files), "\n  ".join(sorted(bad)),
+        )
+    folders = [replace(f, files=tuple(file for file in f.files if file not in bad)) for f in found.folders]
+    unreadable = [folder.name for folder in folders if not folder.files]
+    if unreadable:
+        raise FolderError(
+            path, f"no readable image in the class folders {', '.join(unreadable)} (every file "
+            "failed to decode); fix the files or remove the folders"
+        )
+    return folders
+
+
+def _split_files(
+    found: FolderScan, folders: list[ClassFolder], val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(paths, class indices) for train, val and test: the given split folders, or stratified
+    splits by the fractions where there are none."""
+    index = {name: i for i, name in enumerate(found.class_names)}
+
+    def files(split: str | None) -> tuple[np.ndarray, np.ndarray]:
+        chosen = [folder for folder in folders if folder.split == split]
+        paths = np.array([file for folder in chosen for file in folder.files])
+        labels = np.array([index[folder.class_name] for folder in chosen for _ in folder.files], dtype="int64")
+        return paths, labels
+
+    if not found.presplit:
+        return stratified_split(*files(None), val_fraction, test_fraction, seed)
+    train = files("train")
+    given = {split: files(split) for split in ("val", "test") if any(f.split == split for f in folders)}
+    fractions = {split: fraction for split, fraction in (("val", val_fraction), ("test", test_fraction))
+                 if split not in given}
+    if not fractions:
+        return {"train": train, **given}
+    taken = stratified_split(*train, fractions.get("val", 0.0), fractions.get("test", 0.0), seed)
+    return {split: given.get(split, taken[split]) for split in SPLITS}
