@@ -74,6 +74,7 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
     given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
     path, _, name = key.rpartition(".")
     parent = cause.parent_node
+    # The whole config: a nested key's allowed keys depend on its group's _target_.
     config = OmegaConf.to_container(parent._get_root(), resolve=False) if parent is not None else {}
     keys, open_ended = allowed_keys(path, config, config_name)
     where = path or "the top level"

@@ -28,7 +28,7 @@ Mode = Literal["min", "max"]
 Verbose = Literal["auto", 0, 1, 2]
 
 
-def _existing_path(path: str) -> str:
+def _predict_input(path: str) -> str:
     if not os.path.exists(os.path.expanduser(path)):
         raise ValueError(f"no file or folder at {path!r}; give an image file, a folder of images or a .npy file")
     return path
@@ -393,7 +393,7 @@ class PredictMlflow(Section):
 
 class PredictConfig(Section):
     run: Annotated[str, Field(min_length=1)]
-    input: Annotated[str, AfterValidator(_existing_path)]
+    input: Annotated[str, AfterValidator(_predict_input)]
     output: str | None = None
     checkpoint: Literal["final", "best"] = "final"
     top_k: PositiveInt = 1

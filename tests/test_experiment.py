@@ -50,6 +50,7 @@ def test_the_recipe_without_a_folder_says_data_path_is_required():
         schema.validate(composed("experiment=caltech101_resnet50"))
 
 
+@pytest.mark.slow
 def test_the_recipe_trains_resnet50_on_an_image_folder(folder, train, client):
     # Small images, batches and eager steps keep ResNet50 to seconds on a CPU.
     run = train("experiment=caltech101_resnet50", f"data.path={folder}", "data.image_size=[32,32]",
