@@ -146,14 +146,14 @@ def predict(files: RunFiles, source: Path | list[str], top_k: int, batch_size: i
         raise UserError(f"top_k={top_k}: the model knows {num_classes} classes; give top_k <= {num_classes}.")
     log.info("predict: model %s", files.model)
 
-    if isinstance(source, Path):
-        keys, probabilities = "index", _predict_array(model, source, batch_size)
+    if isinstance(source, Path):  # a .npy file: rows are named by their index
+        first_column, probabilities = "index", _predict_array(model, source, batch_size)
         names = list(range(len(probabilities)))
     else:
-        keys = "path"
+        first_column = "path"
         names, probabilities = _predict_images(model, files.config, source, batch_size)
 
-    header = [keys, "label", "score"] + [f"{c}_{k}" for k in range(2, top_k + 1) for c in ("label", "score")]
+    header = [first_column, "label", "score"] + [f"{c}_{k}" for k in range(2, top_k + 1) for c in ("label", "score")]
     rows = []
     for name, row in zip(names, probabilities):
         ranked = row.argsort()[::-1][:top_k]
