@@ -11,7 +11,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 import ktrain
 from ktrain import hardware, schema
@@ -24,11 +24,28 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> float:
     """Train, evaluate and record one run as ``cfg`` says; return the best monitored value."""
     with exit_on_user_error():
-        values = schema.validate(cfg)
+        values = schema.validate(cfg, _command_line())
+        _drop_callbacks_replaced_by_schedule(cfg, values)
         print_config_tree(values)
         hardware.prepare_environment(cfg.hardware)
         strategy = hardware.setup(cfg.hardware, cfg.seed)
         return _train(cfg, values, strategy)
+
+
+def _command_line() -> list[str]:
+    """The overrides given on the command line (a sweep job's own, sweep values resolved)."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _drop_callbacks_replaced_by_schedule(cfg: DictConfig, values: dict[str, Any]) -> None:
+    """A schedule that varies replaces callbacks that set the learning rate (validation has
+    refused those named on the command line); the rest are dropped here, and the log says so."""
+    for name in schema.callbacks_replaced_by_schedule(values):
+        log.info("schedule=%s sets the learning rate, so callbacks.%s is off in this run",
+                 values["schedule"].get("name", values["schedule"]["_target_"]), name)
+        with open_dict(cfg.callbacks):
+            del cfg.callbacks[name]
+        del values["callbacks"][name]
 
 
 def _train(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
