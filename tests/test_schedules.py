@@ -3,7 +3,9 @@
 import math
 
 import pytest
+from hydra import compose, initialize_config_dir
 
+from conftest import ROOT
 from ktrain import schema
 from ktrain.errors import ConfigError
 from test_config import cli, composed, imported_tensorflow
@@ -121,3 +123,12 @@ def test_the_cli_refuses_a_schedule_fighting_reduce_lr_in_one_paragraph_before_t
     assert len(errors) == 1 and errors[0].startswith("Error: Invalid config: schedule=cosine changes"), errors
     assert "add ~callbacks.reduce_lr, or use schedule=constant" in errors[0]
     assert not imported_tensorflow(process)
+
+
+@pytest.mark.parametrize("mode, direction", [("min", "minimize"), ("max", "maximize")])
+def test_the_optuna_search_follows_the_monitor_direction(mode, direction):
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=optuna", f"monitor.mode={mode}"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.direction == direction
+    assert set(cfg.hydra.sweeper.params) == {"optimizer.learning_rate", "schedule", "data.batch_size"}
+    assert cfg.hydra.sweeper.params["optimizer.learning_rate"] == "tag(log, interval(1e-4, 1e-1))"
