@@ -2,12 +2,15 @@
 
 import csv
 import json
+import shutil
+import subprocess
+import sys
 import zipfile
 
 import pytest
 import yaml
 
-from conftest import run_sweep
+from conftest import ROOT, run_sweep
 
 
 def sweep_runs(client, parent_run_id):
@@ -99,6 +102,27 @@ def test_the_summary_table_and_plot_are_in_the_sweep_dir_and_on_the_parent(grid,
                         "| epochs | wall_time_s | run_id |")
     assert len(table) == 2 + len(children)
     assert (grid.sweep_dir / "sweep_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+BROWSER_MISSING = [tool for tool in ("chromium", "chromedriver") if shutil.which(tool) is None]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(BROWSER_MISSING), reason=f"{' and '.join(BROWSER_MISSING)} not installed (Debian: "
+                    "apt-get install -y chromium chromium-driver); the MLflow UI check drives a headless browser")
+def test_the_mlflow_ui_shows_the_jobs_and_their_metrics(grid, grid_runs, tracking_uri, tmp_path):
+    screenshot = tmp_path / "mlflow_ui.png"
+    process = subprocess.run(
+        [sys.executable, "scripts/check_mlflow_ui.py", "--backend-store-uri", tracking_uri,
+         "--parent-run-id", grid.parent_run_id, "--screenshot", str(screenshot)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    _, children = grid_runs
+    for child in children:
+        assert f"found run {child.info.run_name}" in process.stdout
+    assert "found metric best_val_loss" in process.stdout and "found metric lr" in process.stdout
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # --- failed jobs --------------------------------------------------------------------------
