@@ -3,10 +3,11 @@
 ``SweepCallback`` is a Hydra callback (``conf/hydra/default.yaml``), called where Hydra
 runs the sweep: before the first job it starts the parent run; after the last it writes
 the summary (``tracking/summary.py``) and ends the parent, FAILED only if every job failed.
-Jobs may run in this process, in joblib worker processes or on a cluster, so the parent's
-id travels in a file in the sweep dir: the one directory every launcher's jobs can reach,
-since Hydra writes their outputs below it. Neither memory nor the environment is shared
-with a reused joblib worker or a cluster job.
+Jobs may run in this process, in joblib worker processes or on a cluster, where neither
+this process's memory, its environment (a reused joblib worker started before it) nor its
+disk (a Ray cluster) need reach. The callback itself does: every Hydra launcher hands the
+job its callbacks, pickled along with it, and Hydra's ``run_job`` calls ``on_job_start``
+in the job's own process, which passes the parent run on to the task (``SweepJob``).
 
 ``SweepJob`` is a job's side: its parent, its run name and tags, the cores it may use, and
 recording its failure as a FAILED child so that the sweep goes on.
@@ -16,10 +17,9 @@ one whose config is refused in a second.
 """
 
 import atexit
-import json
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from ktrain.errors import UserError
 
 log = logging.getLogger(__name__)
 
-SWEEP_FILE = "mlflow_sweep.json"
 JOB_TAG = "ktrain.sweep.job"
 # Hydra's own rule: a multirun with a failed job exits non-zero once every job has run.
 EXIT_JOB_FAILED = 1
@@ -48,14 +47,6 @@ class Sweep:
     fixed_keys: list[str]  # keys the command line sets alike for every job
     monitor_metric: str
     monitor_mode: str
-
-    @classmethod
-    def read(cls, sweep_dir: Path) -> "Sweep | None":
-        path = sweep_dir / SWEEP_FILE
-        return cls(**json.loads(path.read_text())) if path.is_file() else None
-
-    def write(self) -> None:
-        Path(self.sweep_dir, SWEEP_FILE).write_text(json.dumps(asdict(self), indent=1))
 
     def client(self):
         from mlflow import MlflowClient
@@ -101,10 +92,18 @@ class SweepCallback(Callback):
             monitor_metric=config.monitor.metric,
             monitor_mode=config.monitor.mode,
         )
-        self.sweep.write()
         atexit.register(self._end_early)
         log.info("mlflow: sweep run %s in experiment %r at %s", run.info.run_id,
                  config.mlflow.experiment_name, tracking_uri)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """In the job's process: hand the sweep to the task."""
+        global _current_sweep
+        _current_sweep = self.sweep
+
+    def on_job_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global _current_sweep
+        _current_sweep = None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.sweep is None:
@@ -180,6 +179,9 @@ def compare_url(base_url: str, experiment_id: str, parent_run_id: str, monitor: 
     return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
 
 
+_current_sweep: Sweep | None = None  # the sweep of the job this process runs now
+
+
 @dataclass
 class SweepJob:
     """One job of a sweep, as its own process sees it."""
@@ -194,7 +196,7 @@ class SweepJob:
         """The job Hydra is running now (call only in a multirun)."""
         hydra = HydraConfig.get()
         return cls(
-            sweep=Sweep.read(Path(hydra.sweep.dir).absolute()),
+            sweep=_current_sweep,
             number=hydra.job.num,
             overrides=list(hydra.overrides.task),
             parallel_jobs=_parallel_jobs(hydra.launcher),
