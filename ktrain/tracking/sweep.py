@@ -226,23 +226,26 @@ class SweepJob:
     def record_failure(self, error: Exception, cfg: DictConfig, run_dir: Path) -> None:
         """Log the failure and, unless the job's own run started (and so ended FAILED), make
         it a FAILED child run with the reason, the job's overrides, config and log."""
-        if isinstance(error, UserError):
-            log.debug("refused input", exc_info=error)
-            log.error("job %d (%s) refused: %s", self.number, self.name, error)
-        else:
-            log.error("job %d (%s) failed", self.number, self.name, exc_info=error)
-        if self.sweep is None or self._child_run_exists():
-            return
+        from mlflow.entities import Param
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
         from ktrain.tracking.params import flatten
         from ktrain.tracking.run import ERROR_TAG
 
+        if isinstance(error, UserError):
+            reason = str(error)
+            log.debug("refused input", exc_info=error)
+            log.error("job %d (%s) refused: %s", self.number, self.name, reason)
+        else:
+            reason = f"{type(error).__name__}: {error}"
+            log.error("job %d (%s) failed", self.number, self.name, exc_info=error)
+        if self.sweep is None or self._child_run_exists():
+            return
         client = self.sweep.client()
         tags = {
             MLFLOW_PARENT_RUN_ID: self.sweep.parent_run_id,
             "ktrain.overrides": " ".join(self.overrides),
-            ERROR_TAG: (str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}")[:5000],
+            ERROR_TAG: reason[:5000],
             **self.tags,
         }
         run = client.create_run(self.sweep.experiment_id, run_name=self.name, tags=tags)
@@ -250,8 +253,6 @@ class SweepJob:
             params = flatten(OmegaConf.to_container(cfg, resolve=True))
         except Exception:  # a config that does not even resolve: its overrides tell
             params = {}
-        from mlflow.entities import Param
-
         client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
         for log_file in run_dir.glob("*.log"):
             client.log_artifact(run.info.run_id, str(log_file))
