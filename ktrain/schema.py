@@ -8,7 +8,8 @@ callback) only needs ``_target_`` and takes any keyword arguments.
 """
 
 import os
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Literal
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -168,11 +169,77 @@ OPTIMIZERS = {
 # --- schedule ----------------------------------------------------------------------------
 
 
-class Constant(Targeted):
+class Schedule(Targeted):
+    """A schedule of ``ktrain.schedules``; ``varies`` says whether it changes the rate."""
+
+    varies: ClassVar[bool] = True
     name: str
 
+    def epoch_problems(self, epochs: int) -> list[str]:
+        """What in this schedule cannot happen within ``fit.epochs``."""
+        return []
 
-SCHEDULES = {"ktrain.schedules.constant": Constant}
+
+class Constant(Schedule):
+    varies: ClassVar[bool] = False
+
+
+class Cosine(Schedule):
+    alpha: Rate = 0.0
+
+
+class WarmupCosine(Schedule):
+    warmup_epochs: PositiveFloat = 1
+    alpha: Rate = 0.0
+
+    def epoch_problems(self, epochs: int) -> list[str]:
+        if self.warmup_epochs < epochs:
+            return []
+        return [f"schedule.warmup_epochs={self.warmup_epochs:g} leaves no epoch to decay in with "
+                f"fit.epochs={epochs}; give warmup_epochs below {epochs}, or raise fit.epochs"]
+
+
+class Exponential(Schedule):
+    decay_rate: OpenRate = 0.1
+
+
+class Step(Schedule):
+    drop_epochs: Annotated[list[PositiveInt], Field(min_length=1)] = [10, 15]
+    factor: OpenRate = 0.1
+
+    @model_validator(mode="after")
+    def _ascending(self):
+        if any(a >= b for a, b in zip(self.drop_epochs, self.drop_epochs[1:])):
+            raise ValueError(f"drop_epochs {self.drop_epochs} must be strictly ascending")
+        return self
+
+    def epoch_problems(self, epochs: int) -> list[str]:
+        late = [epoch for epoch in self.drop_epochs if epoch >= epochs]
+        if not late:
+            return []
+        return [f"schedule.drop_epochs={self.drop_epochs}: the drop at epoch {late[0]} never happens "
+                f"with fit.epochs={epochs} (epochs count from 0); give drop epochs below {epochs}, or raise fit.epochs"]
+
+
+class EpochExponential(Schedule):
+    hold_epochs: NonNegativeInt = 10
+    decay: PositiveFloat = 0.1
+
+    def epoch_problems(self, epochs: int) -> list[str]:
+        if self.hold_epochs < epochs:
+            return []
+        return [f"schedule.hold_epochs={self.hold_epochs} leaves no epoch to decay in with "
+                f"fit.epochs={epochs}; give hold_epochs below {epochs}, or raise fit.epochs"]
+
+
+SCHEDULES = {
+    "ktrain.schedules.constant": Constant,
+    "ktrain.schedules.cosine": Cosine,
+    "ktrain.schedules.warmup_cosine": WarmupCosine,
+    "ktrain.schedules.exponential": Exponential,
+    "ktrain.schedules.step": Step,
+    "ktrain.schedules.epoch_exponential": EpochExponential,
+}
 
 # --- data --------------------------------------------------------------------------------
 
@@ -413,9 +480,12 @@ GROUPS = {
 # --- validation --------------------------------------------------------------------------
 
 
-def validate(cfg: DictConfig) -> dict[str, Any]:
+def validate(cfg: DictConfig, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Check a composed training config; return it resolved as plain Python values.
 
+    ``overrides`` are the ones given on the command line (Hydra's task overrides): a callback
+    that sets the learning rate is refused beside a schedule that varies when the command
+    line names it, and gives way otherwise (``callbacks_replaced_by_schedule``).
     Raises ``ConfigError`` with every problem found, in one paragraph.
     """
     values = _resolve(cfg)
@@ -431,7 +501,7 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             schema = CALLBACKS.get(node.get("_target_"), OpenTarget)
             problems += _problems(schema, node, prefix=f"callbacks.{name}")
     if not problems:  # cross-key checks read a config whose every node is sound
-        problems = _monitor_problems(values)
+        problems = _monitor_problems(values) + _schedule_problems(values, overrides)
     if problems:
         raise ConfigError(_paragraph(problems))
     return values
@@ -534,6 +604,55 @@ def _monitor_problems(values: dict[str, Any]) -> list[str]:
         for key, metric in monitored.items()
         if metric not in allowed
     ]
+
+
+# Callbacks that set the optimizer's learning rate themselves: beside a schedule that varies
+# they would fight over it (Keras refuses to set the rate of an optimizer built on a schedule).
+RATE_CALLBACKS = ("keras.callbacks.ReduceLROnPlateau", "keras.callbacks.LearningRateScheduler")
+
+
+def callbacks_replaced_by_schedule(values: dict[str, Any]) -> list[str]:
+    """The callbacks a schedule that varies replaces: every one in ``RATE_CALLBACKS``, beside
+    any schedule but ``constant`` (a schedule ktrain does not know is taken to vary)."""
+    schema = SCHEDULES.get(values["schedule"].get("_target_"))
+    if schema is not None and not schema.varies:
+        return []
+    return [
+        name for name, node in values["callbacks"].items()
+        if node and node.get("_target_") in RATE_CALLBACKS
+    ]
+
+
+def _schedule_problems(values: dict[str, Any], overrides: Sequence[str]) -> list[str]:
+    """Schedule events beyond ``fit.epochs``; rate callbacks named on the command line."""
+    node = values["schedule"]
+    schema = SCHEDULES.get(node.get("_target_"))
+    problems = schema.model_validate(node).epoch_problems(values["fit"]["epochs"]) if schema else []
+    option = node.get("name", node.get("_target_"))
+    for name in callbacks_replaced_by_schedule(values):
+        if _named_on_command_line(f"callbacks.{name}", overrides):
+            kind = values["callbacks"][name]["_target_"].rpartition(".")[2]
+            problems.append(
+                f"schedule={option} changes the learning rate at every step, and callbacks.{name} "
+                f"({kind}), given on the command line, would change it too; keep one of them: "
+                f"add ~callbacks.{name}, or use schedule=constant"
+            )
+    return problems
+
+
+def _named_on_command_line(key: str, overrides: Sequence[str]) -> bool:
+    """Whether an override sets ``key`` or a key below it, or lists it as a group option
+    (``callbacks=[early_stopping,reduce_lr]``). Deletions (``~key``) do not count."""
+    group, _, option = key.rpartition(".")
+    for override in overrides:
+        if override.startswith("~"):
+            continue
+        name, _, value = override.lstrip("+").partition("=")
+        if name == key or name.startswith(f"{key}."):
+            return True
+        if name == group and option in value.strip("[]").replace(" ", "").split(","):
+            return True
+    return False
 
 
 def _paragraph(problems: list[str]) -> str:

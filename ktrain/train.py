@@ -7,31 +7,90 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 import ktrain
 from ktrain import hardware, schema
 from ktrain.config_tree import print_config_tree
 from ktrain.errors import exit_on_user_error
 
+if TYPE_CHECKING:
+    from ktrain.tracking.sweep import SweepJob
+
 log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> float:
-    """Train, evaluate and record one run as ``cfg`` says; return the best monitored value."""
-    with exit_on_user_error():
-        values = schema.validate(cfg)
-        print_config_tree(values)
-        hardware.prepare_environment(cfg.hardware)
-        strategy = hardware.setup(cfg.hardware, cfg.seed)
-        return _train(cfg, values, strategy)
+    """Train, evaluate and record one run as ``cfg`` says; return the best monitored value.
+
+    A job of a sweep (``-m``) is a child of the sweep's MLflow run. When it fails it is
+    recorded as a FAILED child and scores NaN, so the sweep goes on (a refused single run
+    exits 2 instead; in a sweep that exit would end every job).
+    """
+    if not _in_multirun():
+        with exit_on_user_error():
+            return _run(cfg, job=None)
+    from ktrain.tracking.sweep import SweepJob
+
+    job = SweepJob.current()
+    try:
+        return _run(cfg, job)
+    except Exception as error:
+        job.record_failure(error, cfg, Path(HydraConfig.get().runtime.output_dir))
+        return math.nan
 
 
-def _train(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
+def _run(cfg: DictConfig, job: "SweepJob | None") -> float:
+    if job is not None and job.parallel_jobs > 1:
+        _share_cores(cfg.hardware, job)
+    values = schema.validate(cfg, _command_line())
+    _drop_callbacks_replaced_by_schedule(cfg, values)
+    print_config_tree(values)
+    hardware.prepare_environment(cfg.hardware)
+    if job is not None:  # jobs of a sweep may share a process: each starts from a clean Keras state
+        import keras
+
+        keras.backend.clear_session()  # (before setup: it would also forget the seed and precision)
+    strategy = hardware.setup(cfg.hardware, cfg.seed)
+    return _train(cfg, values, strategy, job)
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _command_line() -> list[str]:
+    """The overrides given on the command line (a sweep job's own, sweep values resolved)."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _share_cores(hardware_cfg: DictConfig, job: "SweepJob") -> None:
+    """Jobs training at once on one machine split its cores; thread counts set in the config win."""
+    threads = job.threads()
+    for key in ("intra_op_threads", "inter_op_threads"):
+        if hardware_cfg[key] is None:
+            hardware_cfg[key] = threads
+    log.info("hardware: %d jobs at once on this machine; this one uses %s intra-op and %s inter-op threads",
+             job.parallel_jobs, hardware_cfg.intra_op_threads, hardware_cfg.inter_op_threads)
+
+
+def _drop_callbacks_replaced_by_schedule(cfg: DictConfig, values: dict[str, Any]) -> None:
+    """A schedule that varies replaces callbacks that set the learning rate (validation has
+    refused those named on the command line); the rest are dropped here, and the log says so."""
+    for name in schema.callbacks_replaced_by_schedule(values):
+        log.info("schedule=%s sets the learning rate, so callbacks.%s is off in this run",
+                 values["schedule"].get("name", values["schedule"]["_target_"]), name)
+        with open_dict(cfg.callbacks):
+            del cfg.callbacks[name]
+        del values["callbacks"][name]
+
+
+def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | None") -> float:
     from ktrain.history import EpochLog, write_history
     from ktrain.tracking.metrics import MlflowMetricsLogger
     from ktrain.tracking.run import TrackedRun, ui_hint
@@ -41,8 +100,9 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
         tracking_uri=cfg.mlflow.tracking_uri,
         experiment_name=cfg.mlflow.experiment_name,
         run_dir=run_dir,
-        run_name=cfg.mlflow.run_name,
-        tags=_tags(cfg),
+        run_name=cfg.mlflow.run_name or (job.name if job else None),
+        tags={**_tags(cfg), **(job.tags if job else {})},
+        parent_run_id=job.parent_run_id if job else None,
     )
     with tracked:
         tracked.log_params(values)

@@ -67,3 +67,30 @@ def train(tracking_uri, tmp_path_factory):
         return run_train(tracking_uri, tmp_path_factory.mktemp("run"), *overrides, **kwargs)
 
     return run
+
+
+@dataclass
+class Sweep:
+    """A finished ``train.py -m`` process and its sweep dir."""
+
+    returncode: int
+    output: str
+    sweep_dir: Path
+
+    @property
+    def parent_run_id(self) -> str:
+        match = re.search(r"mlflow: sweep run (\w+) in experiment", self.output)
+        assert match, f"no sweep run id printed:\n{self.output[-4000:]}"
+        return match.group(1)
+
+
+def run_sweep(tracking_uri: str, sweep_dir: Path, *overrides: str, timeout: int = 300, **env: str) -> Sweep:
+    """Run ``python train.py -m OVERRIDES`` with its sweep dir at ``sweep_dir``; small and quiet
+    by default (2 epochs, batch 64, progress once per epoch, no model logged)."""
+    process = subprocess.run(
+        [sys.executable, "train.py", "-m", "fit.epochs=2", "data.batch_size=64", "fit.verbose=2",
+         "mlflow.log_model=false", f"hydra.sweep.dir={sweep_dir}", *overrides],
+        cwd=ROOT, env=script_env(tracking_uri, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=timeout,
+    )
+    return Sweep(process.returncode, process.stdout, sweep_dir)

@@ -1,0 +1,284 @@
+"""Sweeps (``train.py -m``) in MLflow: one parent run per sweep, every job a child run of it.
+
+``SweepCallback`` is a Hydra callback (``conf/hydra/default.yaml``), called where Hydra
+runs the sweep: before the first job it starts the parent run; after the last it writes
+the summary (``tracking/summary.py``) and ends the parent, FAILED only if every job failed.
+Jobs may run in this process, in joblib worker processes or on a cluster, where neither
+this process's memory, its environment (a reused joblib worker started before it) nor its
+disk (a Ray cluster) need reach. The callback itself does: every Hydra launcher hands the
+job its callbacks, pickled along with it, and Hydra's ``run_job`` calls ``on_job_start``
+in the job's own process, which passes the parent run on to the task (``SweepJob``).
+
+``SweepJob`` is a job's side: its parent, its run name and tags, the cores it may use, and
+recording its failure as a FAILED child so that the sweep goes on.
+
+MLflow is imported inside the functions: Hydra builds this callback for every run, even
+one whose config is refused in a second.
+"""
+
+import atexit
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from ktrain.errors import UserError
+
+log = logging.getLogger(__name__)
+
+JOB_TAG = "ktrain.sweep.job"
+# Hydra's own rule: a multirun with a failed job exits non-zero once every job has run.
+EXIT_JOB_FAILED = 1
+
+
+@dataclass
+class Sweep:
+    """What a sweep's jobs and its summary need to know of the parent run."""
+
+    parent_run_id: str
+    tracking_uri: str
+    experiment_id: str
+    sweep_dir: str
+    fixed_keys: list[str]  # keys the command line sets alike for every job
+    monitor_metric: str
+    monitor_mode: str
+
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(self.tracking_uri)
+
+
+class SweepCallback(Callback):
+    """Starts a sweep's parent MLflow run, and ends it with a summary of the jobs."""
+
+    def __init__(self) -> None:
+        self.sweep: Sweep | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        import mlflow
+
+        from ktrain.tracking.run import ensure_experiment
+
+        HydraConfig.instance().set_config(config)  # so that ${hydra:...} in paths resolves
+        sweep_dir = Path(config.hydra.sweep.dir).absolute()
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        tracking_uri = config.mlflow.tracking_uri
+        mlflow.set_tracking_uri(tracking_uri)
+        experiment_id = ensure_experiment(tracking_uri, config.mlflow.experiment_name)
+        command_line = list(config.hydra.overrides.task)
+        tags = {
+            "ktrain.overrides": " ".join(command_line),
+            "ktrain.sweep.dir": str(sweep_dir),
+            "ktrain.sweep.sweeper": config.hydra.sweeper._target_.rpartition(".")[2],
+            "ktrain.sweep.launcher": config.hydra.launcher._target_.rpartition(".")[2],
+        }
+        name = config.mlflow.run_name or " ".join(["sweep", *command_line])
+        client = mlflow.MlflowClient(tracking_uri)
+        run = client.create_run(experiment_id, run_name=name, tags=tags)
+        client.log_param(run.info.run_id, "monitor.metric", config.monitor.metric)
+        client.log_param(run.info.run_id, "monitor.mode", config.monitor.mode)
+        self.sweep = Sweep(
+            parent_run_id=run.info.run_id,
+            tracking_uri=tracking_uri,
+            experiment_id=experiment_id,
+            sweep_dir=str(sweep_dir),
+            fixed_keys=_fixed_keys(command_line),
+            monitor_metric=config.monitor.metric,
+            monitor_mode=config.monitor.mode,
+        )
+        atexit.register(self._end_early)
+        log.info("mlflow: sweep run %s in experiment %r at %s", run.info.run_id,
+                 config.mlflow.experiment_name, tracking_uri)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """In the job's process: hand the sweep to the task."""
+        global _current_sweep
+        _current_sweep = self.sweep
+
+    def on_job_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global _current_sweep
+        _current_sweep = None
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.sweep is None:
+            return
+        failed = _end_sweep(self.sweep, ended_early=False)
+        atexit.unregister(self._end_early)  # only now: a summary that failed is tried again at exit
+        if failed:
+            sys.exit(EXIT_JOB_FAILED)
+
+    def _end_early(self) -> None:
+        """At exit of a sweep that never reached its end (Ctrl-C, a job config that did not
+        compose, a sweeper that gave up): summarise what ran and end the parent."""
+        if self.sweep is not None:
+            _end_sweep(self.sweep, ended_early=True)
+
+
+def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
+    """Write the summary, end the parent run; return the number of failed jobs."""
+    from ktrain.tracking import summary
+    from ktrain.tracking.run import ERROR_TAG, ui_hint
+
+    client = sweep.client()
+    parent = sweep.parent_run_id
+    jobs = summary.collect_jobs(client, sweep.experiment_id, parent, sweep.monitor_metric)
+    metric = f"best_{sweep.monitor_metric}"
+    paths = summary.write_summary(jobs, metric, Path(sweep.sweep_dir))
+    for path in [*paths, *(Path(sweep.sweep_dir, n) for n in ("multirun.yaml", "optimization_results.yaml"))]:
+        if path.is_file():
+            client.log_artifact(parent, str(path))
+
+    finished = [job for job in jobs if job.status == "FINISHED"]
+    failed = [job for job in jobs if job.status != "FINISHED"]
+    client.log_metric(parent, "jobs_finished", len(finished))
+    client.log_metric(parent, "jobs_failed", len(failed))
+    best = summary.best_job(jobs, sweep.monitor_mode)
+    if best is not None:
+        client.log_metric(parent, metric, best.value)
+        client.set_tag(parent, "ktrain.best_run_id", best.run_id)
+        client.set_tag(parent, "ktrain.best_job", str(best.number))
+        client.set_tag(parent, "ktrain.best_overrides", best.name)
+        log.info("sweep: best job %s (%s): %s=%.4g, run %s", best.number, best.name, metric, best.value, best.run_id)
+    for job in failed:
+        log.error("sweep: job %s (%s) ended %s: %s", job.number, job.name, job.status, job.error)
+
+    if ended_early:
+        status = "KILLED" if any(job.status == "KILLED" for job in jobs) else "FAILED"
+        client.set_tag(parent, ERROR_TAG, "the sweep stopped before its last job; its console output says why")
+    else:
+        status = "FINISHED" if finished else "FAILED"
+        if not finished:
+            client.set_tag(parent, ERROR_TAG, f"every job failed ({len(failed)})")
+    client.set_terminated(parent, status)
+    log.info("sweep: %d jobs, %d finished, %d failed; summary in %s", len(jobs), len(finished), len(failed),
+             " ".join(str(p) for p in paths))
+    log.info("sweep: MLflow run %s ended %s; %s", parent, status, ui_hint(sweep.tracking_uri))
+    base_url = sweep.tracking_uri if sweep.tracking_uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    log.info("sweep: compare its jobs at %s",
+             compare_url(base_url, sweep.experiment_id, parent, sweep.monitor_metric, sweep.monitor_mode))
+    return len(failed)
+
+
+def compare_url(base_url: str, experiment_id: str, parent_run_id: str, monitor: str, mode: str) -> str:
+    """The MLflow UI page that compares a sweep's jobs: its child runs (a filter, which also
+    lists them flat rather than folded under the parent), best first, in the chart view."""
+    from urllib.parse import urlencode
+
+    query = urlencode({
+        "searchFilter": f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        "orderByKey": f"metrics.`best_{monitor}`",
+        "orderByAsc": str(mode == "min").lower(),
+        "compareRunsMode": "CHART",
+    })
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
+
+
+_current_sweep: Sweep | None = None  # the sweep of the job this process runs now
+
+
+@dataclass
+class SweepJob:
+    """One job of a sweep, as its own process sees it."""
+
+    sweep: Sweep | None  # None when the sweep callback is off: the job is a run of its own
+    number: int
+    overrides: list[str]
+    parallel_jobs: int
+
+    @classmethod
+    def current(cls) -> "SweepJob":
+        """The job Hydra is running now (call only in a multirun)."""
+        hydra = HydraConfig.get()
+        return cls(
+            sweep=_current_sweep,
+            number=hydra.job.num,
+            overrides=list(hydra.overrides.task),
+            parallel_jobs=_parallel_jobs(hydra.launcher),
+        )
+
+    @property
+    def parent_run_id(self) -> str | None:
+        return self.sweep.parent_run_id if self.sweep else None
+
+    @property
+    def name(self) -> str:
+        """The job's own overrides: what sets it apart from the other jobs of the sweep."""
+        fixed = set(self.sweep.fixed_keys) if self.sweep else set()
+        own = [o for o in self.overrides if o.partition("=")[0] not in fixed]
+        return " ".join(own or self.overrides)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {JOB_TAG: str(self.number)}
+
+    def threads(self) -> int:
+        """This job's fair share of the machine's cores, with ``parallel_jobs`` at once."""
+        from joblib import cpu_count
+
+        return max(1, cpu_count() // self.parallel_jobs)
+
+    def record_failure(self, error: Exception, cfg: DictConfig, run_dir: Path) -> None:
+        """Log the failure and, unless the job's own run started (and so ended FAILED), make
+        it a FAILED child run with the reason, the job's overrides, config and log."""
+        from mlflow.entities import Param
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+        from ktrain.tracking.params import flatten
+        from ktrain.tracking.run import ERROR_TAG
+
+        if isinstance(error, UserError):
+            reason = str(error)
+            log.debug("refused input", exc_info=error)
+            log.error("job %d (%s) refused: %s", self.number, self.name, reason)
+        else:
+            reason = f"{type(error).__name__}: {error}"
+            log.error("job %d (%s) failed", self.number, self.name, exc_info=error)
+        if self.sweep is None or self._child_run_exists():
+            return
+        client = self.sweep.client()
+        tags = {
+            MLFLOW_PARENT_RUN_ID: self.sweep.parent_run_id,
+            "ktrain.overrides": " ".join(self.overrides),
+            ERROR_TAG: reason[:5000],
+            **self.tags,
+        }
+        run = client.create_run(self.sweep.experiment_id, run_name=self.name, tags=tags)
+        try:
+            params = flatten(OmegaConf.to_container(cfg, resolve=True))
+        except Exception:  # a config that does not even resolve: its overrides tell
+            params = {}
+        client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
+        for log_file in run_dir.glob("*.log"):
+            client.log_artifact(run.info.run_id, str(log_file))
+        client.set_terminated(run.info.run_id, "FAILED")
+
+    def _child_run_exists(self) -> bool:
+        query = f"tags.mlflow.parentRunId = '{self.sweep.parent_run_id}' and tags.`{JOB_TAG}` = '{self.number}'"
+        return bool(self.sweep.client().search_runs([self.sweep.experiment_id], query, max_results=1))
+
+
+def _fixed_keys(overrides: list[str]) -> list[str]:
+    """The keys of the overrides that are not sweeps (``fit.epochs=2``, not ``schedule=a,b``),
+    as Hydra writes them in each job's overrides."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [o.get_key_element() for o in parsed if not o.is_sweep_override()]
+
+
+def _parallel_jobs(launcher: DictConfig) -> int:
+    """How many jobs the launcher runs at once on this machine: joblib's ``n_jobs`` (-1: one
+    per core); 1 for launchers that run one job at a time here or each job on its own node."""
+    n_jobs = launcher.get("n_jobs")
+    if not isinstance(n_jobs, int) or n_jobs == 1:
+        return 1
+    from joblib import effective_n_jobs
+
+    return max(1, effective_n_jobs(n_jobs))
+

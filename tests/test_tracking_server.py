@@ -1,0 +1,99 @@
+"""A team's shared tracking server: a parallel sweep (joblib, two jobs at once) recorded in a
+real ``mlflow server`` with a database backend, its artifacts uploaded through the server."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from joblib import cpu_count
+
+from conftest import run_sweep
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``mlflow server`` on a free 127.0.0.1 port: SQLite backend, artifacts served by it."""
+    root = tmp_path_factory.mktemp("server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (root / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+         "--serve-artifacts", "--artifacts-destination", str(root / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job runner
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, (root / "server.log").read_text()[-3000:]
+            time.sleep(0.5)
+    yield url, root / "artifacts"
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def sweep(server, tmp_path_factory):
+    """Three jobs, two at a time; the third (step drops beyond fit.epochs) is refused."""
+    url, _ = server
+    return run_sweep(url, tmp_path_factory.mktemp("parallel") / "sweep",
+                     "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "schedule=constant,warmup_cosine,step")
+
+
+@pytest.fixture(scope="module")
+def runs(server, sweep):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(server[0])
+    parent = client.get_run(sweep.parent_run_id)
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    return client, parent, sorted(children, key=lambda run: int(run.data.tags["ktrain.sweep.job"]))
+
+
+def test_a_parallel_sweep_goes_on_past_a_failed_job_and_exits_1(sweep, runs):
+    assert sweep.returncode == 1, sweep.output[-4000:]
+    _, parent, children = runs
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["ktrain.sweep.launcher"] == "JoblibLauncher"
+    assert [child.info.status for child in children] == ["FINISHED", "FINISHED", "FAILED"]
+    assert "schedule.drop_epochs=[10, 15]: the drop at epoch 10 never happens" in children[2].data.tags["ktrain.error"]
+    assert (parent.data.metrics["jobs_finished"], parent.data.metrics["jobs_failed"]) == (2, 1)
+    assert parent.data.tags["ktrain.best_run_id"] in {child.info.run_id for child in children[:2]}
+
+
+def test_jobs_run_at_once_in_worker_processes_each_on_its_share_of_the_cores(runs):
+    _, _, (first, second, _) = runs
+    assert first.info.start_time < second.info.end_time and second.info.start_time < first.info.end_time
+    share = str(max(1, cpu_count() // 2))
+    for child in (first, second):
+        assert child.data.params["hardware.intra_op_threads"] == share
+        assert child.data.params["hardware.inter_op_threads"] == share
+
+
+def test_runs_and_artifacts_arrive_through_the_server(server, runs):
+    _, artifact_store = server
+    client, parent, children = runs
+    for run in (parent, *children):
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:/"), run.info.artifact_uri
+    stored = {path.relative_to(artifact_store).as_posix() for path in artifact_store.rglob("*") if path.is_file()}
+
+    def stored_for(run):
+        return {path.split("/artifacts/", 1)[1] for path in stored if f"/{run.info.run_id}/artifacts/" in path}
+
+    assert {"sweep_summary.csv", "sweep_summary.md", "sweep_summary.png", "multirun.yaml"} <= stored_for(parent)
+    assert {"history.json", "checkpoints/best.keras", "hydra/config.yaml", "train.log"} <= stored_for(children[0])
+    assert "train.log" in stored_for(children[2])  # the refused job's log, with the full traceback
+    summary = client.download_artifacts(parent.info.run_id, "sweep_summary.csv")
+    assert children[2].info.run_id in open(summary).read()
