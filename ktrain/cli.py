@@ -17,7 +17,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from ktrain.errors import EXIT_USER_ERROR
+from ktrain.errors import EXIT_USER_ERROR, exit_on_user_error
 
 
 def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]]:
@@ -28,6 +28,7 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
 
         @functools.wraps(task)
         def entry() -> Any:
+            _prepare_resume()
             if "HYDRA_FULL_ERROR" in os.environ:
                 return hydra_task()
             os.environ["HYDRA_FULL_ERROR"] = "1"
@@ -42,6 +43,15 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
         return entry
 
     return decorate
+
+
+def _prepare_resume() -> None:
+    """``resume=<run dir>`` decides where Hydra runs the job, so it is read before Hydra."""
+    if any(arg.startswith("resume=") for arg in sys.argv[1:]):
+        from ktrain.resume import hydra_args
+
+        with exit_on_user_error():
+            sys.argv[1:] = hydra_args(sys.argv[1:])
 
 
 def explain(error: HydraException, overrides: list[str]) -> str:

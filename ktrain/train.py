@@ -4,8 +4,12 @@ fit, evaluate, save, record. The only module that wires the others together."""
 import json
 import logging
 import math
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 import ktrain
-from ktrain import hardware, schema
+from ktrain import hardware, resume, schema
 from ktrain.config_tree import print_config_tree
 from ktrain.errors import exit_on_user_error
 
@@ -24,26 +28,56 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> float:
     """Train, evaluate and record one run as ``cfg`` says; return the best monitored value."""
     with exit_on_user_error():
+        resumed_run_id = None
+        if cfg.get("resume"):
+            cfg, resumed_run_id = resume.load(cfg, _overrides())
         values = schema.validate(cfg)
         print_config_tree(values)
         hardware.prepare_environment(cfg.hardware)
         strategy = hardware.setup(cfg.hardware, cfg.seed)
-        return _train(cfg, values, strategy)
+        with _interrupted_by_sigterm():
+            try:
+                if hardware.is_chief(cfg.hardware):
+                    return _train(cfg, values, strategy, resumed_run_id)
+                return _train_beside_the_chief(cfg, values, strategy)
+            except Interrupted as stop:
+                log.warning("run stopped by %s; continue it with: python train.py resume=%s",
+                            stop.signal_name, cfg.paths.output_dir)
+                sys.exit(128 + stop.signal_number)
+            except KeyboardInterrupt:
+                log.warning("run stopped by SIGINT; continue it with: python train.py resume=%s",
+                            cfg.paths.output_dir)
+                sys.exit(128 + signal.SIGINT)
 
 
-def _train(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
+def _train_beside_the_chief(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
+    """A multi-worker run's other workers train in step with the chief, writing their model,
+    checkpoints and backups to a temporary dir (TensorFlow's multi-worker guide) and
+    recording nothing: the chief records the run."""
+    with tempfile.TemporaryDirectory(prefix="ktrain-worker-") as scratch:
+        cfg.paths.output_dir = scratch
+        return _train(cfg, values, strategy, record=False)
+
+
+def _train(cfg: DictConfig, values: dict[str, Any], strategy, resumed_run_id: str | None = None,
+           record: bool = True) -> float:
+    from ktrain.backup import RunBackup
     from ktrain.history import EpochLog, write_history
     from ktrain.tracking.metrics import MlflowMetricsLogger
-    from ktrain.tracking.run import TrackedRun, ui_hint
+    from ktrain.tracking.run import TrackedRun, UnrecordedRun, ui_hint
 
     run_dir = Path(cfg.paths.output_dir)
+    tags = _tags(cfg)
+    if resumed_run_id:
+        tags["ktrain.resumed_with"] = tags.pop("ktrain.overrides", "")
     tracked = TrackedRun(
         tracking_uri=cfg.mlflow.tracking_uri,
         experiment_name=cfg.mlflow.experiment_name,
         run_dir=run_dir,
         run_name=cfg.mlflow.run_name,
-        tags=_tags(cfg),
-    )
+        tags=tags,
+        run_id=resumed_run_id,
+    ) if record else UnrecordedRun()
     with tracked:
         tracked.log_params(values)
 
@@ -54,6 +88,10 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
             cfg.data.name, spec.input_shape, spec.num_classes,
             "/".join(str(spec.split_sizes[s]) for s in ("train", "val", "test")),
         )
+        replicas = strategy.num_replicas_in_sync
+        if replicas > 1:
+            log.info("data: batch_size=%d is the global batch: %d replicas of %g samples each",
+                     data.batch_size, replicas, data.batch_size / replicas)
         steps_per_epoch = cfg.fit.steps_per_epoch or math.ceil(spec.split_sizes["train"] / data.batch_size)
 
         with strategy.scope():
@@ -78,13 +116,26 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
         _write_model_files(model, spec, run_dir, tracked)
 
         epoch_log = EpochLog()
-        callbacks = [*_callbacks(cfg.callbacks), epoch_log, MlflowMetricsLogger(tracked.run_id)]
+        configured = _callbacks(cfg.callbacks)
+        backup = RunBackup(run_dir / "backup", [*configured, epoch_log], epochs=cfg.fit.epochs)
+        # The backup follows the callbacks it restores, and MLflow follows the backup: an epoch
+        # is logged only once it is backed up (see MlflowMetricsLogger).
+        callbacks = [*configured, epoch_log, backup]
+        if record:
+            callbacks.append(MlflowMetricsLogger(tracked.run_id, epoch_log))
+        fit_args = {k: v for k, v in values["fit"].items() if k != "class_weight"}
+        fit_args["initial_epoch"] = max(fit_args["initial_epoch"], backup.next_epoch)
+        if backup.finished_training:
+            fit_args["epochs"] = fit_args["initial_epoch"]  # restore the state, train no epoch
+        if backup.state:
+            log.info("resume: continuing at epoch %d of %d", fit_args["initial_epoch"] + 1, fit_args["epochs"])
+            tracked.set_tags({"ktrain.resumed_at_epoch": str(fit_args["initial_epoch"])})
         model.fit(
             **data.split("train").fit_args(),
             validation_data=data.split("val").validation_data(),
             callbacks=callbacks,
             class_weight=_class_weight(cfg.fit.class_weight, spec),
-            **{k: v for k, v in values["fit"].items() if k != "class_weight"},
+            **fit_args,
         )
 
         test_metrics = model.evaluate(**data.split("test").fit_args(), return_dict=True, verbose=0)
@@ -100,10 +151,41 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
         best = _best(epoch_log.rows, cfg.monitor.metric, cfg.monitor.mode)
         tracked.log_metrics({f"best_{cfg.monitor.metric}": best})
 
+    if not record:
+        log.info("worker done; the chief records the run")
+        return best
     log.info("run dir:       %s", run_dir)
     log.info("MLflow run id: %s", tracked.run_id)
     log.info("MLflow UI:     %s", ui_hint(cfg.mlflow.tracking_uri))
     return best
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, told like Ctrl-C: the run ends KILLED, its checkpoints and backup kept."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+        self.signal_name = signal.Signals(signal_number).name
+
+
+@contextmanager
+def _interrupted_by_sigterm():
+    def interrupt(signal_number, frame):
+        raise Interrupted(signal_number)
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
 def _write_model_files(model, spec, run_dir: Path, tracked) -> None:

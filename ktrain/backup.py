@@ -1,0 +1,153 @@
+"""What a run needs to continue after a crash, saved at the end of every epoch.
+
+Keras' ``BackupAndRestore`` restores weights, optimizer state and the epoch, but not the
+callbacks' own progress (early stopping's patience count and best value, reduce-lr's plateau
+counter, the best checkpoint's value) nor the per-epoch history, and it rewrites its files in
+place, so a kill during a save can tear them. ``RunBackup`` keeps all of that, and commits an
+epoch by atomically replacing one small JSON file that names the epoch's weights file: a
+kill at any moment leaves the previous epoch's backup or the new one, never a mix.
+"""
+
+import csv
+import json
+import logging
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ktrain.history import EpochLog
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+
+# The attributes that hold a callback's progress; its settings come from the config.
+CALLBACK_STATE = {
+    keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
+    keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+    keras.callbacks.ModelCheckpoint: ("best",),
+    EpochLog: ("rows",),
+}
+
+
+def read_state(directory: Path) -> dict | None:
+    """The last committed backup in ``directory``, or None if there is none."""
+    try:
+        return json.loads((Path(directory) / STATE_FILE).read_text())
+    except FileNotFoundError:
+        return None
+
+
+class RunBackup(keras.callbacks.Callback):
+    """Saves weights, optimizer state, epoch and ``callbacks``' progress after every epoch,
+    and restores them when training begins, if ``directory`` holds a backup.
+
+    Place it after the callbacks it keeps: Keras callbacks reset their progress in
+    ``on_train_begin``, and the restore must come after that.
+    """
+
+    def __init__(self, directory: Path, callbacks: list, epochs: int):
+        super().__init__()
+        self.directory = Path(directory)
+        self.callbacks = callbacks
+        self.epochs = epochs
+        self.state = read_state(self.directory)
+
+    @property
+    def next_epoch(self) -> int:
+        """The first epoch not yet completed (0 without a backup)."""
+        return self.state["epoch"] if self.state else 0
+
+    @property
+    def finished_training(self) -> bool:
+        """Whether the backed-up training had ended (stopped early, or all epochs done) and
+        ``epochs`` does not ask for more."""
+        if not self.state:
+            return False
+        return self.epochs <= self.state["epochs"] and (self.state["stopped"] or self.state["epoch"] >= self.epochs)
+
+    def on_train_begin(self, logs=None):
+        if not self.state:
+            return
+        model = self.model
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self.directory / self.state["weights"])
+        for callback, saved in zip(self.callbacks, self.state["callbacks"]):
+            for name, value in saved.get("attributes", {}).items():
+                setattr(callback, name, value)
+            if saved.get("best_weights"):
+                with np.load(self.directory / saved["best_weights"]) as arrays:
+                    callback.best_weights = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+            if isinstance(callback, keras.callbacks.CSVLogger):
+                _drop_rows_from(Path(callback.filename), self.next_epoch)
+        log.info("resume: restored weights, optimizer state and callbacks from the backup of epoch %d",
+                 self.next_epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tag = f"epoch-{epoch + 1:05d}"
+        weights = f"{tag}.weights.h5"
+        self.model.save_weights(self.directory / weights, overwrite=True)
+        callbacks = []
+        for index, callback in enumerate(self.callbacks):
+            saved = {"class": type(callback).__name__, "attributes": _attributes(callback)}
+            best_weights = getattr(callback, "best_weights", None)
+            if best_weights is not None:
+                saved["best_weights"] = f"{tag}.callback-{index}.npz"
+                np.savez(self.directory / saved["best_weights"], *best_weights)
+            callbacks.append(saved)
+        state = {
+            "epoch": epoch + 1,
+            "epochs": self.epochs,
+            "stopped": bool(self.model.stop_training),
+            "weights": weights,
+            "callbacks": callbacks,
+        }
+        _write_atomically(self.directory / STATE_FILE, json.dumps(state))
+        self.state = state
+        for path in self.directory.iterdir():
+            if path.name != STATE_FILE and not path.name.startswith(tag):
+                path.unlink()
+
+
+def _attributes(callback) -> dict:
+    names = next((names for kind, names in CALLBACK_STATE.items() if isinstance(callback, kind)), ())
+    return {name: _plain(getattr(callback, name)) for name in names if hasattr(callback, name)}
+
+
+def _plain(value):
+    """A value as JSON takes it: NumPy and backend scalars become Python numbers."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    with open(temporary, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+
+
+def _drop_rows_from(path: Path, epoch: int) -> None:
+    """Keep the rows of a CSVLogger file for epochs before ``epoch``: the later ones are
+    trained again."""
+    if not path.is_file():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or "epoch" not in rows[0]:
+        return
+    column = rows[0].index("epoch")
+    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[column]) < epoch]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)
