@@ -27,6 +27,9 @@ TENSORFLOW_ONLY = {
 }
 
 
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
 def keras_backend() -> str:
     """The backend ``import keras`` loads: ``KERAS_BACKEND``, else keras.json's, else tensorflow."""
     if os.environ.get("KERAS_BACKEND"):
@@ -80,15 +83,18 @@ def setup(hardware: Any, seed: int):
         keras.mixed_precision.set_global_policy(hardware.mixed_precision)
     keras.utils.set_random_seed(seed)
     log.info(
-        "hardware: %s on %s (%s backend), strategy %s with %d replica(s), precision policy %s",
-        hardware.name, hardware.device, keras.backend.backend(), type(strategy).__name__,
-        strategy.num_replicas_in_sync, keras.mixed_precision.global_policy().name,
+        "hardware: %s on %s, %s backend, strategy %s (%s, %d replica(s)), precision policy %s",
+        hardware.name, hardware.device, keras.backend.backend(), hardware.strategy,
+        type(strategy).__name__.lstrip("_"), strategy.num_replicas_in_sync,
+        keras.mixed_precision.global_policy().name,
     )
     return strategy
 
 
 def _tensorflow_strategy(hardware: Any):
     import tensorflow as tf
+
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # tf.distribute logs every all-reduce at INFO
 
     gpus = tf.config.list_physical_devices("GPU")
     if hardware.device == "gpu" and not gpus:
@@ -146,7 +152,7 @@ def _keras_distribution(hardware: Any, backend: str) -> KerasDistribution:
     except (RuntimeError, ValueError, NotImplementedError):
         devices = []
     if kind == "gpu" and not devices:
-        _refuse_no_gpu(hardware, backend.upper() if backend == "jax" else backend, os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+        _refuse_no_gpu(hardware, BACKEND_NAMES.get(backend, backend), os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
     if hardware.strategy != "mirrored":
         return KerasDistribution(devices[:1] or [kind])
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))

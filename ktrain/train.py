@@ -20,7 +20,8 @@ from omegaconf import DictConfig
 import ktrain
 from ktrain import hardware, resume, schema
 from ktrain.config_tree import print_config_tree
-from ktrain.errors import exit_on_user_error
+from ktrain.data import SPLITS
+from ktrain.errors import UserError, exit_on_user_error
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,7 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, resumed_run_id: st
             cfg.data.name, spec.input_shape, spec.num_classes,
             "/".join(str(spec.split_sizes[s]) for s in ("train", "val", "test")),
         )
-        replicas = strategy.num_replicas_in_sync
-        if replicas > 1:
-            log.info("data: batch_size=%d is the global batch: %d replicas of %g samples each",
-                     data.batch_size, replicas, data.batch_size / replicas)
+        splits = _splits(data, strategy)
         steps_per_epoch = cfg.fit.steps_per_epoch or math.ceil(spec.split_sizes["train"] / data.batch_size)
 
         with strategy.scope():
@@ -131,14 +129,14 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, resumed_run_id: st
             log.info("resume: continuing at epoch %d of %d", fit_args["initial_epoch"] + 1, fit_args["epochs"])
             tracked.set_tags({"ktrain.resumed_at_epoch": str(fit_args["initial_epoch"])})
         model.fit(
-            **data.split("train").fit_args(),
-            validation_data=data.split("val").validation_data(),
+            **splits["train"].fit_args(),
+            validation_data=splits["val"].validation_data(),
             callbacks=callbacks,
             class_weight=_class_weight(cfg.fit.class_weight, spec),
             **fit_args,
         )
 
-        test_metrics = model.evaluate(**data.split("test").fit_args(), return_dict=True, verbose=0)
+        test_metrics = model.evaluate(**splits["test"].fit_args(), return_dict=True, verbose=0)
         tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()})
         log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test_metrics.items()))
 
@@ -146,7 +144,7 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, resumed_run_id: st
         for path in write_history(epoch_log.rows, run_dir):
             tracked.log_artifact(path)
         if cfg.mlflow.log_model:
-            tracked.log_keras_model(model, data.split("test").sample_inputs())
+            tracked.log_keras_model(model, splits["test"].sample_inputs())
 
         best = _best(epoch_log.rows, cfg.monitor.metric, cfg.monitor.mode)
         tracked.log_metrics({f"best_{cfg.monitor.metric}": best})
@@ -186,6 +184,31 @@ def _interrupted_by_sigterm():
 
 def _overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _splits(data, strategy) -> dict:
+    """The train/val/test splits; with several replicas, the log states the per-replica batch,
+    and on JAX (keras.distribution) every batch is made to divide evenly across them."""
+    splits = {name: data.split(name) for name in SPLITS}
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return splits
+    log.info("data: batch_size=%d is the global batch: %d replicas of %g samples each",
+             data.batch_size, replicas, data.batch_size / replicas)
+    if not isinstance(strategy, hardware.KerasDistribution):
+        return splits
+    if data.batch_size % replicas:
+        raise UserError(
+            f"data.batch_size={data.batch_size} does not divide across the {replicas} replicas; "
+            f"on the {hardware.keras_backend()} backend every batch is split evenly, so give a multiple "
+            f"of {replicas} (for example data.batch_size={data.batch_size - data.batch_size % replicas or replicas})."
+        )
+    even = {name: split.divisible(replicas) for name, split in splits.items()}
+    dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
+    if any(dropped.values()):
+        log.info("data: dropped %s sample(s) so that batches divide across the replicas",
+                 ", ".join(f"{n} {name}" for name, n in dropped.items() if n))
+    return even
 
 
 def _write_model_files(model, spec, run_dir: Path, tracked) -> None:
