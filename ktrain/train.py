@@ -115,7 +115,8 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, resumed_run_id: st
 
         epoch_log = EpochLog()
         configured = _callbacks(cfg.callbacks)
-        backup = RunBackup(run_dir / "backup", [*configured, epoch_log], epochs=cfg.fit.epochs)
+        backup = RunBackup(run_dir / "backup", [*configured, epoch_log], epochs=cfg.fit.epochs,
+                           restore=resumed_run_id is not None)
         # The backup follows the callbacks it restores, and MLflow follows the backup: an epoch
         # is logged only once it is backed up (see MlflowMetricsLogger).
         callbacks = [*configured, epoch_log, backup]

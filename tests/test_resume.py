@@ -192,8 +192,7 @@ def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     for a, b in zip(kept[0].best_weights, restored[0].best_weights):
         np.testing.assert_array_equal(a, b)
     assert restored[2].rows == kept[2].rows and [r["epoch"] for r in restored[2].rows] == [0, 1, 2]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "epoch-00003.callback-0.npz", "epoch-00003.weights.h5", "state.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-00003.npz", "state.json"]
 
 
 def test_restored_epochs_that_mlflow_lacks_are_logged_once(client, tmp_path):
