@@ -147,16 +147,27 @@ def _keras_distribution(hardware: Any, backend: str) -> KerasDistribution:
     if hardware.deterministic and backend == "jax":
         log.info("hardware: deterministic on JAX: seeds set; XLA's GPU ops are deterministic by flag")
     kind = "gpu" if hardware.device == "gpu" else "cpu"
-    try:
-        devices = keras.distribution.list_devices(kind)
-    except (RuntimeError, ValueError, NotImplementedError):
-        devices = []
+    devices = _devices(kind, backend)
     if kind == "gpu" and not devices:
         _refuse_no_gpu(hardware, BACKEND_NAMES.get(backend, backend), os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
     if hardware.strategy != "mirrored":
         return KerasDistribution(devices[:1] or [kind])
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return KerasDistribution(devices)
+
+
+def _devices(kind: str, backend: str) -> list[str]:
+    """The backend's devices of ``kind`` ("cpu" or "gpu"); keras.distribution covers JAX only."""
+    if backend == "torch":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())] if kind == "gpu" else ["cpu:0"]
+    import keras
+
+    try:
+        return keras.distribution.list_devices(kind)
+    except (RuntimeError, ValueError):  # JAX has no backend of that kind here
+        return []
 
 
 def _refuse_unsupported(hardware: Any, backend: str) -> None:

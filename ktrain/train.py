@@ -266,7 +266,7 @@ def _tags(cfg: DictConfig) -> dict[str, str]:
         "keras.version": keras.__version__,
         "keras.backend": keras.backend.backend(),
     }
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
         tags["tensorflow.version"] = sys.modules["tensorflow"].__version__
     if HydraConfig.initialized():
         tags["ktrain.overrides"] = " ".join(HydraConfig.get().overrides.task)

@@ -190,21 +190,31 @@ def test_what_only_tensorflow_does_is_refused_on_other_backends(monkeypatch):
 # --- the JAX backend ----------------------------------------------------------------------
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
-                    reason="jax is not installed (pip install -e '.[test]' installs it)")
-def test_jax_backend_trains_digits_on_two_devices_without_tensorflow(tracking_uri, tmp_path, client):
+def backend(name: str):
+    installed = importlib.util.find_spec(name) is not None
+    reason = f"{name} is not installed" + (" (pip install -e '.[test]' installs it)" if name == "jax" else "")
+    return pytest.param(name, marks=pytest.mark.skipif(not installed, reason=reason))
+
+
+@pytest.mark.parametrize(
+    "name, overrides, strategy",
+    [
+        (backend("jax"), ["hardware.strategy=mirrored", "hardware.cpu_devices=2"], "mirrored (KerasDistribution, 2 replica(s))"),
+        (backend("torch"), [], "default (KerasDistribution, 1 replica(s))"),
+    ],
+)
+def test_other_keras_backends_train_digits_without_tensorflow(name, overrides, strategy, tracking_uri, tmp_path, client):
     process = subprocess.run(
         [sys.executable, "tests/no_tensorflow.py", "fit.verbose=2", "fit.epochs=1", "fit.steps_per_epoch=5",
-         "fit.validation_steps=2", "hardware.strategy=mirrored", "hardware.cpu_devices=2", "mlflow.log_model=false",
-         f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT, env=script_env(tracking_uri, KERAS_BACKEND="jax"), capture_output=True, text=True, timeout=300,
+         "fit.validation_steps=2", "mlflow.log_model=false", *overrides, f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, env=script_env(tracking_uri, KERAS_BACKEND=name), capture_output=True, text=True, timeout=300,
     )
     out = process.stdout + process.stderr
     assert process.returncode == 0, out[-4000:]
-    assert "jax backend, strategy mirrored (KerasDistribution, 2 replica(s))" in out
+    assert f"{name} backend, strategy {strategy}" in out
     run_id = re.search(r"mlflow: run (\w+) in experiment", out).group(1)
     run = client.get_run(run_id)
-    assert run.info.status == "FINISHED" and run.data.tags["keras.backend"] == "jax"
+    assert run.info.status == "FINISHED" and run.data.tags["keras.backend"] == name
     assert "tensorflow.version" not in run.data.tags
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == [0]
     assert 0 <= run.data.metrics["test_accuracy"] <= 1

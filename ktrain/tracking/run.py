@@ -124,7 +124,7 @@ class TrackedRun:
         outputs = keras.ops.convert_to_numpy(model(sample_inputs, training=False))
         signature = infer_signature(sample_inputs, outputs)
         requirements = [f"keras=={keras.__version__}"]
-        if "tensorflow" in sys.modules:
+        if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
             requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
         mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=requirements)
 
