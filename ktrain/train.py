@@ -121,7 +121,7 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, resumed_run_id: st
         # is logged only once it is backed up (see MlflowMetricsLogger).
         callbacks = [*configured, epoch_log, backup]
         if record:
-            callbacks.append(MlflowMetricsLogger(tracked.run_id, epoch_log))
+            callbacks.append(MlflowMetricsLogger(tracked.run_id, epoch_log, backup))
         fit_args = {k: v for k, v in values["fit"].items() if k != "class_weight"}
         fit_args["initial_epoch"] = max(fit_args["initial_epoch"], backup.next_epoch)
         if backup.finished_training:
@@ -129,13 +129,16 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, resumed_run_id: st
         if backup.state:
             log.info("resume: continuing at epoch %d of %d", fit_args["initial_epoch"] + 1, fit_args["epochs"])
             tracked.set_tags({"ktrain.resumed_at_epoch": str(fit_args["initial_epoch"])})
-        model.fit(
-            **splits["train"].fit_args(),
-            validation_data=splits["val"].validation_data(),
-            callbacks=callbacks,
-            class_weight=_class_weight(cfg.fit.class_weight, spec),
-            **fit_args,
-        )
+        try:
+            model.fit(
+                **splits["train"].fit_args(),
+                validation_data=splits["val"].validation_data(),
+                callbacks=callbacks,
+                class_weight=_class_weight(cfg.fit.class_weight, spec),
+                **fit_args,
+            )
+        finally:
+            backup.close()  # a stopped or failed fit still commits (and logs) its last epoch
 
         test_metrics = model.evaluate(**splits["test"].fit_args(), return_dict=True, verbose=0)
         tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()})

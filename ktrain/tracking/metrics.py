@@ -15,20 +15,20 @@ MAX_BATCH = 1000  # metrics per MLflow log_batch call
 class MlflowMetricsLogger(keras.callbacks.Callback):
     """Logs every key of an ``EpochLog`` row (Keras' epoch logs plus ``lr``), step = epoch.
 
-    Place it after the ``EpochLog``, and after a ``RunBackup``: an epoch then reaches MLflow
-    only once its backup is committed, so a resumed run never trains and logs an epoch that
-    MLflow already holds. Logging is asynchronous (MLflow queues the batch and sends it from
-    a worker thread), so the training loop never waits for the tracking store; a queued
-    epoch lost to a kill is still in the backup's history, and ``on_train_begin`` logs every
-    restored (epoch, key) that MLflow lacks. ``mlflow.keras.MlflowCallback`` logs no
-    learning rate and logs every validation pass a second time without a step, hence this
-    callback.
+    Place it after the ``EpochLog``. Given the run's ``RunBackup``, an epoch is logged only
+    once its backup is committed (in the backup's writer thread, off the training loop): a
+    resumed run then never trains and logs again an epoch that MLflow already holds, and an
+    epoch whose logging a kill prevented is still in the backup's history, from which
+    ``on_train_begin`` logs every restored (epoch, key) that MLflow lacks. So every epoch is
+    in MLflow exactly once. ``mlflow.keras.MlflowCallback`` logs no learning rate and logs
+    every validation pass a second time without a step, hence this callback.
     """
 
-    def __init__(self, run_id: str, epoch_log):
+    def __init__(self, run_id: str, epoch_log, backup=None):
         super().__init__()
         self.run_id = run_id
         self.epoch_log = epoch_log
+        self.backup = backup
         self.client = MlflowClient()
 
     def on_train_begin(self, logs=None):
@@ -36,7 +36,11 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
             log_missing(self.client, self.run_id, self.epoch_log.rows)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.client.log_batch(self.run_id, metrics=_metrics(self.epoch_log.rows[-1]), synchronous=False)
+        metrics = _metrics(self.epoch_log.rows[-1])
+        if self.backup is None:
+            self.client.log_batch(self.run_id, metrics=metrics, synchronous=False)
+        else:
+            self.backup.then(lambda: self.client.log_batch(self.run_id, metrics=metrics))
 
 
 def log_missing(client: MlflowClient, run_id: str, rows: list[dict[str, float]]) -> None:
