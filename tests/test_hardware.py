@@ -1,6 +1,7 @@
-"""The hardware group: MirroredStrategy over two logical CPUs, mixed_bfloat16, two workers on
-loopback under MultiWorkerMirroredStrategy, the JAX backend without TensorFlow, and the
-refusals (no GPU, bad TF_CONFIG, what a backend cannot do)."""
+"""The hardware group: two workers on loopback under MultiWorkerMirroredStrategy, the JAX (and
+torch) backends without TensorFlow, and the refusals (no GPU, bad TF_CONFIG, what a backend
+cannot do). MirroredStrategy over two logical CPUs and mixed_bfloat16 are tested by the run
+that tests/test_resume.py kills and resumes."""
 
 import importlib.util
 import json
@@ -12,7 +13,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import ROOT, run_train, script_env
+from conftest import ROOT, script_env
 from ktrain import hardware, tf_config
 from ktrain.errors import UserError
 
@@ -25,42 +26,6 @@ def epoch_lines(output: str) -> list[str]:
     """Keras' per-epoch progress lines, without their timings."""
     return [re.sub(r" - \d+s - \d+ms/step", "", line) for line in output.splitlines()
             if re.match(r"\d+/\d+ - ", line)]
-
-
-# --- one machine, two replicas ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mirrored_run(tracking_uri, tmp_path_factory):
-    """MirroredStrategy over two logical CPU devices, in mixed_bfloat16, from epoch 1."""
-    return run_train(
-        tracking_uri, tmp_path_factory.mktemp("mirrored"),
-        "hardware.strategy=mirrored", "hardware.cpu_devices=2", "hardware.mixed_precision=mixed_bfloat16",
-        "fit.initial_epoch=1", "fit.epochs=2", "fit.steps_per_epoch=10", "fit.validation_steps=2",
-        "mlflow.log_model=false",
-    )
-
-
-def test_mirrored_strategy_over_two_logical_cpus_states_the_per_replica_batch(mirrored_run, client):
-    out = mirrored_run.stdout + mirrored_run.stderr
-    assert "strategy mirrored (MirroredStrategy, 2 replica(s)), precision policy mixed_bfloat16" in out
-    assert "batch_size=32 is the global batch: 2 replicas of 16 samples each" in out
-    assert client.get_run(mirrored_run.run_id).info.status == "FINISHED"
-
-
-def test_fit_initial_epoch_numbers_the_epochs_trained(mirrored_run, client):
-    for key in ("loss", "val_loss", "lr"):
-        assert [m.step for m in client.get_metric_history(mirrored_run.run_id, key)] == [1], key
-
-
-def test_mixed_bfloat16_computes_in_bfloat16_and_predicts_in_float32(mirrored_run):
-    import keras
-
-    model = keras.saving.load_model(mirrored_run.run_dir / "model.keras")
-    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
-    assert conv.dtype_policy.name == "mixed_bfloat16"
-    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
-    assert model.get_layer("predictions").compute_dtype == "float32"
 
 
 # --- two workers on loopback --------------------------------------------------------------
@@ -190,17 +155,18 @@ def test_what_only_tensorflow_does_is_refused_on_other_backends(monkeypatch):
 # --- the JAX backend ----------------------------------------------------------------------
 
 
-def backend(name: str):
+def backend(name: str, overrides: list[str], strategy: str):
     installed = importlib.util.find_spec(name) is not None
     reason = f"{name} is not installed" + (" (pip install -e '.[test]' installs it)" if name == "jax" else "")
-    return pytest.param(name, marks=pytest.mark.skipif(not installed, reason=reason))
+    return pytest.param(name, overrides, strategy, id=name,
+                        marks=pytest.mark.skipif(not installed, reason=reason))
 
 
 @pytest.mark.parametrize(
     "name, overrides, strategy",
     [
-        (backend("jax"), ["hardware.strategy=mirrored", "hardware.cpu_devices=2"], "mirrored (KerasDistribution, 2 replica(s))"),
-        (backend("torch"), [], "default (KerasDistribution, 1 replica(s))"),
+        backend("jax", ["hardware.strategy=mirrored", "hardware.cpu_devices=2"], "mirrored (KerasDistribution, 2 replica(s))"),
+        backend("torch", [], "default (KerasDistribution, 1 replica(s))"),
     ],
 )
 def test_other_keras_backends_train_digits_without_tensorflow(name, overrides, strategy, tracking_uri, tmp_path, client):

@@ -1,5 +1,9 @@
 """``train.py resume=<run dir>``: a run killed at any moment (SIGKILL, SIGTERM) continues in the
-same MLflow run, with every per-epoch metric logged exactly once; and the refusals."""
+same MLflow run, with every per-epoch metric logged exactly once; and the refusals.
+
+The run killed here also tests the hardware group on one machine: MirroredStrategy over two
+logical CPU devices, mixed_bfloat16, and fit.initial_epoch (its epochs are 1 to 5).
+"""
 
 import csv
 import json
@@ -16,11 +20,13 @@ from conftest import ROOT, Run, script_env
 from ktrain import resume
 from ktrain.errors import UserError
 
-EPOCHS = 6
-STEPS = 10  # fit.steps_per_epoch
+EPOCHS = 7
+FIRST = 1  # fit.initial_epoch
+STEPS = 5  # fit.steps_per_epoch
 PER_EPOCH = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
-OVERRIDES = ("fit.verbose=2", f"fit.epochs={EPOCHS}", f"fit.steps_per_epoch={STEPS}", "fit.validation_steps=2",
-             "mlflow.log_model=false")
+OVERRIDES = ("fit.verbose=2", f"fit.epochs={EPOCHS}", f"fit.initial_epoch={FIRST}", f"fit.steps_per_epoch={STEPS}",
+             "fit.validation_steps=2", "mlflow.log_model=false", "hardware.strategy=mirrored",
+             "hardware.cpu_devices=2", "hardware.mixed_precision=mixed_bfloat16")
 
 
 def start(tracking_uri: str, *args: str) -> subprocess.Popen:
@@ -44,16 +50,16 @@ def wait_for_backup(process: subprocess.Popen, run_dir, epoch: int) -> None:
 
 @pytest.fixture(scope="module")
 def killed_twice(tracking_uri, tmp_path_factory):
-    """A run SIGKILLed after two epochs, resumed, stopped with SIGTERM after two more,
+    """A run SIGKILLed after two epochs, resumed, stopped with SIGTERM after one more,
     resumed again to the end. Returns the three processes' (returncode, output) and the dir."""
     run_dir = tmp_path_factory.mktemp("killed")
     first = start(tracking_uri, *OVERRIDES, f"hydra.run.dir={run_dir}")
-    wait_for_backup(first, run_dir, 2)
+    wait_for_backup(first, run_dir, FIRST + 2)
     first.send_signal(signal.SIGKILL)
     killed = (first.wait(timeout=60), first.stdout.read())
 
     second = start(tracking_uri, f"resume={run_dir}")
-    wait_for_backup(second, run_dir, json.loads((run_dir / "backup" / "state.json").read_text())["epoch"] + 2)
+    wait_for_backup(second, run_dir, json.loads((run_dir / "backup" / "state.json").read_text())["epoch"] + 1)
     second.send_signal(signal.SIGTERM)
     terminated = (second.wait(timeout=120), second.stdout.read())
 
@@ -94,21 +100,37 @@ def test_resumed_runs_reopen_the_same_mlflow_run_and_finish_it(killed_twice, run
 
 def test_every_per_epoch_metric_is_in_mlflow_exactly_once_per_epoch(killed_twice, run_id, client):
     for key in PER_EPOCH:
-        assert [m.step for m in client.get_metric_history(run_id, key)] == list(range(EPOCHS)), key
+        assert [m.step for m in client.get_metric_history(run_id, key)] == list(range(FIRST, EPOCHS)), key
 
 
 def test_history_files_hold_every_epoch_once(killed_twice):
     run_dir = killed_twice[-1]
-    assert json.loads((run_dir / "history.json").read_text())["epoch"] == list(range(EPOCHS))
+    assert json.loads((run_dir / "history.json").read_text())["epoch"] == list(range(FIRST, EPOCHS))
     with (run_dir / "epochs.csv").open() as f:
-        assert [int(row["epoch"]) for row in csv.DictReader(f)] == list(range(EPOCHS))
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == list(range(FIRST, EPOCHS))
 
 
 def test_optimizer_state_went_on_across_the_kills(killed_twice):
     import keras
 
     model = keras.saving.load_model(killed_twice[-1] / "model.keras")
-    assert int(model.optimizer.iterations) == EPOCHS * STEPS
+    assert int(model.optimizer.iterations) == (EPOCHS - FIRST) * STEPS
+
+
+def test_mirrored_strategy_over_two_logical_cpus_states_the_per_replica_batch(killed_twice):
+    for _, output in killed_twice[:3]:
+        assert "strategy mirrored (MirroredStrategy, 2 replica(s)), precision policy mixed_bfloat16" in output
+        assert "batch_size=32 is the global batch: 2 replicas of 16 samples each" in output
+
+
+def test_mixed_bfloat16_computes_in_bfloat16_and_predicts_in_float32(killed_twice):
+    import keras
+
+    model = keras.saving.load_model(killed_twice[-1] / "model.keras")
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    assert conv.dtype_policy.name == "mixed_bfloat16"
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+    assert model.get_layer("predictions").compute_dtype == "float32"
 
 
 # --- refusals -----------------------------------------------------------------------------
