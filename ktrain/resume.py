@@ -66,6 +66,11 @@ def load(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:
             f"refused (got: {' '.join(others)}). Only fit.epochs may be given, to raise it (the "
             f"run has fit.epochs={saved.fit.epochs}). To change anything else, start a new run."
         )
+    if saved.hardware.get("strategy") == "multi_worker":
+        raise UserError(
+            f"{where} is a hardware=multi_worker run, and resuming one is not supported: its "
+            "workers kept no backup. Start it anew."
+        )
     epochs = saved.fit.epochs
     if any(o.split("=", 1)[0] == "fit.epochs" for o in overrides):
         if cfg.fit.epochs < epochs:

@@ -14,7 +14,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import ROOT, script_env
-from ktrain import hardware, tf_config
+from ktrain import hardware, resume, schema, tf_config
 from ktrain.errors import UserError
 
 
@@ -79,6 +79,29 @@ def test_only_the_chief_records_one_run_and_writes_the_model(two_workers, client
     assert {"model.keras", "checkpoints", "backup", "mlflow_run.json"} <= {p.name for p in chief_dir.iterdir()}
     assert not {"model.keras", "checkpoints", "backup", "mlflow_run.json"} & {p.name for p in worker_dir.iterdir()}
     assert "the chief records the run" in worker_output
+
+
+def test_a_multi_worker_run_is_not_resumed(two_workers):
+    chief_dir = two_workers[0][2]
+    with pytest.raises(UserError, match="is a hardware=multi_worker run, and resuming one is not supported"):
+        resume.load(OmegaConf.create({"resume": str(chief_dir), "fit": {"epochs": 2}}), [f"resume={chief_dir}"])
+
+
+# --- the configs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["cpu", "gpu", "multi_gpu", "multi_worker"])
+def test_every_hardware_option_validates(option):
+    from test_config import composed
+
+    assert schema.validate(composed(f"hardware={option}"))["hardware"]["name"] == option
+
+
+def test_cpu_devices_need_the_cpu():
+    from test_config import refusal
+
+    assert "hardware: cpu_devices=2 splits the CPU into logical devices, so it needs device=cpu" in refusal(
+        "hardware=gpu", "hardware.cpu_devices=2")
 
 
 # --- refusals -----------------------------------------------------------------------------
