@@ -147,7 +147,9 @@ class RunBackup(keras.callbacks.Callback):
 
 
 def _values(prefix: str, variables) -> dict[str, np.ndarray]:
-    return {f"{prefix}.{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(variables)}
+    """Copies of the variables' values: a backend may hand out a view of a buffer that the
+    next training step updates in place, while the writer thread still writes it."""
+    return {f"{prefix}.{i}": np.array(keras.ops.convert_to_numpy(v), copy=True) for i, v in enumerate(variables)}
 
 
 def _assign(variables, arrays, prefix: str, directory: Path) -> None:

@@ -54,9 +54,11 @@ def prepare_environment(hardware: Any) -> None:
     if backend == "jax":
         if hardware.device == "cpu":
             os.environ["JAX_PLATFORMS"] = "cpu"
-        if hardware.cpu_devices > 1:
-            flag = f"--xla_force_host_platform_device_count={hardware.cpu_devices}"
-            os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+        flags = [f"--xla_force_host_platform_device_count={hardware.cpu_devices}"] if hardware.cpu_devices > 1 else []
+        if hardware.deterministic:
+            flags.append("--xla_gpu_deterministic_ops=true")
+        if flags:
+            os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
         if hardware.memory_growth:
             os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     if hardware.strategy == "multi_worker":
@@ -144,8 +146,6 @@ class KerasDistribution:
 def _keras_distribution(hardware: Any, backend: str) -> KerasDistribution:
     import keras
 
-    if hardware.deterministic and backend == "jax":
-        log.info("hardware: deterministic on JAX: seeds set; XLA's GPU ops are deterministic by flag")
     kind = "gpu" if hardware.device == "gpu" else "cpu"
     devices = _devices(kind, backend)
     if kind == "gpu" and not devices:
@@ -193,13 +193,14 @@ def _refuse_unsupported(hardware: Any, backend: str) -> None:
 
 
 def _refuse_no_gpu(hardware: Any, backend: str, visible: str):
-    several = hardware.strategy != "default"
+    instead = {
+        "default": "Use hardware=cpu on this machine",
+        "mirrored": "Use hardware=cpu on this machine (with hardware.strategy=mirrored "
+                    "hardware.cpu_devices=2 to try the multi-replica path on the CPU)",
+        "multi_worker": "Use hardware.device=cpu for workers without GPUs",
+    }[hardware.strategy]
     raise UserError(
-        f"hardware={hardware.name} needs {'GPUs' if several else 'a GPU'}, but {backend} finds none "
-        f"(GPUs found: 0; CUDA_VISIBLE_DEVICES={visible!r}). Use hardware=cpu on this machine"
-        + (
-            " (with hardware.strategy=mirrored hardware.cpu_devices=2 to try the multi-replica "
-            "path on the CPU)" if several else ""
-        )
-        + ", or install a GPU build of the backend. ktrain never falls back to the CPU silently."
+        f"hardware={hardware.name} needs {'a GPU' if hardware.strategy == 'default' else 'GPUs'}, but "
+        f"{backend} finds none (GPUs found: 0; CUDA_VISIBLE_DEVICES={visible!r}). {instead}, or "
+        "install a GPU build of the backend. ktrain never falls back to the CPU silently."
     )

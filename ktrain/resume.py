@@ -27,6 +27,8 @@ def hydra_args(args: list[str]) -> list[str]:
     value = given[-1].split("=", 1)[1] if given else ""
     if value in ("", "null"):
         return args
+    if {"-m", "--multirun"} & set(args):
+        raise UserError(f"resume={value} continues one run; drop -m/--multirun.")
     run_dir = check_run_dir(value)
     kept = [arg for arg in args if arg not in given]
     return [*kept, f"resume='{run_dir}'", f"hydra.run.dir='{run_dir}'", "hydra.output_subdir=null"]

@@ -41,14 +41,12 @@ def run(cfg: DictConfig) -> float:
                 if hardware.is_chief(cfg.hardware):
                     return _train(cfg, values, strategy, resumed_run_id)
                 return _train_beside_the_chief(cfg, values, strategy)
-            except Interrupted as stop:
-                log.warning("run stopped by %s; continue it with: python train.py resume=%s",
-                            stop.signal_name, cfg.paths.output_dir)
-                sys.exit(128 + stop.signal_number)
-            except KeyboardInterrupt:
-                log.warning("run stopped by SIGINT; continue it with: python train.py resume=%s",
-                            cfg.paths.output_dir)
-                sys.exit(128 + signal.SIGINT)
+            except KeyboardInterrupt as stop:
+                number = stop.signal_number if isinstance(stop, Interrupted) else signal.SIGINT
+                log.warning("run stopped by %s", signal.Signals(number).name)
+                if cfg.hardware.strategy != "multi_worker":
+                    log.warning("continue it with: python train.py resume=%s", cfg.paths.output_dir)
+                sys.exit(128 + number)
 
 
 def _train_beside_the_chief(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
@@ -168,7 +166,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signal_number: int):
         super().__init__(signal.Signals(signal_number).name)
         self.signal_number = signal_number
-        self.signal_name = signal.Signals(signal_number).name
 
 
 @contextmanager
