@@ -17,7 +17,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from ktrain.errors import EXIT_USER_ERROR
+from ktrain.errors import EXIT_USER_ERROR, exit_on_user_error
 
 
 def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]]:
@@ -29,6 +29,8 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
         @functools.wraps(task)
         def entry() -> Any:
             sys.argv[1:] = [expand_home(arg) for arg in sys.argv[1:]]
+            if config_name == "train":
+                _prepare_resume()
             if "HYDRA_FULL_ERROR" in os.environ:
                 return hydra_task()
             os.environ["HYDRA_FULL_ERROR"] = "1"
@@ -52,6 +54,15 @@ def expand_home(arg: str) -> str:
     if not is_override or key.startswith("-") or not (value == "~" or value.startswith("~/")):
         return arg
     return f"{key}={os.path.expanduser(value)}"
+
+
+def _prepare_resume() -> None:
+    """``resume=<run dir>`` decides where Hydra runs the job, so it is read before Hydra."""
+    if any(arg.startswith("resume=") for arg in sys.argv[1:]):
+        from ktrain.resume import hydra_args
+
+        with exit_on_user_error():
+            sys.argv[1:] = hydra_args(sys.argv[1:])
 
 
 def explain(error: HydraException, overrides: list[str], config_name: str = "train") -> str:

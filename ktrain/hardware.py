@@ -1,40 +1,106 @@
-"""Devices, precision, threads and seeds, from the ``hardware`` config group.
+"""Devices, precision, threads, seeds and the distribution strategy, from the ``hardware`` group.
 
-``prepare_environment`` sets what TensorFlow reads when it is imported, so it runs first;
-``setup`` imports TensorFlow and configures the rest, returning the distribution strategy
-that the model is built under.
+``prepare_environment`` sets what the backend reads when it is imported (visible GPUs, the
+CPU's logical devices on JAX) and checks TF_CONFIG, so it runs first; ``setup`` imports
+Keras and the backend and returns the strategy the model is built and trained under.
+TensorFlow is imported only on the TensorFlow backend: with ``KERAS_BACKEND=jax`` (or
+``torch``) the strategy is a ``KerasDistribution`` over ``keras.distribution``.
 """
 
+import contextlib
+import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
+from ktrain import tf_config
 from ktrain.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# Keys that only the TensorFlow backend implements, with what they are for.
+TENSORFLOW_ONLY = {
+    "memory_limit_mb": "a logical GPU device of a given size",
+    "intra_op_threads": "TensorFlow's thread pools",
+    "inter_op_threads": "TensorFlow's thread pools",
+}
+
+
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
+def keras_backend() -> str:
+    """The backend ``import keras`` loads: ``KERAS_BACKEND``, else keras.json's, else tensorflow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    try:
+        return json.loads((keras_home / "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
+
 
 def prepare_environment(hardware: Any) -> None:
-    """Set the environment TensorFlow reads at import: quiet C++ logs, the visible GPUs."""
+    """Set what the backend reads at import: quiet C++ logs, the visible GPUs, the CPU's
+    logical devices (JAX); refuse what the backend cannot do before importing it."""
+    backend = keras_backend()
+    _refuse_unsupported(hardware, backend)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if hardware.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     elif hardware.visible_devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, hardware.visible_devices))
+    if backend == "jax":
+        if hardware.device == "cpu":
+            os.environ["JAX_PLATFORMS"] = "cpu"
+        flags = [f"--xla_force_host_platform_device_count={hardware.cpu_devices}"] if hardware.cpu_devices > 1 else []
+        if hardware.deterministic:
+            flags.append("--xla_gpu_deterministic_ops=true")
+        if flags:
+            os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
+        if hardware.memory_growth:
+            os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    if hardware.strategy == "multi_worker":
+        tf_config.read_role()
+
+
+def is_chief(hardware: Any) -> bool:
+    """Whether this process records the run: always, except a multi-worker run's non-chiefs."""
+    return hardware.strategy != "multi_worker" or tf_config.read_role().is_chief
 
 
 def setup(hardware: Any, seed: int):
-    """Import TensorFlow, configure devices, precision and seeds; return the strategy."""
+    """Import the backend, configure devices, precision and seeds; return the strategy.
+
+    The strategy has ``scope()`` (build the model inside it) and ``num_replicas_in_sync``.
+    """
     import keras
+
+    if keras.backend.backend() == "tensorflow":
+        strategy = _tensorflow_strategy(hardware)
+    else:
+        strategy = _keras_distribution(hardware, keras.backend.backend())
+    if hardware.mixed_precision:
+        keras.mixed_precision.set_global_policy(hardware.mixed_precision)
+    keras.utils.set_random_seed(seed)
+    log.info(
+        "hardware: %s on %s, %s backend, strategy %s (%s, %d replica(s)), precision policy %s",
+        hardware.name, hardware.device, keras.backend.backend(), hardware.strategy,
+        type(strategy).__name__.lstrip("_"), strategy.num_replicas_in_sync,
+        keras.mixed_precision.global_policy().name,
+    )
+    return strategy
+
+
+def _tensorflow_strategy(hardware: Any):
     import tensorflow as tf
+
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # tf.distribute logs every all-reduce at INFO
 
     gpus = tf.config.list_physical_devices("GPU")
     if hardware.device == "gpu" and not gpus:
-        raise UserError(
-            f"hardware={hardware.name} needs a GPU, but TensorFlow finds none (GPUs found: 0; "
-            f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')!r}). "
-            "Use hardware=cpu on this machine, or install a GPU build of TensorFlow."
-        )
+        _refuse_no_gpu(hardware, "TensorFlow", os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
     for gpu in gpus:
         if hardware.memory_limit_mb is not None:
             tf.config.set_logical_device_configuration(
@@ -42,15 +108,99 @@ def setup(hardware: Any, seed: int):
             )
         elif hardware.memory_growth:
             tf.config.experimental.set_memory_growth(gpu, True)
+    if hardware.cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(hardware.cpu_devices)]
+        )
     if hardware.intra_op_threads is not None:
         tf.config.threading.set_intra_op_parallelism_threads(hardware.intra_op_threads)
     if hardware.inter_op_threads is not None:
         tf.config.threading.set_inter_op_parallelism_threads(hardware.inter_op_threads)
-    if hardware.mixed_precision:
-        keras.mixed_precision.set_global_policy(hardware.mixed_precision)
-    keras.utils.set_random_seed(seed)
     if hardware.deterministic:
         tf.config.experimental.enable_op_determinism()
-    log.info("hardware: %s, %d GPU(s) visible, precision policy %s",
-             hardware.name, len(gpus), keras.mixed_precision.global_policy().name)
+    if hardware.strategy == "mirrored":
+        kind = "GPU" if hardware.device == "gpu" else "CPU"
+        return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices(kind)])
+    if hardware.strategy == "multi_worker":
+        from ktrain import keras_multi_worker_fix
+
+        keras_multi_worker_fix.install()
+        return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+class KerasDistribution:
+    """What the run needs of a strategy on JAX or torch: a scope to build the model in, and
+    the replica count. Several replicas are a ``keras.distribution.DataParallel`` set for
+    the whole process, since Keras shards each batch when ``fit`` runs, not at build time."""
+
+    def __init__(self, devices: list[str]):
+        self.devices = devices
+        self.num_replicas_in_sync = len(devices)
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+
+def _keras_distribution(hardware: Any, backend: str) -> KerasDistribution:
+    import keras
+
+    kind = "gpu" if hardware.device == "gpu" else "cpu"
+    devices = _devices(kind, backend)
+    if kind == "gpu" and not devices:
+        _refuse_no_gpu(hardware, BACKEND_NAMES.get(backend, backend), os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+    if hardware.strategy != "mirrored":
+        return KerasDistribution(devices[:1] or [kind])
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return KerasDistribution(devices)
+
+
+def _devices(kind: str, backend: str) -> list[str]:
+    """The backend's devices of ``kind`` ("cpu" or "gpu"); keras.distribution covers JAX only."""
+    if backend == "torch":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())] if kind == "gpu" else ["cpu:0"]
+    import keras
+
+    try:
+        return keras.distribution.list_devices(kind)
+    except (RuntimeError, ValueError):  # JAX has no backend of that kind here
+        return []
+
+
+def _refuse_unsupported(hardware: Any, backend: str) -> None:
+    if backend == "tensorflow":
+        return
+    problems = [
+        f"hardware.{key}={hardware[key]!r} ({what})"
+        for key, what in TENSORFLOW_ONLY.items()
+        if hardware[key] is not None
+    ]
+    if hardware.strategy == "multi_worker":
+        problems.append("hardware=multi_worker (MultiWorkerMirroredStrategy over TF_CONFIG)")
+    if backend != "jax" and (hardware.strategy == "mirrored" or hardware.cpu_devices > 1):
+        problems.append(f"hardware.strategy={hardware.strategy} with several devices (keras.distribution)")
+    if problems:
+        what = "is" if len(problems) == 1 else "are"
+        raise UserError(
+            f"{'; '.join(problems)} {what} not available on the {backend} backend "
+            f"(KERAS_BACKEND={backend}). Leave {'it' if len(problems) == 1 else 'them'} at the "
+            "default, or train on the TensorFlow backend (unset KERAS_BACKEND)"
+            + (", or on JAX for several devices" if backend not in ("tensorflow", "jax") else "") + "."
+        )
+
+
+def _refuse_no_gpu(hardware: Any, backend: str, visible: str):
+    instead = {
+        "default": "Use hardware=cpu on this machine",
+        "mirrored": "Use hardware=cpu on this machine (with hardware.strategy=mirrored "
+                    "hardware.cpu_devices=2 to try the multi-replica path on the CPU)",
+        "multi_worker": "Use hardware.device=cpu for workers without GPUs",
+    }[hardware.strategy]
+    raise UserError(
+        f"hardware={hardware.name} needs {'a GPU' if hardware.strategy == 'default' else 'GPUs'}, but "
+        f"{backend} finds none (GPUs found: 0; CUDA_VISIBLE_DEVICES={visible!r}). {instead}, or "
+        "install a GPU build of the backend. ktrain never falls back to the CPU silently."
+    )

@@ -10,19 +10,31 @@ import keras
 LEARNING_RATE_KEYS = ("lr", "learning_rate")
 
 
-class EpochLog(keras.callbacks.Callback):
-    """Keeps one row per epoch: its number and Keras' logs.
+def current_learning_rate(optimizer) -> float:
+    """The learning rate the optimizer applies at its next step (schedules evaluated)."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
-    Unlike ``keras.callbacks.History``, rows stay aligned when validation runs only every
-    few epochs (``fit.validation_freq``): a row simply lacks the ``val_*`` keys.
+
+class EpochLog(keras.callbacks.Callback):
+    """Keeps one row per epoch: its number, Keras' logs and ``lr``.
+
+    ``lr`` is read when the epoch begins: the rate in effect for it, before a callback such
+    as ReduceLROnPlateau lowers it for the next. Unlike ``keras.callbacks.History``, rows
+    stay aligned when validation runs only every few epochs (``fit.validation_freq``): a row
+    simply lacks the ``val_*`` keys.
     """
 
     def __init__(self):
         super().__init__()
         self.rows: list[dict[str, float]] = []
+        self._lr = float("nan")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._lr = current_learning_rate(self.model.optimizer)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        values = {k: float(v) for k, v in (logs or {}).items()}
+        self.rows.append({"epoch": epoch, **values, "lr": self._lr})
 
 
 def write_history(rows: list[dict[str, float]], out_dir: Path) -> list[Path]:

@@ -414,6 +414,8 @@ class Compile(Section):
 class Hardware(Section):
     name: str
     device: Literal["cpu", "gpu"]
+    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+    cpu_devices: PositiveInt = 1
     visible_devices: list[NonNegativeInt] | None = None
     memory_growth: bool = False
     memory_limit_mb: PositiveInt | None = None
@@ -422,6 +424,15 @@ class Hardware(Section):
     intra_op_threads: NonNegativeInt | None = None
     inter_op_threads: NonNegativeInt | None = None
     deterministic: bool = False
+
+    @model_validator(mode="after")
+    def _cpu_devices_split_the_cpu(self):
+        if self.cpu_devices > 1 and self.device != "cpu":
+            raise ValueError(
+                f"cpu_devices={self.cpu_devices} splits the CPU into logical devices, so it needs "
+                f"device=cpu (got device={self.device})"
+            )
+        return self
 
 
 class Paths(Section):
@@ -438,6 +449,7 @@ class Mlflow(Section):
 
 class TrainConfig(Section):
     seed: NonNegativeInt
+    resume: str | None = None
     monitor: Monitor
     fit: Fit
     compile: Compile

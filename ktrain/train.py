@@ -4,8 +4,12 @@ fit, evaluate, save, record. The only module that wires the others together."""
 import json
 import logging
 import math
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +19,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 import ktrain
-from ktrain import hardware, schema
+from ktrain import hardware, resume, schema
 from ktrain.config_tree import print_config_tree
-from ktrain.errors import exit_on_user_error
+from ktrain.data import SPLITS
+from ktrain.errors import UserError, exit_on_user_error
 
 if TYPE_CHECKING:
     from ktrain.tracking.sweep import SweepJob
@@ -48,6 +53,9 @@ def run(cfg: DictConfig) -> float:
 def _run(cfg: DictConfig, job: "SweepJob | None") -> float:
     if job is not None and job.parallel_jobs > 1:
         _share_cores(cfg.hardware, job)
+    resumed_run_id = None
+    if cfg.get("resume"):
+        cfg, resumed_run_id = resume.load(cfg, _command_line())
     values = schema.validate(cfg, _command_line())
     _drop_callbacks_replaced_by_schedule(cfg, values)
     print_config_tree(values)
@@ -57,7 +65,17 @@ def _run(cfg: DictConfig, job: "SweepJob | None") -> float:
 
         keras.backend.clear_session()  # (before setup: it would also forget the seed and precision)
     strategy = hardware.setup(cfg.hardware, cfg.seed)
-    return _train(cfg, values, strategy, job)
+    with _interrupted_by_sigterm():
+        try:
+            if hardware.is_chief(cfg.hardware):
+                return _train(cfg, values, strategy, job, resumed_run_id)
+            return _train_beside_the_chief(cfg, values, strategy)
+        except KeyboardInterrupt as stop:
+            number = stop.signal_number if isinstance(stop, Interrupted) else signal.SIGINT
+            log.warning("run stopped by %s", signal.Signals(number).name)
+            if cfg.hardware.strategy != "multi_worker":
+                log.warning("continue it with: python train.py resume=%s", cfg.paths.output_dir)
+            sys.exit(128 + number)
 
 
 def _in_multirun() -> bool:
@@ -90,20 +108,35 @@ def _drop_callbacks_replaced_by_schedule(cfg: DictConfig, values: dict[str, Any]
         del values["callbacks"][name]
 
 
-def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | None") -> float:
+def _train_beside_the_chief(cfg: DictConfig, values: dict[str, Any], strategy) -> float:
+    """A multi-worker run's other workers train in step with the chief, writing their model,
+    checkpoints and backups to a temporary dir (TensorFlow's multi-worker guide) and
+    recording nothing: the chief records the run."""
+    with tempfile.TemporaryDirectory(prefix="ktrain-worker-") as scratch:
+        cfg.paths.output_dir = scratch
+        return _train(cfg, values, strategy, job=None, record=False)
+
+
+def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | None",
+           resumed_run_id: str | None = None, record: bool = True) -> float:
+    from ktrain.backup import RunBackup
     from ktrain.history import EpochLog, write_history
     from ktrain.tracking.metrics import MlflowMetricsLogger
-    from ktrain.tracking.run import TrackedRun, ui_hint
+    from ktrain.tracking.run import TrackedRun, UnrecordedRun, ui_hint
 
     run_dir = Path(cfg.paths.output_dir)
+    tags = _tags(cfg)
+    if resumed_run_id:
+        tags["ktrain.resumed_with"] = tags.pop("ktrain.overrides", "")
     tracked = TrackedRun(
         tracking_uri=cfg.mlflow.tracking_uri,
         experiment_name=cfg.mlflow.experiment_name,
         run_dir=run_dir,
         run_name=cfg.mlflow.run_name or (job.name if job else None),
-        tags={**_tags(cfg), **(job.tags if job else {})},
+        tags={**tags, **(job.tags if job else {})},
         parent_run_id=job.parent_run_id if job else None,
-    )
+        run_id=resumed_run_id,
+    ) if record else UnrecordedRun()
     with tracked:
         tracked.log_params(values)
 
@@ -114,6 +147,7 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | N
             cfg.data.name, spec.input_shape, spec.num_classes,
             "/".join(str(spec.split_sizes[s]) for s in ("train", "val", "test")),
         )
+        splits = _splits(data, strategy)
         steps_per_epoch = cfg.fit.steps_per_epoch or math.ceil(spec.split_sizes["train"] / data.batch_size)
 
         with strategy.scope():
@@ -138,20 +172,35 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | N
         _write_model_files(model, spec, run_dir, tracked)
 
         epoch_log = EpochLog()
-        callbacks = [*_callbacks(cfg.callbacks), epoch_log, MlflowMetricsLogger(tracked.run_id)]
-        train = data.split("train")
-        fit_kwargs = {k: v for k, v in values["fit"].items() if k != "class_weight"}
-        if train.y is None:  # a dataset shuffles itself; Keras warns when fit is asked to
-            fit_kwargs["shuffle"] = False
-        model.fit(
-            **train.fit_args(),
-            validation_data=data.split("val").validation_data(),
-            callbacks=callbacks,
-            class_weight=_class_weight(cfg.fit.class_weight, spec),
-            **fit_kwargs,
-        )
+        configured = _callbacks(cfg.callbacks)
+        backup = RunBackup(run_dir / "backup", [*configured, epoch_log], epochs=cfg.fit.epochs,
+                           restore=resumed_run_id is not None)
+        # The backup follows the callbacks it restores, and MLflow follows the backup: an epoch
+        # is logged only once it is backed up (see MlflowMetricsLogger).
+        callbacks = [*configured, epoch_log, backup]
+        if record:
+            callbacks.append(MlflowMetricsLogger(tracked.run_id, epoch_log, backup))
+        fit_args = {k: v for k, v in values["fit"].items() if k != "class_weight"}
+        fit_args["initial_epoch"] = max(fit_args["initial_epoch"], backup.next_epoch)
+        if backup.finished_training:
+            fit_args["epochs"] = fit_args["initial_epoch"]  # restore the state, train no epoch
+        if backup.state:
+            log.info("resume: continuing at epoch %d of %d", fit_args["initial_epoch"] + 1, fit_args["epochs"])
+            tracked.set_tags({"ktrain.resumed_at_epoch": str(fit_args["initial_epoch"])})
+        if splits["train"].y is None:  # a dataset shuffles itself; Keras warns when fit is asked to
+            fit_args["shuffle"] = False
+        try:
+            model.fit(
+                **splits["train"].fit_args(),
+                validation_data=splits["val"].validation_data(),
+                callbacks=callbacks,
+                class_weight=_class_weight(cfg.fit.class_weight, spec),
+                **fit_args,
+            )
+        finally:
+            backup.close()  # a stopped or failed fit still commits (and logs) its last epoch
 
-        test_metrics = model.evaluate(**data.split("test").fit_args(), return_dict=True, verbose=0)
+        test_metrics = model.evaluate(**splits["test"].fit_args(), return_dict=True, verbose=0)
         tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()})
         log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test_metrics.items()))
 
@@ -159,15 +208,66 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | N
         for path in write_history(epoch_log.rows, run_dir):
             tracked.log_artifact(path)
         if cfg.mlflow.log_model:
-            tracked.log_keras_model(model, data.split("test").sample_inputs())
+            tracked.log_keras_model(model, splits["test"].sample_inputs())
 
         best = _best(epoch_log.rows, cfg.monitor.metric, cfg.monitor.mode)
         tracked.log_metrics({f"best_{cfg.monitor.metric}": best})
 
+    if not record:
+        log.info("worker done; the chief records the run")
+        return best
     log.info("run dir:       %s", run_dir)
     log.info("MLflow run id: %s", tracked.run_id)
     log.info("MLflow UI:     %s", ui_hint(cfg.mlflow.tracking_uri))
     return best
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, told like Ctrl-C: the run ends KILLED, its checkpoints and backup kept."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
+
+@contextmanager
+def _interrupted_by_sigterm():
+    def interrupt(signal_number, frame):
+        raise Interrupted(signal_number)
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _splits(data, strategy) -> dict:
+    """The train/val/test splits; with several replicas, the log states the per-replica batch,
+    and on JAX (keras.distribution) every batch is made to divide evenly across them."""
+    splits = {name: data.split(name) for name in SPLITS}
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return splits
+    log.info("data: batch_size=%d is the global batch: %d replicas of %g samples each",
+             data.batch_size, replicas, data.batch_size / replicas)
+    if not isinstance(strategy, hardware.KerasDistribution):
+        return splits
+    if data.batch_size % replicas:
+        raise UserError(
+            f"data.batch_size={data.batch_size} does not divide across the {replicas} replicas; "
+            f"on the {hardware.keras_backend()} backend every batch is split evenly, so give a multiple "
+            f"of {replicas} (for example data.batch_size={data.batch_size - data.batch_size % replicas or replicas})."
+        )
+    even = {name: split.divisible(replicas) for name, split in splits.items()}
+    dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
+    if any(dropped.values()):
+        log.info("data: dropped %s sample(s) so that batches divide across the replicas",
+                 ", ".join(f"{n} {name}" for name, n in dropped.items() if n))
+    return even
 
 
 def _write_model_files(model, spec, run_dir: Path, tracked) -> None:
@@ -224,7 +324,7 @@ def _tags(cfg: DictConfig) -> dict[str, str]:
         "keras.version": keras.__version__,
         "keras.backend": keras.backend.backend(),
     }
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
         tags["tensorflow.version"] = sys.modules["tensorflow"].__version__
     if HydraConfig.initialized():
         tags["ktrain.overrides"] = " ".join(HydraConfig.get().overrides.task)

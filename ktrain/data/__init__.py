@@ -54,6 +54,15 @@ class Split:
         inputs, _ = next(iter(self.x))
         return inputs[:count].numpy()
 
+    def divisible(self, replicas: int) -> "Split":
+        """This split with at most ``replicas - 1`` samples dropped, so that with a batch size
+        that is a multiple of ``replicas`` every batch, the last included, divides evenly
+        (JAX's data-parallel sharding requires it). Datasets are returned as they are."""
+        if self.y is None or replicas <= 1:
+            return self
+        keep = len(self.y) - len(self.y) % replicas
+        return Split(self.x[:keep], self.y[:keep], self.batch_size)
+
     def validation_data(self) -> Any:
         """The ``validation_data`` argument of ``Model.fit``."""
         return self.x if self.y is None else (self.x, self.y)

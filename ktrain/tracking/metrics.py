@@ -1,39 +1,61 @@
-"""A Keras callback that sends each epoch's logs and learning rate to an MLflow run."""
+"""A Keras callback that sends each epoch's row of an ``EpochLog`` to an MLflow run."""
 
+import logging
 import time
 
 import keras
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
+log = logging.getLogger(__name__)
 
-def current_learning_rate(optimizer) -> float:
-    """The learning rate the optimizer applies at its next step (schedules evaluated)."""
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+MAX_BATCH = 1000  # metrics per MLflow log_batch call
 
 
 class MlflowMetricsLogger(keras.callbacks.Callback):
-    """Logs every key of Keras' epoch logs plus ``lr`` to an MLflow run, with step = epoch.
+    """Logs every key of an ``EpochLog`` row (Keras' epoch logs plus ``lr``), step = epoch.
 
-    Logging is asynchronous (MLflow queues the batch and sends it from a worker thread), so
-    the training loop never waits for the tracking store. ``lr`` is read when the epoch
-    begins: the rate in effect for it, before a callback such as ReduceLROnPlateau lowers
-    it for the next. ``mlflow.keras.MlflowCallback`` logs no learning rate and logs every
-    validation pass a second time without a step, hence this callback.
+    Place it after the ``EpochLog``. Given the run's ``RunBackup``, an epoch is logged only
+    once its backup is committed (in the backup's writer thread, off the training loop): a
+    resumed run then never trains and logs again an epoch that MLflow already holds, and an
+    epoch whose logging a kill prevented is still in the backup's history, from which
+    ``on_train_begin`` logs every restored (epoch, key) that MLflow lacks. So every epoch is
+    in MLflow exactly once. ``mlflow.keras.MlflowCallback`` logs no learning rate and logs
+    every validation pass a second time without a step, hence this callback.
     """
 
-    def __init__(self, run_id: str):
+    def __init__(self, run_id: str, epoch_log, backup=None):
         super().__init__()
         self.run_id = run_id
+        self.epoch_log = epoch_log
+        self.backup = backup
         self.client = MlflowClient()
-        self._lr = float("nan")
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._lr = current_learning_rate(self.model.optimizer)
+    def on_train_begin(self, logs=None):
+        if self.epoch_log.rows:
+            log_missing(self.client, self.run_id, self.epoch_log.rows)
 
     def on_epoch_end(self, epoch, logs=None):
-        now = int(time.time() * 1000)
-        values = {key: float(value) for key, value in (logs or {}).items()}
-        values["lr"] = self._lr
-        metrics = [Metric(key, value, now, epoch) for key, value in values.items()]
-        self.client.log_batch(self.run_id, metrics=metrics, synchronous=False)
+        metrics = _metrics(self.epoch_log.rows[-1])
+        if self.backup is None:
+            self.client.log_batch(self.run_id, metrics=metrics, synchronous=False)
+        else:
+            self.backup.then(lambda: self.client.log_batch(self.run_id, metrics=metrics))
+
+
+def log_missing(client: MlflowClient, run_id: str, rows: list[dict[str, float]]) -> None:
+    """Log each (key, epoch) of ``rows`` that the run's metric history lacks, synchronously."""
+    keys = {key for row in rows for key in row if key != "epoch"}
+    logged = {key: {m.step for m in client.get_metric_history(run_id, key)} for key in keys}
+    missing = [m for row in rows for m in _metrics(row) if m.step not in logged[m.key]]
+    for start in range(0, len(missing), MAX_BATCH):
+        client.log_batch(run_id, metrics=missing[start:start + MAX_BATCH])
+    if missing:
+        log.info("mlflow: logged %d metric values of restored epochs %s", len(missing),
+                 sorted({m.step for m in missing}))
+
+
+def _metrics(row: dict[str, float]) -> list[Metric]:
+    now = int(time.time() * 1000)
+    epoch = int(row["epoch"])
+    return [Metric(key, value, now, epoch) for key, value in row.items() if key != "epoch"]

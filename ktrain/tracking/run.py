@@ -1,6 +1,8 @@
-"""The lifecycle of one MLflow run: started before training, ended with a status that tells
-the truth (FINISHED, FAILED with the reason, or KILLED), checkpoints kept either way."""
+"""The lifecycle of one MLflow run: started before training (or reopened to resume it),
+ended with a status that tells the truth (FINISHED, FAILED with the reason, or KILLED),
+checkpoints kept either way."""
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -8,6 +10,7 @@ from typing import Any
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from ktrain.resume import RUN_RECORD
 from ktrain.tracking.params import flatten
 
 log = logging.getLogger(__name__)
@@ -19,8 +22,10 @@ KILLED_TAG = "ktrain.killed_by"
 class TrackedRun:
     """A context manager around ``mlflow.start_run`` for one training run.
 
-    On exit it uploads what the run directory holds that must not be lost (checkpoints and
-    the log file) and ends the run FINISHED, FAILED (with ``ktrain.error``) or KILLED.
+    On entry it writes ``RUN_RECORD`` into the run directory, so that the run can be found
+    again to resume it; given ``run_id``, it reopens that run instead of starting one. On exit
+    it uploads what the run directory holds that must not be lost (checkpoints and the log
+    file) and ends the run FINISHED, FAILED (with ``ktrain.error``) or KILLED.
     """
 
     def __init__(
@@ -31,6 +36,7 @@ class TrackedRun:
         run_name: str | None = None,
         tags: dict[str, str] | None = None,
         parent_run_id: str | None = None,
+        run_id: str | None = None,
     ):
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
@@ -38,24 +44,35 @@ class TrackedRun:
         self.run_name = run_name
         self.tags = tags or {}
         self.parent_run_id = parent_run_id
-        self.run_id: str | None = None
+        self.run_id = run_id
+        self.reopened = run_id is not None
+        self._params: dict[str, str] = {}
 
     def __enter__(self) -> "TrackedRun":
         if self.tracking_uri.startswith("sqlite:///"):
             sqlite_path(self.tracking_uri).parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self.tracking_uri)
-        experiment_id = ensure_experiment(self.tracking_uri, self.experiment_name)
-        run = mlflow.start_run(
-            experiment_id=experiment_id,
-            run_name=self.run_name,
-            tags=self.tags,
-            parent_run_id=self.parent_run_id,
-        )
-        self.run_id = run.info.run_id
+        if self.reopened:
+            run = mlflow.start_run(run_id=self.run_id)
+            mlflow.set_tags(self.tags)
+            self._params = dict(run.data.params)
+        else:
+            run = mlflow.start_run(
+                experiment_id=ensure_experiment(self.tracking_uri, self.experiment_name),
+                run_name=self.run_name,
+                tags=self.tags,
+                parent_run_id=self.parent_run_id,
+            )
+            self.run_id = run.info.run_id
+            record = {"run_id": self.run_id, "tracking_uri": self.tracking_uri,
+                      "experiment_id": run.info.experiment_id}
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / RUN_RECORD).write_text(json.dumps(record, indent=1))
         hydra_files = self.run_dir / ".hydra"
         if hydra_files.is_dir():
             mlflow.log_artifacts(str(hydra_files), "hydra")
-        log.info("mlflow: run %s in experiment %r at %s", self.run_id, self.experiment_name, self.tracking_uri)
+        log.info("mlflow: run %s in experiment %r at %s%s", self.run_id, self.experiment_name,
+                 self.tracking_uri, " (reopened)" if self.reopened else "")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -63,7 +80,7 @@ class TrackedRun:
             status = "FINISHED"
         elif isinstance(exc, KeyboardInterrupt):
             status = "KILLED"
-            mlflow.set_tag(KILLED_TAG, type(exc).__name__)
+            mlflow.set_tag(KILLED_TAG, str(exc) or type(exc).__name__)  # SIGTERM, or KeyboardInterrupt
         else:
             status = "FAILED"
             mlflow.set_tag(ERROR_TAG, f"{type(exc).__name__}: {exc}"[:5000])
@@ -74,7 +91,18 @@ class TrackedRun:
         return False
 
     def log_params(self, params: dict[str, Any]) -> None:
-        mlflow.log_params(flatten(params))
+        """Log params; a reopened run keeps the values it has (MLflow params never change)."""
+        flat = flatten(params)
+        changed = {k: v for k, v in flat.items() if k in self._params and self._params[k] != v}
+        if changed:
+            log.info("mlflow: params keep their first values; now %s",
+                     ", ".join(f"{k}={v}" for k, v in changed.items()))
+        new = {k: v for k, v in flat.items() if k not in self._params}
+        mlflow.log_params(new)
+        self._params.update(new)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        mlflow.set_tags(tags)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step, synchronous=False)
@@ -91,9 +119,12 @@ class TrackedRun:
         import mlflow.keras
         from mlflow.models import infer_signature
 
-        signature = infer_signature(sample_inputs, model.predict(sample_inputs, verbose=0))
+        # A plain call, not predict: under MultiWorkerMirroredStrategy predict gathers across
+        # the workers, and only the chief logs the model.
+        outputs = keras.ops.convert_to_numpy(model(sample_inputs, training=False))
+        signature = infer_signature(sample_inputs, outputs)
         requirements = [f"keras=={keras.__version__}"]
-        if "tensorflow" in sys.modules:
+        if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
             requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
         mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=requirements)
 
@@ -103,6 +134,34 @@ class TrackedRun:
             mlflow.log_artifacts(str(checkpoints), "checkpoints")
         for log_file in self.run_dir.glob("*.log"):
             mlflow.log_artifact(str(log_file))
+
+
+class UnrecordedRun:
+    """The tracking of a multi-worker run's non-chief process: the chief records the run,
+    the others train alongside it and record nothing."""
+
+    run_id = None
+
+    def __enter__(self) -> "UnrecordedRun":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        return False
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        pass
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def log_keras_model(self, model, sample_inputs) -> None:
+        pass
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:

@@ -1,0 +1,115 @@
+"""``python train.py resume=<run dir>``: continue a run from its last completed epoch.
+
+Two steps. Before Hydra starts, ``hydra_args`` makes the job run in the old run dir: its
+``train.log`` grows, and its saved ``.hydra/`` config stays as the run wrote it. Inside the
+job, ``load`` swaps the composed config for that saved one (only ``fit.epochs`` may be raised
+alongside ``resume``) and names the MLflow run to reopen, from the ``mlflow_run.json`` that
+the run wrote when it started. Weights, optimizer, epoch and callback state come back from
+the run's backup (``ktrain.backup``).
+"""
+
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from ktrain.errors import UserError
+
+SAVED_CONFIG = Path(".hydra") / "config.yaml"
+RUN_RECORD = "mlflow_run.json"  # written by ktrain.tracking.run.TrackedRun; named here to keep MLflow unimported
+ALLOWED = ("resume", "fit.epochs")
+
+
+def hydra_args(args: list[str]) -> list[str]:
+    """Command-line ``args`` with what a resume needs of Hydra: the old run dir as the job's
+    dir, the resume path made absolute, and no new ``.hydra/`` written over the saved one."""
+    given = [arg for arg in args if arg.split("=", 1)[0] == "resume"]
+    value = given[-1].split("=", 1)[1] if given else ""
+    if value in ("", "null"):
+        return args
+    if {"-m", "--multirun"} & set(args):
+        raise UserError(f"resume={value} continues one run; drop -m/--multirun.")
+    run_dir = check_run_dir(value)
+    kept = [arg for arg in args if arg not in given]
+    return [*kept, f"resume='{run_dir}'", f"hydra.run.dir='{run_dir}'", "hydra.output_subdir=null"]
+
+
+def check_run_dir(value: str) -> Path:
+    """The absolute run dir named by ``resume=value``; ``UserError`` if it is not a ktrain run."""
+    run_dir = Path(value).expanduser().resolve()
+    if not (run_dir / SAVED_CONFIG).is_file():
+        problem = "does not exist" if not run_dir.exists() else f"has no {SAVED_CONFIG}"
+        raise UserError(
+            f"resume={value} is not a ktrain run dir: {run_dir} {problem}. Give the dir that "
+            "train.py printed as 'run dir:' (outputs/<date>/<time>), which holds the run's "
+            f".hydra/ config and {RUN_RECORD}."
+        )
+    if not (run_dir / RUN_RECORD).is_file():
+        overrides = _saved_overrides(run_dir)
+        raise UserError(
+            f"resume={value} names a run that stopped before its MLflow run started ({run_dir} "
+            f"has no {RUN_RECORD}), so there is nothing to continue. Start it anew: "
+            f"python train.py {' '.join(overrides)}".rstrip() + "."
+        )
+    return run_dir
+
+
+def load(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:
+    """The run's own saved config, with ``fit.epochs`` raised if ``overrides`` say so, and
+    the id of the MLflow run to reopen. ``overrides`` are the job's command-line overrides."""
+    run_dir = check_run_dir(cfg.resume)
+    saved = OmegaConf.load(run_dir / SAVED_CONFIG)
+    record = json.loads((run_dir / RUN_RECORD).read_text())
+    where = f"resume={run_dir}"
+    others = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ALLOWED]
+    if others:
+        raise UserError(
+            f"{where} continues the run with its own saved config, so other overrides are "
+            f"refused (got: {' '.join(others)}). Only fit.epochs may be given, to raise it (the "
+            f"run has fit.epochs={saved.fit.epochs}). To change anything else, start a new run."
+        )
+    if saved.hardware.get("strategy") == "multi_worker":
+        raise UserError(
+            f"{where} is a hardware=multi_worker run, and resuming one is not supported: its "
+            "workers kept no backup. Start it anew."
+        )
+    epochs = saved.fit.epochs
+    if any(o.split("=", 1)[0] == "fit.epochs" for o in overrides):
+        if cfg.fit.epochs < epochs:
+            raise UserError(
+                f"{where} fit.epochs={cfg.fit.epochs}: a resumed run can only raise fit.epochs "
+                f"(the run has fit.epochs={epochs})."
+            )
+        epochs = cfg.fit.epochs
+    status = _status(record, where)
+    if status == "FINISHED" and epochs <= saved.fit.epochs:
+        raise UserError(
+            f"{where}: its MLflow run {record['run_id']} already FINISHED its fit.epochs={epochs} "
+            f"epochs, so there is nothing to continue. Raise fit.epochs to train on (python "
+            f"train.py resume={run_dir} fit.epochs={epochs * 2}), or start a new run."
+        )
+    with open_dict(saved):
+        saved.resume = str(run_dir)
+        saved.fit.epochs = epochs
+        saved.paths.output_dir = str(run_dir)
+        saved.mlflow.tracking_uri = record["tracking_uri"]
+    return saved, record["run_id"]
+
+
+def _status(record: dict, where: str) -> str:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient(record["tracking_uri"]).get_run(record["run_id"]).info.status
+    except MlflowException as error:
+        raise UserError(
+            f"{where} names MLflow run {record['run_id']} at {record['tracking_uri']}, which "
+            f"cannot be read there ({str(error).splitlines()[0]}). Resume with the tracking "
+            "store the run was recorded in, or start a new run."
+        ) from error
+
+
+def _saved_overrides(run_dir: Path) -> list[str]:
+    path = run_dir / ".hydra" / "overrides.yaml"
+    return [str(o) for o in OmegaConf.load(path)] if path.is_file() else []
