@@ -7,6 +7,7 @@ who sets ``HYDRA_FULL_ERROR`` themselves gets Hydra's own output.
 """
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from ktrain.errors import EXIT_USER_ERROR, exit_on_user_error
 
+log = logging.getLogger(__name__)
+
 
 def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]]:
     """Decorate a script's task function like ``hydra.main`` on the ``conf/`` beside it."""
@@ -29,6 +32,8 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
         @functools.wraps(task)
         def entry() -> Any:
             sys.argv[1:] = [expand_home(arg) for arg in sys.argv[1:]]
+            if {"--help", "-h"} & set(sys.argv[1:]):
+                return _print_help(config_name)
             if config_name == "train":
                 _prepare_resume()
             if "HYDRA_FULL_ERROR" in os.environ:
@@ -38,6 +43,12 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
                 return hydra_task()
             except HydraException as error:
                 print(f"Error: {explain(error, sys.argv[1:], config_name)}", file=sys.stderr, flush=True)
+                sys.exit(EXIT_USER_ERROR)
+            except OSError as error:
+                if error.filename is None:
+                    raise
+                log.debug("file system error", exc_info=True)
+                print(f"Error: {explain_file_error(error)}", file=sys.stderr, flush=True)
                 sys.exit(EXIT_USER_ERROR)
             finally:
                 del os.environ["HYDRA_FULL_ERROR"]
@@ -54,6 +65,29 @@ def expand_home(arg: str) -> str:
     if not is_override or key.startswith("-") or not (value == "~" or value.startswith("~/")):
         return arg
     return f"{key}={os.path.expanduser(value)}"
+
+
+def explain_file_error(error: OSError) -> str:
+    """One paragraph for a file that could not be written or read, such as the run dir."""
+    return (
+        f"cannot use {error.filename}: {error.strerror}. A run writes its dir (hydra.run.dir, by "
+        "default outputs/<date>/<time> under the current directory; hydra.sweep.dir for -m) and "
+        "the local MLflow store (outputs/mlflow.db unless mlflow.tracking_uri says otherwise); "
+        "run from a directory you can write to, or point those at one, e.g. "
+        "hydra.run.dir=/tmp/my-run. If the run had started, it is recorded FAILED in MLflow "
+        "and its train.log holds the traceback."
+    )
+
+
+def _print_help(config_name: str) -> None:
+    from ktrain.help import render_help
+
+    overrides = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+    try:
+        print(render_help(config_name, overrides))
+    except HydraException as error:
+        print(f"Error: {explain(error, overrides, config_name)}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
 
 
 def _prepare_resume() -> None:

@@ -266,7 +266,7 @@ class Digits(Data):
 
 
 class Npz(Data):
-    path: Annotated[str, AfterValidator(_existing_file)]
+    path: Annotated[str, AfterValidator(_existing_file), Field(description="an .npz file")]
     class_names: Annotated[list[str], Field(min_length=2)] | None = None
 
 
@@ -284,7 +284,8 @@ class Augmentation(Section):
 
 
 class ImageFolder(Data):
-    path: Annotated[str, AfterValidator(_image_folder)]
+    path: Annotated[str, AfterValidator(_image_folder), Field(
+        description="a folder holding one subfolder of images per class, or train/ val/ test/ subfolders of those")]
     image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
     color_mode: Literal["rgb", "grayscale"] = "rgb"
     augmentation: Augmentation = Augmentation()
@@ -560,7 +561,7 @@ def _describe(problem: dict, schema: type[BaseModel], prefix: str) -> str:
         allowed = ", ".join(_keys(schema, loc[:-1]))
         return f"{key} is not a known key (allowed here: {allowed})"
     if kind == "missing":
-        return f"{key} is required but has no value"
+        return f"{key} is required but has no value; give {key}=<{_description(schema, loc) or 'value'}>"
     message = problem["msg"].removeprefix("Value error, ")
     message = message[0].lower() + message[1:]
     value = problem.get("input")
@@ -569,14 +570,27 @@ def _describe(problem: dict, schema: type[BaseModel], prefix: str) -> str:
     return f"{key}={value!r}: {message}"
 
 
+def _description(schema: type[BaseModel], path: list[str]) -> str | None:
+    """The ``description`` of the field at ``path`` of ``schema``, if it has one."""
+    node = _node(schema, path[:-1])
+    field = node.model_fields.get(path[-1]) if node and path else None
+    return field.description if field else None
+
+
 def _keys(schema: type[BaseModel], path: list[str]) -> list[str]:
     """The keys a schema node takes, by the names users write (``_target_``, not ``target``)."""
+    node = _node(schema, path)
+    return [field.alias or name for name, field in node.model_fields.items()] if node else []
+
+
+def _node(schema: type[BaseModel], path: list[str]) -> type[BaseModel] | None:
+    """The schema of the section at ``path``; None where the path leaves the schema."""
     for part in path:
         field = schema.model_fields.get(part)
         if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
-            return []
+            return None
         schema = field.annotation
-    return [field.alias or name for name, field in schema.model_fields.items()]
+    return schema
 
 
 def allowed_keys(path: str, config: dict[str, Any], config_name: str = "train") -> tuple[list[str], bool]:

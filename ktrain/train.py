@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
@@ -23,11 +24,15 @@ from ktrain import hardware, resume, schema
 from ktrain.config_tree import print_config_tree
 from ktrain.data import SPLITS
 from ktrain.errors import UserError, exit_on_user_error
+from ktrain.tracking.reachable import check_tracking_server
 
 if TYPE_CHECKING:
     from ktrain.tracking.sweep import SweepJob
 
 log = logging.getLogger(__name__)
+
+# Metric names that Model.compile resolves from the loss, which keras.metrics.get does not know.
+COMPILE_ONLY_METRICS = {"acc", "accuracy", "ce", "crossentropy"}
 
 
 def run(cfg: DictConfig) -> float:
@@ -59,6 +64,7 @@ def _run(cfg: DictConfig, job: "SweepJob | None") -> float:
     values = schema.validate(cfg, _command_line())
     _drop_callbacks_replaced_by_schedule(cfg, values)
     print_config_tree(values)
+    check_tracking_server(cfg.mlflow.tracking_uri)
     hardware.prepare_environment(cfg.hardware)
     if job is not None:  # jobs of a sweep may share a process: each starts from a clean Keras state
         import keras
@@ -121,6 +127,7 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | N
            resumed_run_id: str | None = None, record: bool = True) -> float:
     from ktrain.backup import RunBackup
     from ktrain.history import EpochLog, write_history
+    from ktrain.loss_guard import StopOnNonFiniteLoss
     from ktrain.tracking.metrics import MlflowMetricsLogger
     from ktrain.tracking.run import TrackedRun, UnrecordedRun, ui_hint
 
@@ -140,28 +147,26 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | N
     with tracked:
         tracked.log_params(values)
 
-        data = instantiate(cfg.data, _convert_="all")
+        data = _build(cfg.data, "data")
         spec = data.spec
         log.info(
             "data: %s, input shape %s, %d classes, %s samples (train/val/test)",
             cfg.data.name, spec.input_shape, spec.num_classes,
             "/".join(str(spec.split_sizes[s]) for s in ("train", "val", "test")),
         )
+        steps_per_epoch = _check_steps(cfg.fit, spec, data.batch_size)
         splits = _splits(data, strategy)
-        steps_per_epoch = cfg.fit.steps_per_epoch or math.ceil(spec.split_sizes["train"] / data.batch_size)
 
         with strategy.scope():
-            model = instantiate(
-                cfg.model, input_shape=spec.input_shape, num_classes=spec.num_classes, _convert_="all"
-            )
-            learning_rate = instantiate(
-                cfg.schedule,
-                learning_rate=cfg.optimizer.learning_rate,
+            model = _build(cfg.model, "model", input_shape=spec.input_shape, num_classes=spec.num_classes)
+            learning_rate = _build(
+                cfg.schedule, "schedule",
+                learning_rate=float(cfg.optimizer.learning_rate),  # Keras refuses an int rate
                 steps_per_epoch=steps_per_epoch,
                 epochs=cfg.fit.epochs,
             )
-            optimizer = instantiate(cfg.optimizer, learning_rate=learning_rate)
-            model.compile(optimizer=optimizer, **instantiate(cfg.compile, _convert_="all"))
+            optimizer = _build(cfg.optimizer, "optimizer", learning_rate=learning_rate)
+            model.compile(optimizer=optimizer, **_compile_settings(cfg.compile))
 
         tracked.log_params({
             "model.parameter_count": model.count_params(),
@@ -172,7 +177,7 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | N
         _write_model_files(model, spec, run_dir, tracked)
 
         epoch_log = EpochLog()
-        configured = _callbacks(cfg.callbacks)
+        configured = [StopOnNonFiniteLoss(), *_callbacks(cfg.callbacks)]
         backup = RunBackup(run_dir / "backup", [*configured, epoch_log], epochs=cfg.fit.epochs,
                            restore=resumed_run_id is not None)
         # The backup follows the callbacks it restores, and MLflow follows the backup: an epoch
@@ -291,8 +296,74 @@ def _callbacks(entries: DictConfig) -> list:
         for key in ("filepath", "filename", "log_dir"):
             if key in entry:
                 Path(entry[key]).parent.mkdir(parents=True, exist_ok=True)
-        callbacks.append(instantiate(entry, _convert_="all"))
+        callbacks.append(_build(entry, f"callbacks.{name}"))
     return callbacks
+
+
+def _build(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """``instantiate(node)``; a failure is the user's config, reported as one paragraph that
+    names ``key`` (Hydra wraps what the target raised, and a builder's own ``UserError``
+    already says what is allowed)."""
+    try:
+        return instantiate(node, **kwargs, _convert_="all")
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        raise UserError(
+            f"{key}: {node.get('_target_')} refused its settings: {type(cause or error).__name__}: "
+            f"{cause or error}. Check the {key}.* values (python train.py --cfg job shows them); "
+            "the full traceback is in the run's train.log."
+        ) from error
+
+
+def _compile_settings(node: DictConfig) -> dict[str, Any]:
+    """``compile.*`` for ``Model.compile``, with loss and metric names checked now: Keras
+    itself only looks them up once ``fit`` has started."""
+    import keras
+
+    settings = _build(node, "compile")
+    unknown = []
+    if isinstance(settings.get("loss"), str):
+        try:
+            keras.losses.get(settings["loss"])
+        except ValueError:
+            unknown.append(f"compile.loss={settings['loss']} is not a Keras loss")
+    for metric in settings.get("metrics") or []:
+        if isinstance(metric, str) and metric.lower() not in COMPILE_ONLY_METRICS:
+            try:
+                keras.metrics.get(metric)
+            except ValueError:
+                unknown.append(f"compile.metrics has {metric}, which is not a Keras metric")
+    if unknown:
+        raise UserError(
+            "; ".join(unknown) + ". Give names that keras.losses.get and keras.metrics.get know "
+            "(for example compile.loss=sparse_categorical_crossentropy compile.metrics=[accuracy]), "
+            "or a {_target_: ...} mapping to a loss or metric class."
+        )
+    return settings
+
+
+def _check_steps(fit: DictConfig, spec, batch_size: int) -> int:
+    """The steps of one epoch; ``UserError`` if the batch or the asked steps exceed the data
+    (Keras would train on one short batch, or run out of data with only a warning)."""
+    sizes = spec.split_sizes
+    if batch_size > sizes["train"]:
+        raise UserError(
+            f"data.batch_size={batch_size} is larger than the train split ({sizes['train']} samples), "
+            f"so every epoch would be one short batch. Give data.batch_size of at most {sizes['train']}, "
+            "or more data."
+        )
+    available = {"train": math.ceil(sizes["train"] / batch_size), "val": math.ceil(sizes["val"] / batch_size)}
+    for key, split in (("steps_per_epoch", "train"), ("validation_steps", "val")):
+        asked = fit[key]
+        if asked is not None and asked > available[split]:
+            raise UserError(
+                f"fit.{key}={asked} is more than the {split} split holds: {sizes[split]} samples in "
+                f"batches of {batch_size} make {available[split]} steps. Give fit.{key} of at most "
+                f"{available[split]}, or null for one pass over the {split} split."
+            )
+    return fit.steps_per_epoch or available["train"]
 
 
 def _class_weight(setting: Any, spec) -> dict[int, float] | None:

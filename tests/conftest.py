@@ -59,6 +59,21 @@ def run_train(tracking_uri: str, run_dir: Path, *overrides: str, check: bool = T
     return Run(process.returncode, process.stdout, process.stderr, run_dir)
 
 
+def refuse(tracking_uri: str, *args: str, **env: str) -> tuple[str, str]:
+    """Run ``train.py ARGS`` on a bad input and check the form every refusal takes: exit 2,
+    no traceback, exactly one ``Error:`` paragraph on stderr. Returns (it, the whole output)."""
+    process = subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT, env=script_env(tracking_uri, **env), capture_output=True, text=True, timeout=300,
+    )
+    output = process.stdout + process.stderr
+    assert process.returncode == 2, output[-4000:]
+    assert "Traceback" not in output, output[-4000:]
+    paragraphs = [line for line in process.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(paragraphs) == 1, output[-4000:]
+    return paragraphs[0], output
+
+
 @pytest.fixture
 def train(tracking_uri, tmp_path_factory):
     """``train(*overrides, check=True, **env)``: run train.py in a fresh run dir."""

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import ROOT, Run, script_env
+from conftest import ROOT, Run, refuse, script_env
 from ktrain import resume
 from ktrain.errors import UserError
 
@@ -136,16 +136,8 @@ def test_mixed_bfloat16_computes_in_bfloat16_and_predicts_in_float32(killed_twic
 # --- refusals -----------------------------------------------------------------------------
 
 
-def refused(tracking_uri: str, *args: str) -> str:
-    process = subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, env=script_env(tracking_uri),
-                             capture_output=True, text=True, timeout=120)
-    assert process.returncode == 2, process.stdout[-2000:] + process.stderr[-2000:]
-    assert "Traceback" not in process.stderr
-    return process.stderr.strip().splitlines()[-1]
-
-
 def test_resume_of_a_dir_that_is_not_a_run_is_refused(tracking_uri, tmp_path):
-    message = refused(tracking_uri, f"resume={tmp_path}")
+    message, _ = refuse(tracking_uri, f"resume={tmp_path}")
     assert message.startswith(f"Error: resume={tmp_path} is not a ktrain run dir: {tmp_path} has no .hydra/config.yaml")
     assert list(tmp_path.iterdir()) == []
 
@@ -165,7 +157,7 @@ def test_resume_of_a_finished_run_is_refused_unless_epochs_are_raised(killed_twi
 
 def test_resume_with_other_overrides_is_refused(killed_twice, tracking_uri):
     run_dir = killed_twice[-1]
-    message = refused(tracking_uri, f"resume={run_dir}", "optimizer=sgd", "data.batch_size=8")
+    message, _ = refuse(tracking_uri, f"resume={run_dir}", "optimizer=sgd", "data.batch_size=8")
     assert "other overrides are refused (got: optimizer=sgd data.batch_size=8)" in message
     assert "Only fit.epochs may be given" in message
 

@@ -4,6 +4,8 @@ checkpoints kept either way."""
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,11 @@ from mlflow.exceptions import MlflowException
 
 from ktrain.resume import RUN_RECORD
 from ktrain.tracking.params import flatten
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +56,6 @@ class TrackedRun:
         self._params: dict[str, str] = {}
 
     def __enter__(self) -> "TrackedRun":
-        if self.tracking_uri.startswith("sqlite:///"):
-            sqlite_path(self.tracking_uri).parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self.tracking_uri)
         if self.reopened:
             run = mlflow.start_run(run_id=self.run_id)
@@ -84,6 +89,7 @@ class TrackedRun:
         else:
             status = "FAILED"
             mlflow.set_tag(ERROR_TAG, f"{type(exc).__name__}: {exc}"[:5000])
+            log.debug("run failed", exc_info=(exc_type, exc, tb))  # into the uploaded log file only
         self._keep_run_files()
         mlflow.flush_async_logging()
         mlflow.end_run(status)
@@ -105,7 +111,7 @@ class TrackedRun:
         mlflow.set_tags(tags)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step, synchronous=False)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
@@ -171,19 +177,36 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
     directory a run starts from; ktrain keeps them beside the database instead, so one
     store holds every run of the project.
     """
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = None
-    if tracking_uri.startswith("sqlite:///"):
-        location = (sqlite_path(tracking_uri).parent / "mlartifacts").resolve().as_uri()
-    try:
-        return mlflow.create_experiment(name, artifact_location=location)
-    except MlflowException:  # another process created it in the meantime
+    with _store_lock(tracking_uri):
         experiment = mlflow.get_experiment_by_name(name)
-        if experiment is None:
-            raise
-        return experiment.experiment_id
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None
+        if tracking_uri.startswith("sqlite:///"):
+            location = (sqlite_path(tracking_uri).parent / "mlartifacts").resolve().as_uri()
+        try:
+            return mlflow.create_experiment(name, artifact_location=location)
+        except MlflowException:  # another client of the server created it in the meantime
+            experiment = mlflow.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
+
+
+@contextmanager
+def _store_lock(tracking_uri: str) -> Iterator[None]:
+    """For a SQLite store, one process at a time: MLflow creates and migrates the tables on
+    a process's first call, and two processes doing that at once both fail. The lock is a
+    file beside the database (``fcntl``; on Windows, where it is missing, no lock)."""
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    database = sqlite_path(tracking_uri)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def sqlite_path(tracking_uri: str) -> Path:

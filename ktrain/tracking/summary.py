@@ -115,18 +115,17 @@ def _cell(value) -> str:
 def plot_jobs(jobs: list[Job], monitor: str, path: Path) -> None:
     """Left: the monitored metric per epoch, one curve per job. Right: its best value against
     the learning rate, one line per combination of the job's other overrides."""
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: no GUI backend
+    from matplotlib.ticker import MaxNLocator
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (curves, by_rate) = plt.subplots(1, 2, figsize=(13, 5))
+    fig = Figure(figsize=(13, 5))
+    curves, by_rate = fig.subplots(1, 2)
     for job in jobs:
         if job.curve:
             epochs, values = zip(*job.curve)
             curves.plot([e + 1 for e in epochs], values, marker="o", label=f"{job.number}: {job.name}"[:60])
     curves.set(xlabel="epoch", ylabel=monitor, title=f"{monitor} per epoch")
-    curves.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    curves.xaxis.set_major_locator(MaxNLocator(integer=True))
     groups: dict[str, list[Job]] = {}
     for job in jobs:
         if job.learning_rate is not None and not math.isnan(job.value):
@@ -142,4 +141,3 @@ def plot_jobs(jobs: list[Job], monitor: str, path: Path) -> None:
             ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

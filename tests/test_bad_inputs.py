@@ -1,0 +1,52 @@
+"""The catalogue of bad inputs that are refused before a run starts (README, Troubleshooting).
+
+Each is refused through the command line with one paragraph naming what is wrong and what
+is allowed, exit 2 and no traceback (``conftest.refuse``), and leaves no MLflow run behind.
+Those refused once a run has started are in test_bad_runs.py.
+"""
+
+import pytest
+
+from conftest import refuse
+
+# id: (overrides, with {tmp} for the test's own folder; phrases the paragraph holds; extra env)
+CASES = {
+    "unknown key": (["fit.epoch=3"], ["unknown key 'fit.epoch'", "fit takes: epochs"], {}),
+    "unknown group option": (["model=resnet51"], ["model=resnet51 is not an option of model", "resnet50"], {}),
+    "wrong type": (["fit.epochs=three"], ["fit.epochs='three'", "integer"], {}),
+    "out-of-range value": (["optimizer.learning_rate=-0.1"], ["optimizer.learning_rate=-0.1", "greater than 0"], {}),
+    "missing data.path": (["data=image_folder"], ["data.path is required", "give data.path=<a folder"], {}),
+    "empty folder": (["data=image_folder", "data.path={tmp}/empty"], ["holds no class subfolders"], {}),
+    "a single class": (["data=image_folder", "data.path={tmp}/one_class"], ["one class folder (cats)", "at least two"], {}),
+    "unreachable tracking server": (["mlflow.tracking_uri=http://127.0.0.1:9"],
+                                    ["mlflow.tracking_uri=http://127.0.0.1:9 does not answer", "mlflow server"], {}),
+    "unwritable output dir": (["hydra.run.dir={tmp}/a_file/run"], ["cannot use", "a_file/run", "hydra.run.dir="], {}),
+    "resume of a dir that is not a run": (["resume={tmp}/empty"], ["is not a ktrain run dir"], {}),
+    "invalid TF_CONFIG": (["hardware=multi_worker"], ["TF_CONFIG is not JSON"], {"TF_CONFIG": "{cluster:"}),
+    "GPU config without GPUs": (["hardware=gpu"], ["hardware=gpu needs", "GPUs found: 0", "hardware=cpu"], {}),
+}
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "one_class" / "cats").mkdir(parents=True)
+    (tmp_path / "one_class" / "cats" / "a.jpg").write_bytes(b"")
+    (tmp_path / "a_file").write_text("not a folder")
+    return tmp_path
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_bad_input_is_refused_in_one_paragraph_before_any_run(case, bad_files, tmp_path, tracking_uri):
+    overrides, phrases, env = CASES[case]
+    if case == "GPU config without GPUs":
+        tensorflow = pytest.importorskip("tensorflow")
+        if tensorflow.config.list_physical_devices("GPU"):
+            pytest.skip("this machine has a GPU")
+    args = [arg.format(tmp=bad_files) for arg in overrides]
+    if not any(arg.startswith("hydra.run.dir=") for arg in args):
+        args.append(f"hydra.run.dir={tmp_path / 'run'}")
+    paragraph, output = refuse(tracking_uri, *args, **env)
+    for phrase in phrases:
+        assert phrase in paragraph, paragraph
+    assert "mlflow: run" not in output
