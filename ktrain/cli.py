@@ -18,7 +18,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from ktrain.errors import EXIT_USER_ERROR, exit_on_user_error
+from ktrain.errors import exit_on_user_error, refuse
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,12 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
             try:
                 return hydra_task()
             except HydraException as error:
-                print(f"Error: {explain(error, sys.argv[1:], config_name)}", file=sys.stderr, flush=True)
-                sys.exit(EXIT_USER_ERROR)
+                refuse(explain(error, sys.argv[1:], config_name))
             except OSError as error:
                 if error.filename is None:
                     raise
                 log.debug("file system error", exc_info=True)
-                print(f"Error: {explain_file_error(error)}", file=sys.stderr, flush=True)
-                sys.exit(EXIT_USER_ERROR)
+                refuse(explain_file_error(error))
             finally:
                 del os.environ["HYDRA_FULL_ERROR"]
 
@@ -86,8 +84,7 @@ def _print_help(config_name: str) -> None:
     try:
         print(render_help(config_name, overrides))
     except HydraException as error:
-        print(f"Error: {explain(error, overrides, config_name)}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(explain(error, overrides, config_name))
 
 
 def _prepare_resume() -> None:

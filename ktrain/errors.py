@@ -7,6 +7,7 @@ the run's log file) and exits with status 2.
 import logging
 import sys
 from contextlib import contextmanager
+from typing import NoReturn
 
 EXIT_USER_ERROR = 2
 
@@ -28,5 +29,10 @@ def exit_on_user_error():
         yield
     except UserError as error:
         log.debug("refused input", exc_info=True)
-        print(f"Error: {error}", file=sys.stderr, flush=True)
-        sys.exit(EXIT_USER_ERROR)
+        refuse(str(error))
+
+
+def refuse(paragraph: str) -> NoReturn:
+    """Print ``paragraph`` as the one ``Error:`` paragraph on stderr and exit 2."""
+    print(f"Error: {paragraph}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_USER_ERROR)

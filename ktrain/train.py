@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Metric names that Model.compile resolves from the loss, which keras.metrics.get does not know.
-COMPILE_ONLY_METRICS = {"acc", "accuracy", "ce", "crossentropy"}
+COMPILE_ONLY_METRICS = {"acc", "ce", "crossentropy"}
 
 
 def run(cfg: DictConfig) -> float:
