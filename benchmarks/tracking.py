@@ -1,19 +1,25 @@
 """How long the training loop waits for MLflow per epoch.
 
-Trains the default CNN on digits in-process into a real SQLite store three ways and times
-what the loop spends in the epoch-end callbacks that record the epoch:
+Trains the default CNN on digits in-process into a real SQLite store four ways and times
+what the loop spends in the epoch-end callbacks that record the epoch, and the epochs:
 
+- none: no recording, the baseline for the epoch time;
 - synchronous: a callback that calls ``MlflowClient.log_batch`` and waits for the store;
 - asynchronous: ktrain's ``MlflowMetricsLogger`` without a backup (MLflow's async queue);
 - ktrain: the default run's pair, ``RunBackup`` then ``MlflowMetricsLogger``: the loop
   copies the variables, a writer thread saves them and then logs the epoch.
 
-    python benchmarks/tracking.py [--epochs 30] [--json benchmarks/results/tracking.json]
+The ways take turns over ``--rounds`` fits of ``--epochs`` each (a fit's first epoch,
+which traces the model, is left out); an epoch's figure is the median. Measured in one
+process, the epoch times are far less noisy than whole-process timings (overhead.py).
+
+    python benchmarks/tracking.py [--rounds 6] [--epochs 12] [--json benchmarks/results/tracking.json]
 """
 
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("synchronous", "asynchronous", "ktrain")
+MODES = ("none", "synchronous", "asynchronous", "ktrain")
 
 
 def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[str, float]:
@@ -48,7 +54,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
 
         def __init__(self, recording):
             super().__init__()
-            self.recording, self.epochs_s, self.started = recording, 0.0, 0.0
+            self.recording, self.epochs_s, self.started = recording, [], 0.0
             self.blocked_s = {type(callback).__name__: 0.0 for callback in recording}
 
         def set_model(self, model):
@@ -68,7 +74,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
                 start = time.perf_counter()
                 callback.on_epoch_end(epoch, logs)
                 self.blocked_s[type(callback).__name__] += time.perf_counter() - start
-            self.epochs_s += time.perf_counter() - self.started
+            self.epochs_s.append(time.perf_counter() - self.started)
 
     data = DigitsData(batch_size=32, seed=42)
     model = simple_cnn(data.spec.input_shape, data.spec.num_classes)
@@ -78,7 +84,9 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run() as run:
         backup = None
-        if mode == "synchronous":
+        if mode == "none":
+            recording = []
+        elif mode == "synchronous":
             recording = [SynchronousLogger(run.info.run_id, epoch_log)]
         elif mode == "asynchronous":
             recording = [MlflowMetricsLogger(run.info.run_id, epoch_log)]
@@ -96,26 +104,41 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     blocked = {name: 1000 * seconds / epochs for name, seconds in stopwatch.blocked_s.items()}
     return {"mlflow_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k != "RunBackup"),
             "backup_blocked_ms_per_epoch": blocked.get("RunBackup", 0.0),
-            "epoch_ms": 1000 * stopwatch.epochs_s / epochs, "final_flush_ms": 1000 * flush_s}
+            "epochs_ms": [1000 * seconds for seconds in stopwatch.epochs_s[1:]], "final_flush_ms": 1000 * flush_s}
+
+
+def summarize(fits: list[dict]) -> dict[str, float]:
+    """The median of each figure over a way's fits; the epoch time over all their epochs."""
+    summary = {key: statistics.median(fit[key] for fit in fits) for key in fits[0] if key != "epochs_ms"}
+    summary["epoch_ms"] = statistics.median(ms for fit in fits for ms in fit["epochs_ms"])
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "tracking.json")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="ktrain-tracking-"))
     uri = f"sqlite:///{scratch / 'mlflow.db'}"
     for mode in MODES:  # warm up: store creation, tracing, the backup's first save
         measure(mode, 1, uri, scratch)
-    result = {mode: measure(mode, args.epochs, uri, scratch) for mode in MODES}
+    fits: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    for round_ in range(args.rounds):
+        for mode in MODES if round_ % 2 == 0 else reversed(MODES):
+            fits[mode].append(measure(mode, args.epochs, uri, scratch))
+    result = {mode: summarize(mode_fits) for mode, mode_fits in fits.items()}
+    for r in result.values():
+        r["epoch_ratio"] = r["epoch_ms"] / result["none"]["epoch_ms"]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
-    print("| recording | loop blocked by MLflow per epoch (ms) | by the backup (ms) | epoch (ms) | flush at run end (ms) |")
-    print("|---|---|---|---|---|")
+    print("| recording | loop blocked by MLflow per epoch (ms) | by the backup (ms) | epoch (ms) "
+          "| epoch / none | flush at run end (ms) |")
+    print("|---|---|---|---|---|---|")
     for mode, r in result.items():
         print(f"| {mode} | {r['mlflow_blocked_ms_per_epoch']:.2f} | {r['backup_blocked_ms_per_epoch']:.2f} "
-              f"| {r['epoch_ms']:.1f} | {r['final_flush_ms']:.1f} |")
+              f"| {r['epoch_ms']:.1f} | {r['epoch_ratio']:.3f} | {r['final_flush_ms']:.1f} |")
 
 
 if __name__ == "__main__":

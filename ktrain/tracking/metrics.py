@@ -14,7 +14,8 @@ MAX_BATCH = 1000  # metrics per MLflow log_batch call
 
 # MLflow's asynchronous queue gathers what was logged in this many seconds into one write:
 # a write to a SQLite store is about 6 ms of Python, which on a busy CPU is taken from the
-# training loop, so epochs shorter than this share a write (a user's own setting wins).
+# training loop, so epochs shorter than this share a write. Buffering also makes the flush at
+# the run's end prompt: the unbuffered queue polls once a second. A user's own setting wins.
 BUFFERING_SECONDS = "1"
 
 
