@@ -37,7 +37,7 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
             finally:
                 # The script is done: its run recorded, its files closed. What is left is the
                 # interpreter's exit, whose last garbage collections walk every object that
-                # TensorFlow and MLflow made, 1 to 2 s on a CPU for nothing; frozen objects
+                # TensorFlow and MLflow made, 1.5 to 2.5 s on 2 cores for nothing; frozen objects
                 # are skipped (exit handlers still run, threads are still joined).
                 gc.freeze()
 

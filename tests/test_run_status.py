@@ -1,11 +1,12 @@
 """MLflow status tells the truth: KILLED on Ctrl-C, checkpoints kept; runs at once all
-recorded. (FAILED with the reason: test_bad_runs.py.)"""
+recorded; metrics MLflow refuses fail the training. (FAILED with the reason: test_bad_runs.py.)"""
 
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
 from conftest import ROOT, Run, script_env
 
 
@@ -54,3 +55,31 @@ def test_two_runs_starting_at_once_on_a_new_sqlite_store_are_both_recorded(tmp_p
         assert run.info.status == "FINISHED"
         assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1]
         assert "checkpoints/best.keras" in {a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")}
+
+
+def test_an_epoch_whose_metrics_mlflow_cannot_write_fails_the_training(tmp_path):
+    """The metrics go through MLflow's buffered asynchronous queue; a write it refuses must
+    still end training with the error, as a synchronous write would."""
+    import keras
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from ktrain.backup import RunBackup
+    from ktrain.data.arrays import DigitsData
+    from ktrain.history import EpochLog
+    from ktrain.models.small import simple_cnn
+    from ktrain.tracking.metrics import MlflowMetricsLogger
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient()
+    run_id = client.create_run(client.create_experiment("refused")).info.run_id
+    client.delete_run(run_id)  # MLflow refuses metrics for a deleted run
+    data = DigitsData(batch_size=64)
+    model = simple_cnn(data.spec.input_shape, data.spec.num_classes)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    epoch_log = EpochLog()
+    backup = RunBackup(tmp_path / "backup", [epoch_log], epochs=2, restore=False)
+    with pytest.raises(MlflowException, match="must be in the 'active' state"):
+        model.fit(**data.split("train").fit_args(), epochs=2, verbose=0,
+                  callbacks=[epoch_log, backup, MlflowMetricsLogger(run_id, epoch_log, backup)])

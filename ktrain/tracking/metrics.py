@@ -5,6 +5,7 @@ import os
 import time
 
 import keras
+import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
@@ -30,8 +31,9 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
     in MLflow exactly once. ``mlflow.keras.MlflowCallback`` logs no learning rate and logs
     every validation pass a second time without a step, hence this callback.
 
-    The epochs go through MLflow's asynchronous queue, at most one write a second; the run's
-    end (``TrackedRun``) flushes it.
+    The epochs go through MLflow's asynchronous queue, at most one write a second. When
+    training ends the queue is flushed and every write is waited for, so that a write that
+    failed fails the run, as it would have done synchronously.
     """
 
     def __init__(self, run_id: str, epoch_log, backup=None):
@@ -40,6 +42,7 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
         self.epoch_log = epoch_log
         self.backup = backup
         self.client = MlflowClient()
+        self._writes = []  # MLflow's RunOperations of the queued epochs
         os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", BUFFERING_SECONDS)
 
     def on_train_begin(self, logs=None):
@@ -53,8 +56,14 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
         else:
             self.backup.then(lambda: self._log(metrics))
 
+    def on_train_end(self, logs=None):
+        # After RunBackup.on_train_end (the logger follows the backup): every epoch is queued.
+        mlflow.flush_async_logging()
+        while self._writes:
+            self._writes.pop(0).wait()
+
     def _log(self, metrics: list[Metric]) -> None:
-        self.client.log_batch(self.run_id, metrics=metrics, synchronous=False)
+        self._writes.append(self.client.log_batch(self.run_id, metrics=metrics, synchronous=False))
 
 
 def log_missing(client: MlflowClient, run_id: str, rows: list[dict[str, float]]) -> None:
