@@ -11,7 +11,8 @@ what the loop spends in the epoch-end callbacks that record the epoch, and the e
 
 The ways take turns over ``--rounds`` fits of ``--epochs`` each (a fit's first epoch,
 which traces the model, is left out); an epoch's figure is the median. Measured in one
-process, the epoch times are far less noisy than whole-process timings (overhead.py).
+process, the epoch times are less noisy than whole-process timings (overhead.py), though
+on a busy machine they still move by several percent from run to run.
 
     python benchmarks/tracking.py [--rounds 6] [--epochs 12] [--json benchmarks/results/tracking.json]
 """
