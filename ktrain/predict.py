@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ktrain import schema
+from ktrain import cli, schema
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
 from ktrain.errors import UserError, exit_on_user_error
 
@@ -145,6 +145,7 @@ def predict(files: RunFiles, source: Path | list[str], top_k: int, batch_size: i
     if top_k > num_classes:
         raise UserError(f"top_k={top_k}: the model knows {num_classes} classes; give top_k <= {num_classes}.")
     log.info("predict: model %s", files.model)
+    cli.startup_done()
 
     if isinstance(source, Path):  # a .npy file: rows are named by their index
         first_column, probabilities = "index", _predict_array(model, source, batch_size)

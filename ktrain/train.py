@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 import ktrain
-from ktrain import hardware, resume, schema
+from ktrain import cli, hardware, resume, schema
 from ktrain.config_tree import print_config_tree
 from ktrain.data import SPLITS
 from ktrain.errors import UserError, exit_on_user_error
@@ -194,6 +194,7 @@ def _train(cfg: DictConfig, values: dict[str, Any], strategy, job: "SweepJob | N
             tracked.set_tags({"ktrain.resumed_at_epoch": str(fit_args["initial_epoch"])})
         if splits["train"].y is None:  # a dataset shuffles itself; Keras warns when fit is asked to
             fit_args["shuffle"] = False
+        cli.startup_done()
         try:
             model.fit(
                 **splits["train"].fit_args(),

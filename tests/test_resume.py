@@ -209,6 +209,29 @@ def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-00003.npz", "state.json"]
 
 
+def test_the_backup_copy_of_the_variables_keeps_its_values_while_training_goes_on():
+    """The writer thread saves the copy while the next epoch trains: the copy must not follow
+    the variables as they change."""
+    import keras
+
+    from ktrain.backup import _values
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    copy = {**_values("model", model.weights), **_values("optimizer", model.optimizer.variables)}
+    values_then = {name: np.array(value) for name, value in copy.items()}
+
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert not np.array_equal(model.weights[0].numpy(), values_then["model.0"])
+    for name, value in copy.items():
+        np.testing.assert_array_equal(value, values_then[name], err_msg=name)
+    np.testing.assert_array_equal(_values("model", model.weights)["model.0"], model.weights[0].numpy())
+
+
 def test_restored_epochs_that_mlflow_lacks_are_logged_once(client, tmp_path):
     from ktrain.tracking.metrics import log_missing
 

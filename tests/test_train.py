@@ -1,11 +1,13 @@
 """The default run, end to end: digits, simple CNN, a real SQLite MLflow store."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import run_train
+from conftest import ROOT, run_train, script_env
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,36 @@ def test_run_dir_holds_model_checkpoint_and_history(default_run):
     assert (default_run.run_dir / "checkpoints" / "best.keras").stat().st_size > 0
     header = (default_run.run_dir / "history.csv").read_text().splitlines()[0]
     assert header.startswith("epoch,") and "val_accuracy" in header
+
+
+GC_PROBE = """
+import gc, runpy, sys
+import keras
+import ktrain.train
+
+run, fit = ktrain.train.run, keras.Model.fit
+
+def probed_run(cfg):
+    print("collector on at startup:", gc.isenabled())
+    return run(cfg)
+
+def probed_fit(self, *args, **kwargs):
+    print("collector on at fit:", gc.isenabled(), "startup objects frozen:", gc.get_freeze_count() > 0)
+    return fit(self, *args, **kwargs)
+
+ktrain.train.run, keras.Model.fit = probed_run, probed_fit
+sys.argv[0] = "train.py"
+runpy.run_path("train.py", run_name="__main__")
+"""
+
+
+def test_the_garbage_collector_is_off_during_startup_and_on_while_training(tracking_uri, tmp_path):
+    """Off while the script starts (its full passes would walk every object TensorFlow and
+    MLflow made, again and again), and on again for training, or a long run's garbage piles up."""
+    process = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, "fit.epochs=1", "mlflow.log_model=false", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT, env=script_env(tracking_uri), capture_output=True, text=True, timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-4000:]
+    assert "collector on at startup: False" in process.stdout
+    assert "collector on at fit: True startup objects frozen: True" in process.stdout
