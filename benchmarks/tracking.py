@@ -58,10 +58,10 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     import keras
     import mlflow
 
-    from ktrain.backup import RunBackup
+    from ktrain.callbacks import RunBackup
     from ktrain.data.arrays import DigitsData
-    from ktrain.history import EpochLog
-    from ktrain.loss_guard import StopOnNonFiniteLoss
+    from ktrain.callbacks import EpochLog
+    from ktrain.callbacks import StopOnNonFiniteLoss
     from ktrain.models.small import simple_cnn
     from ktrain.tracking.metrics import MlflowMetricsLogger, _metrics
 

@@ -152,7 +152,7 @@ def explain(error: HydraException, overrides: list[str], config_name: str = "tra
 
 
 def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[str], config_name: str) -> str:
-    from ktrain.schema import allowed_keys
+    from ktrain.schema.messages import allowed_keys  # pydantic: only when Hydra refused a key
 
     key = cause.full_key
     given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)

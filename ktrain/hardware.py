@@ -12,10 +12,11 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 from ktrain import tf_config
+from ktrain.data import SPLITS, Split
 from ktrain.errors import UserError
+from ktrain.schema import Hardware
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def keras_backend() -> str:
         return "tensorflow"
 
 
-def prepare_environment(hardware: Any) -> None:
+def prepare_environment(hardware: Hardware) -> None:
     """Set what the backend reads at import: quiet C++ logs, the visible GPUs, the CPU's
     logical devices (JAX); refuse what the backend cannot do before importing it."""
     backend = keras_backend()
@@ -65,42 +66,43 @@ def prepare_environment(hardware: Any) -> None:
         tf_config.read_role()
 
 
-def is_chief(hardware: Any) -> bool:
+def is_chief(hardware: Hardware) -> bool:
     """Whether this process records the run: always, except a multi-worker run's non-chiefs."""
     return hardware.strategy != "multi_worker" or tf_config.read_role().is_chief
 
 
-def setup(hardware: Any, seed: int):
+def setup(hardware: Hardware, seed: int, option: str):
     """Import the backend, configure devices, precision and seeds; return the strategy.
 
-    The strategy has ``scope()`` (build the model inside it) and ``num_replicas_in_sync``.
+    ``option`` is the hardware option the config chose, for the log and the refusals. The
+    strategy has ``scope()`` (build the model inside it) and ``num_replicas_in_sync``.
     """
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        strategy = _tensorflow_strategy(hardware)
+        strategy = _tensorflow_strategy(hardware, option)
     else:
-        strategy = _keras_distribution(hardware, keras.backend.backend())
+        strategy = _keras_distribution(hardware, option, keras.backend.backend())
     if hardware.mixed_precision:
         keras.mixed_precision.set_global_policy(hardware.mixed_precision)
     keras.utils.set_random_seed(seed)
     log.info(
         "hardware: %s on %s, %s backend, strategy %s (%s, %d replica(s)), precision policy %s",
-        hardware.name, hardware.device, keras.backend.backend(), hardware.strategy,
+        option, hardware.device, keras.backend.backend(), hardware.strategy,
         type(strategy).__name__.lstrip("_"), strategy.num_replicas_in_sync,
         keras.mixed_precision.global_policy().name,
     )
     return strategy
 
 
-def _tensorflow_strategy(hardware: Any):
+def _tensorflow_strategy(hardware: Hardware, option: str):
     import tensorflow as tf
 
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # tf.distribute logs every all-reduce at INFO
 
     gpus = tf.config.list_physical_devices("GPU")
     if hardware.device == "gpu" and not gpus:
-        _refuse_no_gpu(hardware, "TensorFlow", os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+        _refuse_no_gpu(hardware, option, "TensorFlow")
     for gpu in gpus:
         if hardware.memory_limit_mb is not None:
             tf.config.set_logical_device_configuration(
@@ -143,13 +145,13 @@ class KerasDistribution:
         return contextlib.nullcontext()
 
 
-def _keras_distribution(hardware: Any, backend: str) -> KerasDistribution:
+def _keras_distribution(hardware: Hardware, option: str, backend: str) -> KerasDistribution:
     import keras
 
     kind = "gpu" if hardware.device == "gpu" else "cpu"
     devices = _devices(kind, backend)
     if kind == "gpu" and not devices:
-        _refuse_no_gpu(hardware, BACKEND_NAMES.get(backend, backend), os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+        _refuse_no_gpu(hardware, option, BACKEND_NAMES.get(backend, backend))
     if hardware.strategy != "mirrored":
         return KerasDistribution(devices[:1] or [kind])
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
@@ -170,13 +172,13 @@ def _devices(kind: str, backend: str) -> list[str]:
         return []
 
 
-def _refuse_unsupported(hardware: Any, backend: str) -> None:
+def _refuse_unsupported(hardware: Hardware, backend: str) -> None:
     if backend == "tensorflow":
         return
     problems = [
-        f"hardware.{key}={hardware[key]!r} ({what})"
+        f"hardware.{key}={getattr(hardware, key)!r} ({what})"
         for key, what in TENSORFLOW_ONLY.items()
-        if hardware[key] is not None
+        if getattr(hardware, key) is not None
     ]
     if hardware.strategy == "multi_worker":
         problems.append("hardware=multi_worker (MultiWorkerMirroredStrategy over TF_CONFIG)")
@@ -192,7 +194,8 @@ def _refuse_unsupported(hardware: Any, backend: str) -> None:
         )
 
 
-def _refuse_no_gpu(hardware: Any, backend: str, visible: str):
+def _refuse_no_gpu(hardware: Hardware, option: str, backend: str):
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
     instead = {
         "default": "Use hardware=cpu on this machine",
         "mirrored": "Use hardware=cpu on this machine (with hardware.strategy=mirrored "
@@ -200,7 +203,33 @@ def _refuse_no_gpu(hardware: Any, backend: str, visible: str):
         "multi_worker": "Use hardware.device=cpu for workers without GPUs",
     }[hardware.strategy]
     raise UserError(
-        f"hardware={hardware.name} needs {'a GPU' if hardware.strategy == 'default' else 'GPUs'}, but "
+        f"hardware={option} needs {'a GPU' if hardware.strategy == 'default' else 'GPUs'}, but "
         f"{backend} finds none (GPUs found: 0; CUDA_VISIBLE_DEVICES={visible!r}). {instead}, or "
         "install a GPU build of the backend. ktrain never falls back to the CPU silently."
     )
+
+
+def split_across_replicas(data, strategy) -> dict[str, Split]:
+    """The train/val/test splits of ``data``; with several replicas, the log states the
+    per-replica batch, and on JAX (keras.distribution) every batch is made to divide evenly
+    across them."""
+    splits = {name: data.split(name) for name in SPLITS}
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return splits
+    log.info("data: batch_size=%d is the global batch: %d replicas of %g samples each",
+             data.batch_size, replicas, data.batch_size / replicas)
+    if not isinstance(strategy, KerasDistribution):
+        return splits
+    if data.batch_size % replicas:
+        raise UserError(
+            f"data.batch_size={data.batch_size} does not divide across the {replicas} replicas; "
+            f"on the {keras_backend()} backend every batch is split evenly, so give a multiple "
+            f"of {replicas} (for example data.batch_size={data.batch_size - data.batch_size % replicas or replicas})."
+        )
+    even = {name: split.divisible(replicas) for name, split in splits.items()}
+    dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
+    if any(dropped.values()):
+        log.info("data: dropped %s sample(s) so that batches divide across the replicas",
+                 ", ".join(f"{n} {name}" for name, n in dropped.items() if n))
+    return even

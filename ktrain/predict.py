@@ -22,13 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 from ktrain import cli, schema
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
 from ktrain.errors import UserError, exit_on_user_error
+from ktrain.names import BEST_CHECKPOINT, CLASS_NAMES, FINAL_MODEL, HYDRA_ARTIFACTS, LOGGED_MODEL_FILE, SAVED_CONFIG
 
 log = logging.getLogger(__name__)
 
-MODEL_FILES = {"final": "model.keras", "best": "checkpoints/best.keras"}
+MODEL_FILES = {"final": FINAL_MODEL, "best": BEST_CHECKPOINT}
 # In MLflow: the final model is the one logged with the Keras flavor (its data folder holds
 # the .keras file), the best checkpoint a plain artifact; runs:/ URIs reach both.
-LOGGED_MODEL_FILES = {"final": "model/data/model.keras", "best": "checkpoints/best.keras"}
+LOGGED_MODEL_FILES = {"final": LOGGED_MODEL_FILE, "best": BEST_CHECKPOINT}
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,14 @@ class RunFiles:
 def run(cfg: DictConfig) -> None:
     """Predict ``cfg.input`` with the model of ``cfg.run``; write ``cfg.output`` or print the table."""
     with exit_on_user_error():
-        values = schema.validate_predict(cfg)
-        source = find_inputs(values["input"])
+        config = schema.validate_predict(cfg)
+        source = find_inputs(config.input)
         with tempfile.TemporaryDirectory() as downloads:
-            files = locate_run(values["run"], values["checkpoint"], values["mlflow"]["tracking_uri"], Path(downloads))
-            header, rows = predict(files, source, values["top_k"], values["batch_size"])
-        if values["output"]:
-            write_csv(values["output"], header, rows)
-            log.info("predict: %d rows written to %s", len(rows), values["output"])
+            files = locate_run(config.run, config.checkpoint, config.mlflow.tracking_uri, Path(downloads))
+            header, rows = predict(files, source, config.top_k, config.batch_size)
+        if config.output:
+            write_csv(config.output, header, rows)
+            log.info("predict: %d rows written to %s", len(rows), config.output)
         else:
             print_table(header, rows)
 
@@ -82,7 +83,7 @@ def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path) ->
         model = run_dir / MODEL_FILES[checkpoint]
         if not model.is_file():
             raise UserError(f"run={run!r} is a folder without {MODEL_FILES[checkpoint]}: {_no_model(checkpoint)}.")
-        config, class_names = run_dir / ".hydra" / "config.yaml", run_dir / "class_names.json"
+        config, class_names = run_dir / SAVED_CONFIG, run_dir / CLASS_NAMES
         return RunFiles(model, config if config.is_file() else None, class_names if class_names.is_file() else None)
     return _download_run(run, checkpoint, tracking_uri, downloads)
 
@@ -128,7 +129,7 @@ def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Pa
         raise UserError(
             f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint]}: {why}{_no_model(checkpoint)}."
         )
-    return RunFiles(model, fetch("hydra/config.yaml"), fetch("class_names.json"))
+    return RunFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES))
 
 
 def predict(files: RunFiles, source: Path | list[str], top_k: int, batch_size: int) -> tuple[list[str], list[list]]:

@@ -9,15 +9,25 @@ the run's backup (``ktrain.backup``).
 """
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ktrain.errors import UserError
+from ktrain.schema.run import group_options
+from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES
 
-SAVED_CONFIG = Path(".hydra") / "config.yaml"
-RUN_RECORD = "mlflow_run.json"  # written by ktrain.tracking.run.TrackedRun; named here to keep MLflow unimported
 ALLOWED = ("resume", "fit.epochs")
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A run to continue: its saved config, its MLflow run, the group options it was composed of."""
+
+    cfg: DictConfig
+    run_id: str
+    choices: dict[str, str]
 
 
 def hydra_args(args: list[str]) -> list[str]:
@@ -54,9 +64,9 @@ def check_run_dir(value: str) -> Path:
     return run_dir
 
 
-def load(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:
+def load(cfg: DictConfig, overrides: list[str]) -> Resumed:
     """The run's own saved config, with ``fit.epochs`` raised if ``overrides`` say so, and
-    the id of the MLflow run to reopen. ``overrides`` are the job's command-line overrides."""
+    the MLflow run to reopen. ``overrides`` are the job's command-line overrides."""
     run_dir = check_run_dir(cfg.resume)
     saved = OmegaConf.load(run_dir / SAVED_CONFIG)
     record = json.loads((run_dir / RUN_RECORD).read_text())
@@ -93,7 +103,7 @@ def load(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:
         saved.fit.epochs = epochs
         saved.paths.output_dir = str(run_dir)
         saved.mlflow.tracking_uri = record["tracking_uri"]
-    return saved, record["run_id"]
+    return Resumed(saved, record["run_id"], _saved_choices(run_dir))
 
 
 def _status(record: dict, where: str) -> str:
@@ -111,5 +121,13 @@ def _status(record: dict, where: str) -> str:
 
 
 def _saved_overrides(run_dir: Path) -> list[str]:
-    path = run_dir / ".hydra" / "overrides.yaml"
+    path = run_dir / SAVED_OVERRIDES
     return [str(o) for o in OmegaConf.load(path)] if path.is_file() else []
+
+
+def _saved_choices(run_dir: Path) -> dict[str, str]:
+    """The group options the run was composed of, from Hydra's record of it."""
+    path = run_dir / SAVED_HYDRA_CONFIG
+    if not path.is_file():
+        return {}
+    return group_options(OmegaConf.load(path).hydra.runtime.choices)

@@ -16,19 +16,18 @@ import math
 from keras.optimizers.schedules import CosineDecay, ExponentialDecay, PiecewiseConstantDecay
 
 
-def constant(learning_rate: float, steps_per_epoch: int, epochs: int, name: str = "constant") -> float:
+def constant(learning_rate: float, steps_per_epoch: int, epochs: int) -> float:
     """The base learning rate, unchanged (ReduceLROnPlateau may still lower it)."""
     return learning_rate
 
 
-def cosine(learning_rate: float, steps_per_epoch: int, epochs: int, alpha: float = 0.0,
-           name: str = "cosine") -> CosineDecay:
+def cosine(learning_rate: float, steps_per_epoch: int, epochs: int, alpha: float = 0.0) -> CosineDecay:
     """Cosine decay over the whole run, from ``learning_rate`` to ``alpha * learning_rate``."""
     return CosineDecay(learning_rate, decay_steps=steps_per_epoch * epochs, alpha=alpha)
 
 
 def warmup_cosine(learning_rate: float, steps_per_epoch: int, epochs: int, warmup_epochs: float = 1,
-                  alpha: float = 0.0, name: str = "warmup_cosine") -> CosineDecay:
+                  alpha: float = 0.0) -> CosineDecay:
     """A linear rise from 0 to ``learning_rate`` over ``warmup_epochs``, then cosine decay
     to ``alpha * learning_rate`` by the end of the run."""
     warmup_steps = max(1, round(warmup_epochs * steps_per_epoch))
@@ -41,15 +40,14 @@ def warmup_cosine(learning_rate: float, steps_per_epoch: int, epochs: int, warmu
     )
 
 
-def exponential(learning_rate: float, steps_per_epoch: int, epochs: int, decay_rate: float = 0.1,
-                name: str = "exponential") -> ExponentialDecay:
+def exponential(learning_rate: float, steps_per_epoch: int, epochs: int, decay_rate: float = 0.1) -> ExponentialDecay:
     """Smooth exponential decay: the rate has fallen to ``decay_rate * learning_rate`` by the
     end of the run (Keras' ``decay_steps`` is the run's number of steps)."""
     return ExponentialDecay(learning_rate, decay_steps=steps_per_epoch * epochs, decay_rate=decay_rate)
 
 
 def step(learning_rate: float, steps_per_epoch: int, epochs: int, drop_epochs: tuple[int, ...] = (10, 15),
-         factor: float = 0.1, name: str = "step") -> PiecewiseConstantDecay:
+         factor: float = 0.1) -> PiecewiseConstantDecay:
     """The rate is multiplied by ``factor`` at the start of each epoch in ``drop_epochs``."""
     boundaries = [epoch * steps_per_epoch - 1 for epoch in drop_epochs]
     values = [learning_rate * factor**drops for drops in range(len(drop_epochs) + 1)]
@@ -57,7 +55,7 @@ def step(learning_rate: float, steps_per_epoch: int, epochs: int, drop_epochs: t
 
 
 def epoch_exponential(learning_rate: float, steps_per_epoch: int, epochs: int, hold_epochs: int = 10,
-                      decay: float = 0.1, name: str = "epoch_exponential") -> PiecewiseConstantDecay | float:
+                      decay: float = 0.1) -> PiecewiseConstantDecay | float:
     """Keras' LearningRateScheduler example as a schedule: ``learning_rate`` for the first
     ``hold_epochs`` epochs, then multiplied by ``exp(-decay)`` at the start of every epoch."""
     decaying = range(hold_epochs, epochs)

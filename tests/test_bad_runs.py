@@ -67,7 +67,7 @@ def test_a_nan_loss_stops_before_the_checkpoint_and_the_backup_see_the_epoch(tmp
     import keras
 
     from ktrain.data.arrays import DigitsData
-    from ktrain.loss_guard import StopOnNonFiniteLoss
+    from ktrain.callbacks import StopOnNonFiniteLoss
     from ktrain.models.small import simple_cnn
 
     class PoisonAfterFirstEpoch(keras.callbacks.Callback):

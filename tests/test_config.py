@@ -56,21 +56,21 @@ def imported_tensorflow(process: subprocess.CompletedProcess) -> bool:
     ],
 )
 def test_shipped_configs_validate(overrides):
-    values = schema.validate(composed(*overrides))
-    assert values["optimizer"]["learning_rate"] > 0
+    config = schema.validate(composed(*overrides))
+    assert config.optimizer["learning_rate"] > 0
 
 
 def test_one_monitor_setting_feeds_every_callback():
-    values = schema.validate(composed("monitor.metric=val_accuracy", "monitor.mode=max"))
+    config = schema.validate(composed("monitor.metric=val_accuracy", "monitor.mode=max"))
     for name in ("early_stopping", "model_checkpoint", "reduce_lr"):
-        assert values["callbacks"][name]["monitor"] == "val_accuracy"
-        assert values["callbacks"][name]["mode"] == "max"
+        assert config.callbacks[name]["monitor"] == "val_accuracy"
+        assert config.callbacks[name]["mode"] == "max"
 
 
 def test_a_callback_is_tuned_or_dropped_by_its_name():
-    values = schema.validate(composed("callbacks.early_stopping.patience=3", "~callbacks.reduce_lr"))
-    assert values["callbacks"]["early_stopping"]["patience"] == 3
-    assert "reduce_lr" not in values["callbacks"]
+    config = schema.validate(composed("callbacks.early_stopping.patience=3", "~callbacks.reduce_lr"))
+    assert config.callbacks["early_stopping"]["patience"] == 3
+    assert "reduce_lr" not in config.callbacks
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_a_callback_is_tuned_or_dropped_by_its_name():
         (["data.batch_size=zero"], "data.batch_size='zero': input should be a valid integer"),
         (["fit.epochs=-1"], "fit.epochs=-1: input should be greater than or equal to 1"),
         (["optimizer.learning_rate=0"], "optimizer.learning_rate=0: input should be greater than 0"),
-        (["+model.nonexistent_key=3"], "model.nonexistent_key is not a known key (allowed here: _target_, name, filters"),
+        (["+model.nonexistent_key=3"], "model.nonexistent_key is not a known key (allowed here: _target_, filters"),
         (["monitor.metric=val_acc"], "monitor.metric='val_acc' is not logged by this run (allowed: loss, accuracy, val_loss, val_accuracy)"),
         (["monitor.mode=biggest"], "monitor.mode='biggest': input should be 'min' or 'max'"),
         (["data=npz"], "data.path is required"),
@@ -107,14 +107,14 @@ def test_every_problem_is_reported_at_once():
 
 
 def test_a_target_ktrain_does_not_know_takes_any_keyword():
-    values = schema.validate(composed("+callbacks.nan._target_=keras.callbacks.TerminateOnNaN"))
-    assert values["callbacks"]["nan"] == {"_target_": "keras.callbacks.TerminateOnNaN"}
+    config = schema.validate(composed("+callbacks.nan._target_=keras.callbacks.TerminateOnNaN"))
+    assert config.callbacks["nan"] == {"_target_": "keras.callbacks.TerminateOnNaN"}
 
 
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("model.nonexistent_key=3", "model.nonexistent_key=3 names an unknown key 'model.nonexistent_key'; model takes: _target_, name, filters, dense_units, dropout, preprocessing."),
+        ("model.nonexistent_key=3", "model.nonexistent_key=3 names an unknown key 'model.nonexistent_key'; model takes: _target_, filters, dense_units, dropout, preprocessing."),
         ("optimizer=adamm", "optimizer=adamm is not an option of optimizer (allowed: adam, adamw, rmsprop, sgd)."),
         ("data.batch_size=zero", "data.batch_size='zero': input should be a valid integer"),
         ("fit.epochs=-1", "fit.epochs=-1: input should be greater than or equal to 1"),
@@ -141,7 +141,7 @@ def test_help_and_cfg_never_import_tensorflow(args):
 
 def test_help_lists_every_group_and_the_config_as_composed_with_the_overrides():
     text = cli("model=resnet50", "optimizer=sgd", "--help").stdout
-    assert "model: efficientnet_b0, mlp, mobilenet_v2, resnet50, simple_cnn, vgg16\n" in text
+    assert "model: backbone, efficientnet_b0, mlp, mobilenet_v2, resnet50, simple_cnn, vgg16\n" in text
     assert "schedule: constant, cosine, epoch_exponential, exponential, step, warmup_cosine\n" in text
     assert "hydra/" not in text and "--hydra-help" in text
     assert "_target_: ktrain.models.backbone.backbone" in text and "_target_: keras.optimizers.SGD" in text

@@ -17,20 +17,20 @@ def folder(tmp_path_factory):
 
 
 def test_the_recipe_composes_to_the_tutorials_settings(folder):
-    values = schema.validate(composed("experiment=caltech101_resnet50", f"data.path={folder}"))
-    assert values["data"]["_target_"] == "ktrain.data.image_folder.ImageFolderData"
-    assert (values["data"]["image_size"], values["data"]["batch_size"]) == ([224, 224], 32)
-    assert (values["model"]["architecture"], values["model"]["weights"]) == ("ResNet50", None)
-    assert (values["optimizer"]["name"], values["optimizer"]["learning_rate"]) == ("adam", 3e-4)
-    assert (values["fit"]["epochs"], values["fit"]["class_weight"]) == (50, "balanced")
-    assert set(values["callbacks"]) >= {"early_stopping", "model_checkpoint", "reduce_lr"}
-    assert values["callbacks"]["early_stopping"]["monitor"] == "val_accuracy"
-    assert values["callbacks"]["model_checkpoint"]["save_best_only"] is True
+    config = schema.validate(composed("experiment=caltech101_resnet50", f"data.path={folder}"))
+    assert config.data["_target_"] == "ktrain.data.image_folder.ImageFolderData"
+    assert (config.data["image_size"], config.data["batch_size"]) == ([224, 224], 32)
+    assert (config.model["architecture"], config.model["weights"]) == ("ResNet50", None)
+    assert (config.option("optimizer"), config.optimizer["learning_rate"]) == ("adam", 3e-4)
+    assert (config.fit.epochs, config.fit.class_weight) == (50, "balanced")
+    assert set(config.callbacks) >= {"early_stopping", "model_checkpoint", "reduce_lr"}
+    assert config.callbacks["early_stopping"]["monitor"] == "val_accuracy"
+    assert config.callbacks["model_checkpoint"]["save_best_only"] is True
 
 
 def test_a_debug_config_still_wins_over_the_recipe(folder):
-    values = schema.validate(composed("experiment=caltech101_resnet50", f"data.path={folder}", "debug=fast"))
-    assert values["fit"]["epochs"] == 1 and values["fit"]["steps_per_epoch"] == 2
+    config = schema.validate(composed("experiment=caltech101_resnet50", f"data.path={folder}", "debug=fast"))
+    assert config.fit.epochs == 1 and config.fit.steps_per_epoch == 2
 
 
 def test_the_readme_command_takes_a_folder_under_home(folder):
@@ -59,8 +59,8 @@ def test_the_recipe_trains_resnet50_on_an_image_folder(folder, train, client):
     recorded = client.get_run(run.run_id)
     assert recorded.info.status == "FINISHED"
     params = recorded.data.params
-    assert (params["model.name"], params["optimizer.learning_rate"]) == ("resnet50", "0.0003")
-    assert (params["data.name"], params["data.class_count"]) == ("image_folder", "3")
+    assert (params["model"], params["optimizer.learning_rate"]) == ("resnet50", "0.0003")
+    assert (params["data"], params["data.class_count"]) == ("image_folder", "3")
     assert params["callbacks.early_stopping.monitor"] == "val_accuracy"
     assert "test_accuracy" in recorded.data.metrics
     assert (run.run_dir / "checkpoints" / "best.keras").exists() and (run.run_dir / "model.keras").exists()

@@ -18,8 +18,10 @@ from ktrain import hardware, resume, schema, tf_config
 from ktrain.errors import UserError
 
 
-def hardware_config(option: str, **changes):
-    return OmegaConf.merge(OmegaConf.load(ROOT / "conf" / "hardware" / f"{option}.yaml"), changes)
+def hardware_config(option: str, **changes) -> schema.Hardware:
+    from test_config import composed
+
+    return schema.validate(composed(f"hardware={option}")).hardware.model_copy(update=changes)
 
 
 def epoch_lines(output: str) -> list[str]:
@@ -94,7 +96,7 @@ def test_a_multi_worker_run_is_not_resumed(two_workers):
 def test_every_hardware_option_validates(option):
     from test_config import composed
 
-    assert schema.validate(composed(f"hardware={option}"))["hardware"]["name"] == option
+    assert schema.validate(composed(f"hardware={option}")).option("hardware") == option
 
 
 def test_cpu_devices_need_the_cpu():
@@ -115,7 +117,7 @@ def test_gpu_options_are_refused_on_a_machine_without_gpus(option):
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
     with pytest.raises(UserError) as refused:
-        hardware.setup(hardware_config(option), seed=0)
+        hardware.setup(hardware_config(option), seed=0, option=option)
     message = str(refused.value)
     assert f"hardware={option} needs" in message and "GPUs found: 0" in message
     assert "Use hardware=cpu" in message and "never falls back to the CPU silently" in message

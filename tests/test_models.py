@@ -20,7 +20,7 @@ def test_backbone_smoke_run_on_digits(train, client, model, optimizer, extra):
     assert "repeating the grayscale channel" in out
     recorded = client.get_run(run.run_id)
     assert recorded.info.status == "FINISHED"
-    assert recorded.data.params["model.name"] == model
+    assert recorded.data.params["model"] == model
     assert recorded.data.params["optimizer.name"] == optimizer
     assert "test_accuracy" in recorded.data.metrics
     assert (run.run_dir / "model.keras").exists()
@@ -48,7 +48,7 @@ def test_backbone_saves_and_loads_in_safe_mode(tmp_path):
 
     from ktrain.models.backbone import backbone
 
-    model = backbone((8, 8, 1), 3, "MobileNetV2", name="mobilenet_v2")
+    model = backbone((8, 8, 1), 3, "MobileNetV2")
     pixels = np.random.default_rng(0).uniform(0, 255, size=(2, 8, 8, 1)).astype("float32")
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)

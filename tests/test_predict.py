@@ -67,7 +67,7 @@ def test_training_on_the_folder_learns_the_shapes_and_names_the_bad_file(trained
     run = client.get_run(trained.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.metrics["test_accuracy"] >= 0.8
-    assert run.data.params["data.name"] == "image_folder"
+    assert run.data.params["data"] == "image_folder"
     assert run.data.params["data.input_shape"] == "[32, 32, 3]"
     assert (run.data.params["data.train_size"], run.data.params["data.test_size"]) == ("63", "18")
     assert json.loads((trained.run_dir / "class_names.json").read_text()) == list(SHAPES)

@@ -149,7 +149,8 @@ def test_resume_of_a_finished_run_is_refused_unless_epochs_are_raised(killed_twi
     assert f"its MLflow run {run_id} already FINISHED its fit.epochs={EPOCHS} epochs" in str(finished.value)
     assert f"resume={run_dir} fit.epochs={EPOCHS * 2}" in str(finished.value)
     cfg = OmegaConf.create({"resume": str(run_dir), "fit": {"epochs": EPOCHS + 2}})
-    saved, reopened = resume.load(cfg, [f"resume={run_dir}", f"fit.epochs={EPOCHS + 2}"])
+    resumed = resume.load(cfg, [f"resume={run_dir}", f"fit.epochs={EPOCHS + 2}"])
+    saved, reopened = resumed.cfg, resumed.run_id
     assert reopened == run_id and saved.fit.epochs == EPOCHS + 2 and saved.paths.output_dir == str(run_dir)
     with pytest.raises(UserError, match="can only raise fit.epochs"):
         resume.load(OmegaConf.create({"resume": str(run_dir), "fit": {"epochs": 2}}), ["fit.epochs=2"])
@@ -176,8 +177,8 @@ def test_resume_of_a_run_that_never_reached_mlflow_says_how_to_start_it_anew(tmp
 def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     import keras
 
-    from ktrain.backup import RunBackup
-    from ktrain.history import EpochLog
+    from ktrain.callbacks import RunBackup
+    from ktrain.callbacks import EpochLog
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
@@ -214,7 +215,7 @@ def test_the_backup_copy_of_the_variables_keeps_its_values_while_training_goes_o
     the variables as they change."""
     import keras
 
-    from ktrain.backup import _values
+    from ktrain.callbacks.run_backup import _values
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")

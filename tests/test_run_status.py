@@ -66,9 +66,9 @@ def test_an_epoch_whose_metrics_mlflow_cannot_write_fails_the_training(tmp_path)
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from ktrain.backup import RunBackup
+    from ktrain.callbacks import RunBackup
     from ktrain.data.arrays import DigitsData
-    from ktrain.history import EpochLog
+    from ktrain.callbacks import EpochLog
     from ktrain.models.small import simple_cnn
     from ktrain.tracking.metrics import MlflowMetricsLogger
 

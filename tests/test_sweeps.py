@@ -49,8 +49,8 @@ def test_a_grid_sweep_is_one_parent_run_with_a_child_run_per_job(grid_runs):
     ]
     assert [child.info.status for child in children] == ["FINISHED"] * 4
     params = children[3].data.params  # the full config, as for any run
-    assert (params["optimizer.learning_rate"], params["schedule.name"], params["fit.epochs"]) == ("0.003", "cosine", "2")
-    assert params["model.name"] == "simple_cnn" and params["data.class_count"] == "10"
+    assert (params["optimizer.learning_rate"], params["schedule"], params["fit.epochs"]) == ("0.003", "cosine", "2")
+    assert params["model"] == "simple_cnn" and params["data.class_count"] == "10"
 
 
 def test_the_lr_metric_shows_the_schedule_and_a_schedule_turns_reduce_lr_off(grid, grid_runs, client):
@@ -139,7 +139,7 @@ def test_a_sweep_whose_every_job_is_refused_ends_failed_and_exits_1(tracking_uri
     assert parent.data.tags["ktrain.error"] == "every job failed (2)"
     assert [child.info.status for child in children] == ["FAILED", "FAILED"]
     assert "schedule.hold_epochs=10 leaves no epoch" in children[1].data.tags["ktrain.error"]
-    assert children[1].data.params["schedule.name"] == "epoch_exponential"  # its config, though refused
+    assert children[1].data.params["schedule"] == "epoch_exponential"  # its config, though refused
     assert "ktrain.best_run_id" not in parent.data.tags
 
 
@@ -162,7 +162,7 @@ def test_an_optuna_search_runs_its_trials_as_child_runs(optuna_search, client):
     for child in children:
         params = child.data.params
         assert 1e-4 <= float(params["optimizer.learning_rate"]) <= 1e-1
-        assert params["schedule.name"] in {"constant", "cosine", "exponential", "warmup_cosine"}
+        assert params["schedule"] in {"constant", "cosine", "exponential", "warmup_cosine"}
         assert params["data.batch_size"] in {"32", "64", "128"}
         assert child.info.run_name.startswith("optimizer.learning_rate=")
 
@@ -174,5 +174,5 @@ def test_optuna_and_the_parent_agree_on_the_best_trial(optuna_search, client):
     assert results["best_value"] == pytest.approx(best.data.metrics["best_val_loss"])
     assert results["best_value"] == pytest.approx(min(c.data.metrics["best_val_loss"] for c in children))
     assert float(best.data.params["optimizer.learning_rate"]) == pytest.approx(results["best_params"]["optimizer.learning_rate"])
-    assert best.data.params["schedule.name"] == results["best_params"]["schedule"]
+    assert best.data.params["schedule"] == results["best_params"]["schedule"]
     assert "optimization_results.yaml" in {a.path for a in client.list_artifacts(parent.info.run_id)}

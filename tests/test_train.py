@@ -37,7 +37,7 @@ def test_prints_config_tree_run_dir_run_id_and_ui_command(default_run, tracking_
 def test_params_hold_the_flattened_config_and_derived_facts(mlflow_run):
     params = mlflow_run.data.params
     assert params["optimizer.learning_rate"] == "0.001"
-    assert params["model.name"] == "simple_cnn"
+    assert params["model"] == "simple_cnn"
     assert params["model.filters"] == "[32, 64]"
     assert params["callbacks.early_stopping.patience"] == "5"
     assert params["data.batch_size"] == "32"

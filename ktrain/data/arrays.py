@@ -47,7 +47,6 @@ class DigitsData(ArrayData):
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
         seed: int = 0,
-        name: str = "digits",
     ):
         from sklearn.datasets import load_digits
 
@@ -70,7 +69,6 @@ class SyntheticData(ArrayData):
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
         seed: int = 0,
-        name: str = "synthetic",
     ):
         rng = np.random.default_rng(seed)
         x = rng.uniform(0, 255, size=(samples, *input_shape)).astype("float32")
@@ -96,7 +94,6 @@ class NpzData(ArrayData):
         test_fraction: float = 0.2,
         class_names: Sequence[str] | None = None,
         seed: int = 0,
-        name: str = "npz",
     ):
         path = os.path.expanduser(path)
         try:

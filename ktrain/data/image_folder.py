@@ -120,7 +120,6 @@ class ImageFolderData:
         cache_dir: str = "data_cache",
         shuffle_buffer: int = 1000,
         on_bad_file: str = "skip",
-        name: str = "image_folder",
     ):
         self.batch_size = batch_size
         self.image_size = tuple(image_size)

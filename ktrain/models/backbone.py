@@ -23,7 +23,6 @@ def backbone(
     dropout: float = 0.0,
     trainable: bool = True,
     preprocessing: str = "imagenet",
-    name: str | None = None,
 ) -> keras.Model:
     """``keras.applications.<architecture>`` without its top, pooled, plus a softmax head.
 
@@ -32,7 +31,7 @@ def backbone(
     grayscale inputs are repeated to three channels; the log says so.
     """
     spec = BACKBONES[architecture]
-    name = name or architecture.lower()
+    name = architecture.lower()
     height, width, channels = image_input_shape(input_shape, name)
     if channels not in (1, 3):
         raise UserError(

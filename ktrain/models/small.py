@@ -15,10 +15,9 @@ def simple_cnn(
     dense_units: int = 128,
     dropout: float = 0.25,
     preprocessing: str = "rescale",
-    name: str = "simple_cnn",
 ) -> keras.Model:
     """Conv-pool blocks (one per entry of ``filters``), a Dense layer and a softmax head."""
-    inputs = keras.Input(shape=image_input_shape(input_shape, name), name="image")
+    inputs = keras.Input(shape=image_input_shape(input_shape, "simple_cnn"), name="image")
     x = preprocess(inputs, preprocessing)
     for width in filters:
         x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
@@ -26,7 +25,7 @@ def simple_cnn(
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense_units, activation="relu")(x)
-    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name=name)
+    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name="simple_cnn")
 
 
 def mlp(
@@ -35,7 +34,6 @@ def mlp(
     hidden_units: Sequence[int] = (256, 128),
     dropout: float = 0.2,
     preprocessing: str = "rescale",
-    name: str = "mlp",
 ) -> keras.Model:
     """Dense layers over the flattened input."""
     inputs = keras.Input(shape=tuple(input_shape), name="features")
@@ -43,4 +41,4 @@ def mlp(
     for units in hidden_units:
         x = layers.Dense(units, activation="relu")(x)
         x = layers.Dropout(dropout)(x)
-    return keras.Model(inputs, classifier_head(x, num_classes, 0.0), name=name)
+    return keras.Model(inputs, classifier_head(x, num_classes, 0.0), name="mlp")

@@ -12,7 +12,7 @@ from typing import Any
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from ktrain.resume import RUN_RECORD
+from ktrain.names import CHECKPOINT_DIR, ERROR_TAG, HYDRA_ARTIFACTS, HYDRA_DIR, KILLED_TAG, LOCAL_UI, LOGGED_MODEL, RUN_RECORD
 from ktrain.tracking.params import flatten
 
 try:
@@ -21,9 +21,6 @@ except ImportError:  # Windows
     fcntl = None
 
 log = logging.getLogger(__name__)
-
-ERROR_TAG = "ktrain.error"
-KILLED_TAG = "ktrain.killed_by"
 
 
 class TrackedRun:
@@ -73,9 +70,9 @@ class TrackedRun:
                       "experiment_id": run.info.experiment_id}
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / RUN_RECORD).write_text(json.dumps(record, indent=1))
-        hydra_files = self.run_dir / ".hydra"
+        hydra_files = self.run_dir / HYDRA_DIR
         if hydra_files.is_dir():
-            mlflow.log_artifacts(str(hydra_files), "hydra")
+            mlflow.log_artifacts(str(hydra_files), HYDRA_ARTIFACTS)
         log.info("mlflow: run %s in experiment %r at %s%s", self.run_id, self.experiment_name,
                  self.tracking_uri, " (reopened)" if self.reopened else "")
         return self
@@ -132,12 +129,12 @@ class TrackedRun:
         requirements = [f"keras=={keras.__version__}"]
         if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
             requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
-        mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=requirements)
+        mlflow.keras.log_model(model, name=LOGGED_MODEL, signature=signature, pip_requirements=requirements)
 
     def _keep_run_files(self) -> None:
-        checkpoints = self.run_dir / "checkpoints"
+        checkpoints = self.run_dir / CHECKPOINT_DIR
         if checkpoints.is_dir() and any(checkpoints.iterdir()):
-            mlflow.log_artifacts(str(checkpoints), "checkpoints")
+            mlflow.log_artifacts(str(checkpoints), CHECKPOINT_DIR)
         for log_file in self.run_dir.glob("*.log"):
             mlflow.log_artifact(str(log_file))
 
@@ -218,4 +215,4 @@ def ui_hint(tracking_uri: str) -> str:
     """How to look at runs of this tracking URI in the MLflow UI."""
     if tracking_uri.startswith(("http://", "https://")):
         return f"open {tracking_uri}"
-    return f"mlflow ui --backend-store-uri {tracking_uri}   # then open http://127.0.0.1:5000"
+    return f"mlflow ui --backend-store-uri {tracking_uri}   # then open {LOCAL_UI}"

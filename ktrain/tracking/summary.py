@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlflow import MlflowClient
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
-from ktrain.tracking.run import ERROR_TAG
-from ktrain.tracking.sweep import JOB_TAG
+from ktrain.names import ERROR_TAG, JOB_TAG, PARENT_RUN_TAG
 
 LEARNING_RATE_PARAM = "optimizer.learning_rate"
 
@@ -41,7 +40,7 @@ def collect_jobs(client: MlflowClient, experiment_id: str, parent_run_id: str, m
     runs, token = [], None
     while True:
         page = client.search_runs(
-            [experiment_id], f"tags.{MLFLOW_PARENT_RUN_ID} = '{parent_run_id}'", max_results=1000, page_token=token
+            [experiment_id], f"tags.{PARENT_RUN_TAG} = '{parent_run_id}'", max_results=1000, page_token=token
         )
         runs += list(page)
         token = page.token

@@ -28,10 +28,19 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ktrain.errors import UserError
+from ktrain.schema.run import group_options
+from ktrain.tracking.params import flatten
+from ktrain.names import (
+    BEST_TAG_PREFIX,
+    ERROR_TAG,
+    JOB_TAG,
+    LOCAL_UI,
+    OVERRIDES_TAG,
+    PARENT_RUN_TAG,
+    SWEEP_TAG_PREFIX,
+)
 
 log = logging.getLogger(__name__)
-
-JOB_TAG = "ktrain.sweep.job"
 # Hydra's own rule: a multirun with a failed job exits non-zero once every job has run.
 EXIT_JOB_FAILED = 1
 
@@ -73,10 +82,10 @@ class SweepCallback(Callback):
         experiment_id = ensure_experiment(tracking_uri, config.mlflow.experiment_name)
         command_line = list(config.hydra.overrides.task)
         tags = {
-            "ktrain.overrides": " ".join(command_line),
-            "ktrain.sweep.dir": str(sweep_dir),
-            "ktrain.sweep.sweeper": config.hydra.sweeper._target_.rpartition(".")[2],
-            "ktrain.sweep.launcher": config.hydra.launcher._target_.rpartition(".")[2],
+            OVERRIDES_TAG: " ".join(command_line),
+            f"{SWEEP_TAG_PREFIX}dir": str(sweep_dir),
+            f"{SWEEP_TAG_PREFIX}sweeper": config.hydra.sweeper._target_.rpartition(".")[2],
+            f"{SWEEP_TAG_PREFIX}launcher": config.hydra.launcher._target_.rpartition(".")[2],
         }
         name = config.mlflow.run_name or " ".join(["sweep", *command_line])
         client = mlflow.MlflowClient(tracking_uri)
@@ -122,8 +131,8 @@ class SweepCallback(Callback):
 
 def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
     """Write the summary, end the parent run; return the number of failed jobs."""
-    from ktrain.tracking import summary
-    from ktrain.tracking.run import ERROR_TAG, ui_hint
+    from ktrain.tracking import summary  # MLflow (see the module's docstring)
+    from ktrain.tracking.run import ui_hint
 
     client = sweep.client()
     parent = sweep.parent_run_id
@@ -141,9 +150,9 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
     best = summary.best_job(jobs, sweep.monitor_mode)
     if best is not None:
         client.log_metric(parent, metric, best.value)
-        client.set_tag(parent, "ktrain.best_run_id", best.run_id)
-        client.set_tag(parent, "ktrain.best_job", str(best.number))
-        client.set_tag(parent, "ktrain.best_overrides", best.name)
+        client.set_tag(parent, f"{BEST_TAG_PREFIX}run_id", best.run_id)
+        client.set_tag(parent, f"{BEST_TAG_PREFIX}job", str(best.number))
+        client.set_tag(parent, f"{BEST_TAG_PREFIX}overrides", best.name)
         log.info("sweep: best job %s (%s): %s=%.4g, run %s", best.number, best.name, metric, best.value, best.run_id)
     for job in failed:
         log.error("sweep: job %s (%s) ended %s: %s", job.number, job.name, job.status, job.error)
@@ -159,7 +168,7 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
     log.info("sweep: %d jobs, %d finished, %d failed; summary in %s", len(jobs), len(finished), len(failed),
              " ".join(str(p) for p in paths))
     log.info("sweep: MLflow run %s ended %s; %s", parent, status, ui_hint(sweep.tracking_uri))
-    base_url = sweep.tracking_uri if sweep.tracking_uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    base_url = sweep.tracking_uri if sweep.tracking_uri.startswith(("http://", "https://")) else LOCAL_UI
     log.info("sweep: compare its jobs at %s",
              compare_url(base_url, sweep.experiment_id, parent, sweep.monitor_metric, sweep.monitor_mode))
     return len(failed)
@@ -171,7 +180,7 @@ def compare_url(base_url: str, experiment_id: str, parent_run_id: str, monitor: 
     from urllib.parse import urlencode
 
     query = urlencode({
-        "searchFilter": f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        "searchFilter": f"tags.{PARENT_RUN_TAG} = '{parent_run_id}'",
         "orderByKey": f"metrics.`best_{monitor}`",
         "orderByAsc": str(mode == "min").lower(),
         "compareRunsMode": "CHART",
@@ -227,10 +236,7 @@ class SweepJob:
         """Log the failure and, unless the job's own run started (and so ended FAILED), make
         it a FAILED child run with the reason, the job's overrides, config and log."""
         from mlflow.entities import Param
-        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-        from ktrain.tracking.params import flatten
-        from ktrain.tracking.run import ERROR_TAG
 
         if isinstance(error, UserError):
             reason = str(error)
@@ -243,8 +249,8 @@ class SweepJob:
             return
         client = self.sweep.client()
         tags = {
-            MLFLOW_PARENT_RUN_ID: self.sweep.parent_run_id,
-            "ktrain.overrides": " ".join(self.overrides),
+            PARENT_RUN_TAG: self.sweep.parent_run_id,
+            OVERRIDES_TAG: " ".join(self.overrides),
             ERROR_TAG: reason[:5000],
             **self.tags,
         }
@@ -253,13 +259,14 @@ class SweepJob:
             params = flatten(OmegaConf.to_container(cfg, resolve=True))
         except Exception:  # a config that does not even resolve: its overrides tell
             params = {}
+        params.update(group_options(HydraConfig.get().runtime.choices))  # as a run logs them
         client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
         for log_file in run_dir.glob("*.log"):
             client.log_artifact(run.info.run_id, str(log_file))
         client.set_terminated(run.info.run_id, "FAILED")
 
     def _child_run_exists(self) -> bool:
-        query = f"tags.mlflow.parentRunId = '{self.sweep.parent_run_id}' and tags.`{JOB_TAG}` = '{self.number}'"
+        query = f"tags.{PARENT_RUN_TAG} = '{self.sweep.parent_run_id}' and tags.`{JOB_TAG}` = '{self.number}'"
         return bool(self.sweep.client().search_runs([self.sweep.experiment_id], query, max_results=1))
 
 

@@ -1,40 +1,25 @@
-"""A run's training history on disk: JSON, CSV and a plot of train vs validation curves."""
+"""The files a run writes about its model and training, beside ``model.keras``: the model
+summary, the class names, and the history as JSON, CSV and a plot of train vs validation."""
 
 import csv
 import json
 import math
 from pathlib import Path
 
-import keras
+from ktrain.names import CLASS_NAMES, MODEL_SUMMARY
 
 LEARNING_RATE_KEYS = ("lr", "learning_rate")
 
 
-def current_learning_rate(optimizer) -> float:
-    """The learning rate the optimizer applies at its next step (schedules evaluated)."""
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-
-
-class EpochLog(keras.callbacks.Callback):
-    """Keeps one row per epoch: its number, Keras' logs and ``lr``.
-
-    ``lr`` is read when the epoch begins: the rate in effect for it, before a callback such
-    as ReduceLROnPlateau lowers it for the next. Unlike ``keras.callbacks.History``, rows
-    stay aligned when validation runs only every few epochs (``fit.validation_freq``): a row
-    simply lacks the ``val_*`` keys.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.rows: list[dict[str, float]] = []
-        self._lr = float("nan")
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._lr = current_learning_rate(self.model.optimizer)
-
-    def on_epoch_end(self, epoch, logs=None):
-        values = {k: float(v) for k, v in (logs or {}).items()}
-        self.rows.append({"epoch": epoch, **values, "lr": self._lr})
+def write_model_files(model, class_names, out_dir: Path) -> list[Path]:
+    """Write the model's summary and the class names (index order); return their paths."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    summary = Path(out_dir) / MODEL_SUMMARY
+    summary.write_text("\n".join(lines) + "\n")
+    names = Path(out_dir) / CLASS_NAMES
+    names.write_text(json.dumps(list(class_names), indent=1))
+    return [summary, names]
 
 
 def write_history(rows: list[dict[str, float]], out_dir: Path) -> list[Path]:

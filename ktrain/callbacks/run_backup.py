@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from ktrain.errors import UserError
-from ktrain.history import EpochLog
+from ktrain.callbacks.epoch_log import EpochLog
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,24 @@ class RunBackup(keras.callbacks.Callback):
 
     Place it after the callbacks it keeps: Keras callbacks reset their progress in
     ``on_train_begin``, and the restore must come after that.
+
+    Args:
+        directory: where the backup is kept (a run dir's ``backup/``).
+        callbacks: the callbacks whose progress is kept with it, in the order they run.
+        epochs: the run's ``fit.epochs``, saved to tell a finished training from a stopped one.
+        restore: whether to restore the backup ``directory`` holds when training begins.
+
+    Example:
+
+    >>> early_stopping = keras.callbacks.EarlyStopping(patience=3)
+    >>> backup = RunBackup("run/backup", [early_stopping], epochs=20)
+    >>> model.fit(x, y, epochs=20, initial_epoch=backup.next_epoch, callbacks=[early_stopping, backup])
     """
 
     def __init__(self, directory: Path, callbacks: list, epochs: int, restore: bool = True):
         super().__init__()
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
         self.directory = Path(directory)
         self.callbacks = callbacks
         self.epochs = epochs

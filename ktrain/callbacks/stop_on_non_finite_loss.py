@@ -5,7 +5,7 @@ import math
 import keras
 
 from ktrain.errors import UserError
-from ktrain.history import current_learning_rate
+from ktrain.callbacks.learning_rate import current_learning_rate
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -16,6 +16,10 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     it first: then the checkpoint, the backup and the metric log never see the bad epoch,
     and what they keep is the last good one. It looks once per epoch (the epoch's mean loss
     is NaN if any batch's was), which costs the training loop nothing per batch.
+
+    Example:
+
+    >>> model.fit(x, y, callbacks=[StopOnNonFiniteLoss(), keras.callbacks.ModelCheckpoint(...)])
     """
 
     def on_epoch_end(self, epoch, logs=None):

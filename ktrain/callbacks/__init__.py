@@ -1,0 +1,10 @@
+"""ktrain's own Keras callbacks, one per module, each for what Keras' own do not do.
+
+They know nothing of Hydra or MLflow (the MLflow logger is ``ktrain.tracking.metrics``).
+"""
+
+from ktrain.callbacks.epoch_log import EpochLog
+from ktrain.callbacks.run_backup import RunBackup, read_state
+from ktrain.callbacks.stop_on_non_finite_loss import StopOnNonFiniteLoss
+
+__all__ = ["EpochLog", "RunBackup", "StopOnNonFiniteLoss", "read_state"]

@@ -1,0 +1,50 @@
+"""Ctrl-C and SIGTERM end a run the same way: KILLED in MLflow, its checkpoints and backup
+kept, the command that continues it in the log, and exit status 128 + the signal's number."""
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, told like Ctrl-C: the run ends KILLED, its checkpoints and backup kept."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
+
+@contextmanager
+def exit_when_stopped(continue_with: str | None) -> Iterator[None]:
+    """Inside, SIGTERM raises ``Interrupted``; a stop that gets out (after the MLflow run has
+    ended KILLED) is logged with ``continue_with``, the command that continues the run, and
+    the process exits with 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+    with _sigterm_raises():
+        try:
+            yield
+        except KeyboardInterrupt as stop:
+            number = stop.signal_number if isinstance(stop, Interrupted) else signal.SIGINT
+            log.warning("run stopped by %s", signal.Signals(number).name)
+            if continue_with:
+                log.warning("continue it with: %s", continue_with)
+            sys.exit(128 + number)
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    def interrupt(signal_number, frame):
+        raise Interrupted(signal_number)
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

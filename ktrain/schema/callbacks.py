@@ -1,0 +1,75 @@
+"""The schemas of Keras' callbacks that ktrain's configs use; any other callback is open."""
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from ktrain.schema.base import NonNegativeFloat, NonNegativeInt, OpenRate, SaveFreq, Targeted
+
+
+class EarlyStopping(Targeted):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    patience: NonNegativeInt = 0
+    min_delta: NonNegativeFloat = 0.0
+    baseline: float | None = None
+    restore_best_weights: bool = False
+    start_from_epoch: NonNegativeInt = 0
+    verbose: Literal[0, 1] = 0
+
+
+class ModelCheckpoint(Targeted):
+    filepath: str
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    save_best_only: bool = False
+    save_weights_only: bool = False
+    save_freq: SaveFreq = "epoch"
+    initial_value_threshold: float | None = None
+    verbose: Literal[0, 1] = 0
+
+    @model_validator(mode="after")
+    def _keras_file_name(self):
+        suffix = ".weights.h5" if self.save_weights_only else ".keras"
+        if not self.filepath.endswith(suffix):
+            raise ValueError(
+                f"filepath {self.filepath!r} must end in {suffix!r} "
+                f"(save_weights_only={self.save_weights_only})"
+            )
+        return self
+
+
+class ReduceLROnPlateau(Targeted):
+    monitor: str = "val_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    factor: OpenRate = 0.1
+    patience: NonNegativeInt = 10
+    min_delta: NonNegativeFloat = 1e-4
+    cooldown: NonNegativeInt = 0
+    min_lr: NonNegativeFloat = 0.0
+    verbose: Literal[0, 1] = 0
+
+
+class CSVLogger(Targeted):
+    filename: str
+    separator: str = ","
+    append: bool = False
+
+
+class TensorBoard(Targeted):
+    log_dir: str = "logs"
+    histogram_freq: NonNegativeInt = 0
+    write_graph: bool = True
+    write_images: bool = False
+    write_steps_per_second: bool = False
+    update_freq: SaveFreq = "epoch"
+    profile_batch: NonNegativeInt = 0
+
+
+CALLBACKS = {
+    "keras.callbacks.EarlyStopping": EarlyStopping,
+    "keras.callbacks.ModelCheckpoint": ModelCheckpoint,
+    "keras.callbacks.ReduceLROnPlateau": ReduceLROnPlateau,
+    "keras.callbacks.CSVLogger": CSVLogger,
+    "keras.callbacks.TensorBoard": TensorBoard,
+}

@@ -1,0 +1,254 @@
+"""The schemas of the groups whose node is built by ``_target_``: model, optimizer, schedule, data.
+
+Each group maps the ``_target_`` of ktrain's own builders to the schema of its keyword
+arguments; a target ktrain does not know (a user's own model, optimizer or data module) gets
+the group's open schema, which needs only ``_target_`` and what the run itself reads.
+"""
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from ktrain.data.folders import FolderError, scan
+from ktrain.models import BACKBONES
+from ktrain.schema.base import (
+    ExistingFile,
+    NonNegativeFloat,
+    NonNegativeInt,
+    OpenRate,
+    OpenTarget,
+    PositiveFloat,
+    PositiveInt,
+    Rate,
+    RequiredFile,
+    Section,
+    Targeted,
+)
+
+
+def _image_folder(path: str) -> str:
+    try:
+        scan(path)
+    except FolderError as error:
+        raise ValueError(error.reason) from error
+    return path
+
+
+# --- model -------------------------------------------------------------------------------
+
+
+class SimpleCNN(Targeted):
+    filters: Annotated[list[PositiveInt], Field(min_length=1)]
+    dense_units: PositiveInt
+    dropout: Rate
+    preprocessing: Literal["rescale", "none"]
+
+
+class MLP(Targeted):
+    hidden_units: Annotated[list[PositiveInt], Field(min_length=1)]
+    dropout: Rate
+    preprocessing: Literal["rescale", "none"]
+
+
+class Backbone(Targeted):
+    architecture: Literal[tuple(BACKBONES)]
+    weights: ExistingFile = None
+    pooling: Literal["avg", "max"] = "avg"
+    dropout: Rate = 0.0
+    trainable: bool = True
+    preprocessing: Literal["imagenet", "rescale", "none"] = "imagenet"
+
+
+MODELS = {
+    "ktrain.models.small.simple_cnn": SimpleCNN,
+    "ktrain.models.small.mlp": MLP,
+    "ktrain.models.backbone.backbone": Backbone,
+}
+
+# --- optimizer ---------------------------------------------------------------------------
+
+
+class Optimizer(Targeted):
+    name: str | None = None  # Keras' own: the optimizer's name
+    learning_rate: PositiveFloat
+    weight_decay: NonNegativeFloat | None = None
+    clipnorm: PositiveFloat | None = None
+    clipvalue: PositiveFloat | None = None
+    global_clipnorm: PositiveFloat | None = None
+
+
+class Adam(Optimizer):
+    beta_1: OpenRate = 0.9
+    beta_2: OpenRate = 0.999
+    epsilon: PositiveFloat = 1e-7
+    amsgrad: bool = False
+
+
+class SGD(Optimizer):
+    momentum: Rate = 0.0
+    nesterov: bool = False
+
+
+class RMSprop(Optimizer):
+    rho: OpenRate = 0.9
+    momentum: Rate = 0.0
+    epsilon: PositiveFloat = 1e-7
+    centered: bool = False
+
+
+class OpenOptimizer(OpenTarget):
+    learning_rate: PositiveFloat
+
+
+OPTIMIZERS = {
+    "keras.optimizers.Adam": Adam,
+    "keras.optimizers.AdamW": Adam,
+    "keras.optimizers.SGD": SGD,
+    "keras.optimizers.RMSprop": RMSprop,
+}
+
+# --- schedule ----------------------------------------------------------------------------
+
+
+class Schedule(Targeted):
+    """A schedule of ``ktrain.schedules``; ``varies`` says whether it changes the rate."""
+
+    varies: ClassVar[bool] = True
+
+    def epoch_problems(self, epochs: int) -> list[str]:
+        """What in this schedule cannot happen within ``fit.epochs``."""
+        return []
+
+
+class Constant(Schedule):
+    varies: ClassVar[bool] = False
+
+
+class Cosine(Schedule):
+    alpha: Rate = 0.0
+
+
+class WarmupCosine(Schedule):
+    warmup_epochs: PositiveFloat = 1
+    alpha: Rate = 0.0
+
+    def epoch_problems(self, epochs: int) -> list[str]:
+        if self.warmup_epochs < epochs:
+            return []
+        return [f"schedule.warmup_epochs={self.warmup_epochs:g} leaves no epoch to decay in with "
+                f"fit.epochs={epochs}; give warmup_epochs below {epochs}, or raise fit.epochs"]
+
+
+class Exponential(Schedule):
+    decay_rate: OpenRate = 0.1
+
+
+class Step(Schedule):
+    drop_epochs: Annotated[list[PositiveInt], Field(min_length=1)] = [10, 15]
+    factor: OpenRate = 0.1
+
+    @model_validator(mode="after")
+    def _ascending(self):
+        if any(a >= b for a, b in zip(self.drop_epochs, self.drop_epochs[1:])):
+            raise ValueError(f"drop_epochs {self.drop_epochs} must be strictly ascending")
+        return self
+
+    def epoch_problems(self, epochs: int) -> list[str]:
+        late = [epoch for epoch in self.drop_epochs if epoch >= epochs]
+        if not late:
+            return []
+        return [f"schedule.drop_epochs={self.drop_epochs}: the drop at epoch {late[0]} never happens "
+                f"with fit.epochs={epochs} (epochs count from 0); give drop epochs below {epochs}, or raise fit.epochs"]
+
+
+class EpochExponential(Schedule):
+    hold_epochs: NonNegativeInt = 10
+    decay: PositiveFloat = 0.1
+
+    def epoch_problems(self, epochs: int) -> list[str]:
+        if self.hold_epochs < epochs:
+            return []
+        return [f"schedule.hold_epochs={self.hold_epochs} leaves no epoch to decay in with "
+                f"fit.epochs={epochs}; give hold_epochs below {epochs}, or raise fit.epochs"]
+
+
+SCHEDULES = {
+    "ktrain.schedules.constant": Constant,
+    "ktrain.schedules.cosine": Cosine,
+    "ktrain.schedules.warmup_cosine": WarmupCosine,
+    "ktrain.schedules.exponential": Exponential,
+    "ktrain.schedules.step": Step,
+    "ktrain.schedules.epoch_exponential": EpochExponential,
+}
+
+# --- data --------------------------------------------------------------------------------
+
+
+class Data(Targeted):
+    batch_size: PositiveInt
+    seed: NonNegativeInt
+    val_fraction: Annotated[float, Field(gt=0, lt=1)]
+    test_fraction: Annotated[float, Field(gt=0, lt=1)]
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self):
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g} "
+                "leaves no training data; their sum must be below 1"
+            )
+        return self
+
+
+class Digits(Data):
+    pass
+
+
+class Npz(Data):
+    path: Annotated[RequiredFile, Field(description="an .npz file")]
+    class_names: Annotated[list[str], Field(min_length=2)] | None = None
+
+
+class Synthetic(Data):
+    input_shape: Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
+    num_classes: Annotated[int, Field(ge=2)]
+    samples: Annotated[int, Field(ge=10)]
+
+
+class Augmentation(Section):
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
+    rotation: Rate = 0.0
+    zoom: Rate = 0.0
+    contrast: Rate = 0.0
+
+
+class ImageFolder(Data):
+    path: Annotated[str, AfterValidator(_image_folder), Field(
+        description="a folder holding one subfolder of images per class, or train/ val/ test/ subfolders of those")]
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    color_mode: Literal["rgb", "grayscale"] = "rgb"
+    augmentation: Augmentation = Augmentation()
+    cache: Literal["memory", "file"] | None = None
+    cache_dir: str = "data_cache"
+    shuffle_buffer: PositiveInt = 1000
+    on_bad_file: Literal["skip", "error"] = "skip"
+
+
+class OpenData(OpenTarget):
+    batch_size: PositiveInt
+
+
+DATA = {
+    "ktrain.data.arrays.DigitsData": Digits,
+    "ktrain.data.arrays.NpzData": Npz,
+    "ktrain.data.arrays.SyntheticData": Synthetic,
+    "ktrain.data.image_folder.ImageFolderData": ImageFolder,
+}
+
+# group -> (the schemas of ktrain's own targets, the schema of any other target)
+GROUPS = {
+    "model": (MODELS, OpenTarget),
+    "optimizer": (OPTIMIZERS, OpenOptimizer),
+    "schedule": (SCHEDULES, OpenTarget),
+    "data": (DATA, OpenData),
+}

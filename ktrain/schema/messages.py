@@ -1,0 +1,99 @@
+"""Schema problems told as users write keys: ``fit.epoch is not a known key (allowed here: ...)``.
+
+``problems`` turns pydantic's errors into phrases; ``allowed_keys`` tells ``ktrain.cli`` what a
+node takes when Hydra itself refuses a key, before the schema has run.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ktrain.schema.callbacks import CALLBACKS
+from ktrain.schema.groups import GROUPS
+from ktrain.schema.base import OpenTarget
+from ktrain.schema.run import ROOTS
+
+
+def paragraph(problems: list[str]) -> str:
+    """The one paragraph a refused config is told in."""
+    return "Invalid config: " + "; ".join(problems) + "."
+
+
+def problems(schema: type[BaseModel], node: Any, prefix: str) -> list[str]:
+    """What ``schema`` refuses in ``node`` (at dotted key ``prefix``), one phrase each."""
+    try:
+        schema.model_validate(node)
+    except ValidationError as error:
+        return [_describe(problem, schema, prefix) for problem in error.errors()]
+    return []
+
+
+def schema_of(group: str, node: Any) -> type[BaseModel]:
+    """The schema of a group's node (``model``, ``callbacks.<name>``, ...) by its ``_target_``."""
+    target = node.get("_target_") if isinstance(node, dict) else None
+    if group == "callbacks":
+        return CALLBACKS.get(target, OpenTarget)
+    known, fallback = GROUPS[group]
+    return known.get(target, fallback)
+
+
+def allowed_keys(path: str, config: dict[str, Any], config_name: str = "train") -> tuple[list[str], bool]:
+    """The keys the node at ``path`` (dotted; "" for the top) of the composed ``config`` of
+    ``config_name`` takes, and whether it also takes others (a target ktrain does not know
+    takes any keyword argument)."""
+    parts = path.split(".") if path else []
+    schema, rest = ROOTS[config_name], parts
+    if parts[:1] and parts[0] in GROUPS:
+        schema, rest = schema_of(parts[0], _node_at(config, parts[:1])), parts[1:]
+    elif parts[:1] == ["callbacks"] and len(parts) > 1:
+        schema, rest = schema_of("callbacks", _node_at(config, parts[:2])), parts[2:]
+    return _keys(schema, rest), not rest and schema.model_config.get("extra") == "allow"
+
+
+def _describe(problem: dict, schema: type[BaseModel], prefix: str) -> str:
+    loc = [str(part) for part in problem["loc"]]
+    key = ".".join(part for part in (prefix, *loc) if part) or prefix
+    kind = problem["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_keys(schema, loc[:-1]))
+        return f"{key} is not a known key (allowed here: {allowed})"
+    if kind == "missing":
+        return f"{key} is required but has no value; give {key}=<{_description(schema, loc) or 'value'}>"
+    message = problem["msg"].removeprefix("Value error, ")
+    message = message[0].lower() + message[1:]
+    value = problem.get("input")
+    if value is None or isinstance(value, dict):  # a check across the keys of a node
+        return f"{key}: {message}"
+    return f"{key}={value!r}: {message}"
+
+
+def _description(schema: type[BaseModel], path: list[str]) -> str | None:
+    """The ``description`` of the field at ``path`` of ``schema``, if it has one."""
+    node = _section(schema, path[:-1])
+    field = node.model_fields.get(path[-1]) if node and path else None
+    return field.description if field else None
+
+
+def _keys(schema: type[BaseModel], path: list[str]) -> list[str]:
+    """The keys a schema node takes, by the names users write (``_target_``, not ``target``)."""
+    node = _section(schema, path)
+    if node is None:
+        return []
+    return [field.alias or name for name, field in node.model_fields.items()]
+
+
+def _section(schema: type[BaseModel], path: list[str]) -> type[BaseModel] | None:
+    """The schema of the section at ``path``; None where the path leaves the schema."""
+    for part in path:
+        field = schema.model_fields.get(part)
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return None
+        schema = field.annotation
+    return schema
+
+
+def _node_at(config: dict[str, Any], parts: list[str]) -> Any:
+    node: Any = config
+    for part in parts:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node

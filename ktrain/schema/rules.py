@@ -1,0 +1,91 @@
+"""Rules across the keys of a config whose every node the schema has passed.
+
+Each rule is whole here: what it refuses and, where it gives way, what it changes.
+"""
+
+import logging
+from collections.abc import Sequence
+
+from ktrain.schema.groups import SCHEDULES
+from ktrain.schema.run import TrainConfig
+
+log = logging.getLogger(__name__)
+
+# Callbacks that set the optimizer's learning rate themselves: beside a schedule that varies
+# they would fight over it (Keras refuses to set the rate of an optimizer built on a schedule).
+RATE_CALLBACKS = ("keras.callbacks.ReduceLROnPlateau", "keras.callbacks.LearningRateScheduler")
+
+
+def problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
+    """What the rules refuse in ``config``; ``overrides`` are the command line's."""
+    return _monitor_problems(config) + _schedule_problems(config, overrides)
+
+
+def apply(config: TrainConfig) -> None:
+    """Where a rule gives way, change ``config`` as it says, and log it: a schedule that
+    varies turns off the learning-rate callbacks that the command line did not name (those it
+    named were refused by ``problems``)."""
+    for name in _callbacks_replaced_by_schedule(config):
+        log.info("schedule=%s sets the learning rate, so callbacks.%s is off in this run",
+                 config.option("schedule"), name)
+        del config.callbacks[name]
+
+
+def _monitor_problems(config: TrainConfig) -> list[str]:
+    """Every monitored metric must be a key of Keras' epoch logs for the compiled metrics."""
+    metrics = config.compile.metrics
+    if not all(isinstance(m, str) for m in metrics):
+        return []  # a metric object names its own log key; Keras will tell
+    logged = ["loss", *metrics]
+    allowed = logged + [f"val_{name}" for name in logged]
+    monitored = {"monitor.metric": config.monitor.metric}
+    for name, node in config.callbacks.items():
+        if node and node.get("monitor", config.monitor.metric) != config.monitor.metric:
+            monitored[f"callbacks.{name}.monitor"] = node["monitor"]
+    return [
+        f"{key}={metric!r} is not logged by this run (allowed: {', '.join(allowed)})"
+        for key, metric in monitored.items()
+        if metric not in allowed
+    ]
+
+
+def _callbacks_replaced_by_schedule(config: TrainConfig) -> list[str]:
+    """The callbacks a schedule that varies replaces: every one in ``RATE_CALLBACKS``, beside
+    any schedule but ``constant`` (a schedule ktrain does not know is taken to vary)."""
+    schema = SCHEDULES.get(config.schedule.get("_target_"))
+    if schema is not None and not schema.varies:
+        return []
+    return [
+        name for name, node in config.callbacks.items()
+        if node and node.get("_target_") in RATE_CALLBACKS
+    ]
+
+
+def _schedule_problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
+    """Schedule events beyond ``fit.epochs``; rate callbacks named on the command line."""
+    schema = SCHEDULES.get(config.schedule.get("_target_"))
+    found = schema.model_validate(config.schedule).epoch_problems(config.fit.epochs) if schema else []
+    for name in _callbacks_replaced_by_schedule(config):
+        if _named_on_command_line(f"callbacks.{name}", overrides):
+            kind = config.callbacks[name]["_target_"].rpartition(".")[2]
+            found.append(
+                f"schedule={config.option('schedule')} changes the learning rate at every step, and "
+                f"callbacks.{name} ({kind}), given on the command line, would change it too; keep one "
+                f"of them: add ~callbacks.{name}, or use schedule=constant"
+            )
+    return found
+
+
+def _named_on_command_line(key: str, overrides: Sequence[str]) -> bool:
+    """Whether an override sets ``key`` or a key below it, or lists it as a group option
+    (``callbacks=[early_stopping,reduce_lr]``). Deletions (``~key``) do not count."""
+    group, _, option = key.rpartition(".")
+    for override in overrides:
+        if override.startswith("~"):
+            continue
+        name, _, value = override.lstrip("+").partition("=")
+        if name == key or name.startswith(f"{key}."):
+            return True
+        if name == group and option in value.strip("[]").replace(" ", "").split(","):
+            return True
+    return False

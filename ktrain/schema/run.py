@@ -1,0 +1,164 @@
+"""The top of the two configs, ``train.yaml`` and ``predict.yaml``: the typed objects that a
+validated run reads. The groups built by ``_target_`` stay plain mappings, checked against
+their own schemas (``ktrain.schema.groups``), since ``hydra.utils.instantiate`` builds them."""
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
+
+from ktrain.schema.base import Mode, NonNegativeInt, PositiveInt, Section, Verbose
+
+
+def _class_weight(value: Any) -> Any:
+    if value is None or value == "balanced":
+        return value
+    if isinstance(value, dict) and all(
+        isinstance(k, int) and isinstance(w, int | float) and w > 0 for k, w in value.items()
+    ):
+        return value
+    raise ValueError("allowed: null, 'balanced', or a mapping {class index: weight > 0}")
+
+
+def _predict_input(path: str) -> str:
+    if not os.path.exists(os.path.expanduser(path)):
+        raise ValueError(f"no file or folder at {path!r}; give an image file, a folder of images or a .npy file")
+    return path
+
+
+def group_options(choices: Mapping[str, Any]) -> dict[str, str]:
+    """Of Hydra's record of the chosen options (``hydra.runtime.choices``), those of the run's
+    own groups that were chosen (``{"model": "simple_cnn", ...}``); Hydra's own groups left out."""
+    return {group: str(option) for group, option in choices.items()
+            if option is not None and not group.startswith("hydra")}
+
+
+class Monitor(Section):
+    metric: str
+    mode: Mode
+
+
+class Fit(Section):
+    epochs: PositiveInt
+    steps_per_epoch: PositiveInt | None = None
+    validation_steps: PositiveInt | None = None
+    validation_freq: PositiveInt = 1
+    initial_epoch: NonNegativeInt = 0
+    class_weight: Annotated[Any, AfterValidator(_class_weight)] = None
+    verbose: Verbose = "auto"
+    shuffle: bool = True
+
+    @model_validator(mode="after")
+    def _initial_epoch_before_last(self):
+        if self.initial_epoch >= self.epochs:
+            raise ValueError(
+                f"initial_epoch={self.initial_epoch} leaves nothing to train with "
+                f"epochs={self.epochs}; initial_epoch must be below epochs"
+            )
+        return self
+
+
+class Compile(Section):
+    loss: str | dict[str, Any]
+    metrics: list[str | dict[str, Any]] = []
+    jit_compile: Literal["auto", True, False] = "auto"
+    steps_per_execution: PositiveInt = 1
+    run_eagerly: bool = False
+
+
+class Hardware(Section):
+    device: Literal["cpu", "gpu"]
+    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+    cpu_devices: PositiveInt = 1
+    visible_devices: list[NonNegativeInt] | None = None
+    memory_growth: bool = False
+    memory_limit_mb: PositiveInt | None = None
+    mixed_precision: Literal["mixed_float16", "mixed_bfloat16"] | None = None
+    jit_compile: Literal["auto", True, False] = "auto"
+    intra_op_threads: NonNegativeInt | None = None
+    inter_op_threads: NonNegativeInt | None = None
+    deterministic: bool = False
+
+    @model_validator(mode="after")
+    def _cpu_devices_split_the_cpu(self):
+        if self.cpu_devices > 1 and self.device != "cpu":
+            raise ValueError(
+                f"cpu_devices={self.cpu_devices} splits the CPU into logical devices, so it needs "
+                f"device=cpu (got device={self.device})"
+            )
+        return self
+
+
+class Paths(Section):
+    root_dir: str
+    output_dir: str
+
+
+class Mlflow(Section):
+    tracking_uri: Annotated[str, Field(min_length=1)]
+    experiment_name: Annotated[str, Field(min_length=1)]
+    run_name: str | None = None
+    log_model: bool = True
+
+
+class TrainConfig(Section):
+    """A validated training config: what the run reads, and nothing else, once it is made.
+
+    Besides the keys of ``train.yaml`` it knows the option chosen in each group (``model``
+    -> ``simple_cnn``), as Hydra records it (``hydra.runtime.choices``): ``option``.
+    """
+
+    seed: NonNegativeInt
+    resume: str | None = None
+    monitor: Monitor
+    fit: Fit
+    compile: Compile
+    paths: Paths
+    mlflow: Mlflow
+    hardware: Hardware
+    model: dict[str, Any]
+    optimizer: dict[str, Any]
+    schedule: dict[str, Any]
+    data: dict[str, Any]
+    callbacks: dict[str, dict[str, Any] | None]
+    _choices: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def make(cls, values: dict[str, Any], choices: dict[str, str]) -> "TrainConfig":
+        """The typed config of ``values``, which the schema has checked, with the groups' ``choices``."""
+        config = cls.model_validate(values)
+        config._choices = dict(choices)
+        return config
+
+    def option(self, group: str) -> str:
+        """The option chosen in ``group`` (``hardware`` -> ``gpu``); its ``_target_`` where
+        the config did not come through Hydra's defaults list."""
+        node = getattr(self, group, None)
+        fallback = node.get("_target_", group) if isinstance(node, dict) else group
+        return self._choices.get(group) or fallback
+
+    def chosen_options(self) -> dict[str, str]:
+        """The option of every group that Hydra's defaults list chose (``{"model": "simple_cnn"}``)."""
+        return dict(self._choices)
+
+    def values(self) -> dict[str, Any]:
+        """The config as plain values, as ``train.yaml`` spells its keys."""
+        return self.model_dump()
+
+
+class PredictMlflow(Section):
+    tracking_uri: Annotated[str, Field(min_length=1)]
+
+
+class PredictConfig(Section):
+    run: Annotated[str, Field(min_length=1)]
+    input: Annotated[str, AfterValidator(_predict_input)]
+    output: str | None = None
+    checkpoint: Literal["final", "best"] = "final"
+    top_k: PositiveInt = 1
+    batch_size: PositiveInt = 32
+    mlflow: PredictMlflow
+
+
+ROOTS = {"train": TrainConfig, "predict": PredictConfig}

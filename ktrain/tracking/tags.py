@@ -1,0 +1,39 @@
+"""The tags every run gets: versions, the command line, the git commit of the project."""
+
+import subprocess
+import sys
+
+import keras
+from hydra.core.hydra_config import HydraConfig
+
+import ktrain
+from ktrain.names import GIT_COMMIT_TAG, OVERRIDES_TAG, RESUMED_WITH_TAG, VERSION_TAG
+
+
+def run_tags(root_dir: str, resumed: bool) -> dict[str, str]:
+    """Versions, the overrides (``ktrain.resumed_with`` on a resumed run) and the git commit
+    of ``root_dir``."""
+    tags = {
+        VERSION_TAG: ktrain.__version__,
+        "keras.version": keras.__version__,
+        "keras.backend": keras.backend.backend(),
+    }
+    if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
+        tags["tensorflow.version"] = sys.modules["tensorflow"].__version__
+    if HydraConfig.initialized():
+        tags[RESUMED_WITH_TAG if resumed else OVERRIDES_TAG] = " ".join(HydraConfig.get().overrides.task)
+    commit = git_commit(root_dir)
+    if commit:
+        tags[GIT_COMMIT_TAG] = commit
+    return tags
+
+
+def git_commit(directory: str) -> str | None:
+    """The commit checked out in ``directory``; None outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
