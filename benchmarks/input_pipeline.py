@@ -53,7 +53,11 @@ def machine() -> str:
 
     cpu = platform.processor() or platform.machine()
     if os.path.exists("/proc/cpuinfo"):
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     gpus = len(tf.config.list_physical_devices("GPU"))
     return f"{cpu}, {os.cpu_count()} cores, {gpus} GPU(s), TensorFlow {tf.__version__}, Python {sys.version.split()[0]}"
@@ -77,8 +81,10 @@ def main() -> None:
         make_folder(folder / "val", args.classes, args.classes, seed=1)
         make_folder(folder / "test", args.classes, args.classes, seed=2)
         print(f"machine: {machine()}")
-        print(f"data:    {args.images} training JPEGs in {args.classes} classes -> "
-              f"{IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} RGB, batch {BATCH_SIZE}")
+        print(
+            f"data:    {args.images} training JPEGs in {args.classes} classes -> "
+            f"{IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} RGB, batch {BATCH_SIZE}"
+        )
 
         start = time.perf_counter()
         data = ImageFolderData(str(folder), batch_size=BATCH_SIZE, image_size=IMAGE_SIZE)
@@ -106,14 +112,20 @@ def main() -> None:
         median = {name: statistics.median(values) for name, values in rates.items()}
         paired = statistics.median(a / b for a, b in zip(rates["ktrain"], rates["keras"]))
 
-        print(f"ktrain image_folder:          {median['ktrain']:6.0f} images/s, first batch after {ours_first:.2f} s "
-              f"({setup:.2f} s of it listing the folder and decoding every file once to find bad ones)")
+        print(
+            f"ktrain image_folder:          {median['ktrain']:6.0f} images/s, first batch after {ours_first:.2f} s "
+            f"({setup:.2f} s of it listing the folder and decoding every file once to find bad ones)"
+        )
         print(f"image_dataset_from_directory: {median['keras']:6.0f} images/s, first batch after {theirs_first:.2f} s")
-        print(f"ratio ktrain / keras: {median['ktrain'] / median['keras']:.2f}x "
-              f"(median of {args.epochs} alternating epochs each; median of the paired per-epoch ratios "
-              f"{paired:.2f}x; goal >= 1.0x)")
-        print(f"with data.cache=memory, epochs after the first: {median['cached']:.0f} images/s, "
-              f"{median['cached'] / median['keras']:.1f}x keras")
+        print(
+            f"ratio ktrain / keras: {median['ktrain'] / median['keras']:.2f}x "
+            f"(median of {args.epochs} alternating epochs each; median of the paired per-epoch ratios "
+            f"{paired:.2f}x; goal >= 1.0x)"
+        )
+        print(
+            f"with data.cache=memory, epochs after the first: {median['cached']:.0f} images/s, "
+            f"{median['cached'] / median['keras']:.1f}x keras"
+        )
         for name, values in rates.items():
             print(f"  {name} per epoch: {' '.join(f'{v:.0f}' for v in values)}")
 

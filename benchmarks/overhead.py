@@ -46,8 +46,14 @@ def main() -> None:
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
 
     def ktrain(epochs: int, tag: str) -> list[str]:
-        return [sys.executable, "train.py", f"fit.epochs={epochs}", "~callbacks.early_stopping", "fit.verbose=0",
-                f"hydra.run.dir={work / tag}"]
+        return [
+            sys.executable,
+            "train.py",
+            f"fit.epochs={epochs}",
+            "~callbacks.early_stopping",
+            "fit.verbose=0",
+            f"hydra.run.dir={work / tag}",
+        ]
 
     def plain(epochs: int, tag: str) -> list[str]:
         return [sys.executable, "benchmarks/plain_keras.py", str(epochs), str(work / tag)]
@@ -66,8 +72,11 @@ def main() -> None:
     for name, _ in programs:
         short, long = min(times[(name, SHORT)]), min(times[(name, LONG)])
         per_epoch = (long - short) / (LONG - SHORT)
-        result[name] = {"seconds": {SHORT: short, LONG: long}, "per_epoch_s": per_epoch,
-                        "fixed_s": short - SHORT * per_epoch}
+        result[name] = {
+            "seconds": {SHORT: short, LONG: long},
+            "per_epoch_s": per_epoch,
+            "fixed_s": short - SHORT * per_epoch,
+        }
     for name in ("ktrain", "control"):
         result[name]["per_epoch_ratio"] = result[name]["per_epoch_s"] / result["plain"]["per_epoch_s"]
         result[name]["fixed_overhead_s"] = result[name]["fixed_s"] - result["plain"]["fixed_s"]
@@ -81,16 +90,25 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, _ in programs:
         r = result[name]
-        print(f"| {name} | {r['seconds'][SHORT]:.2f} | {r['seconds'][LONG]:.2f} | {r['per_epoch_s']:.3f} | {r['fixed_s']:.2f} |")
+        print(
+            f"| {name} | {r['seconds'][SHORT]:.2f} | {r['seconds'][LONG]:.2f} "
+            f"| {r['per_epoch_s']:.3f} | {r['fixed_s']:.2f} |"
+        )
     ktrain_, control = result["ktrain"], result["control"]
-    print(f"\nper-epoch ratio ktrain/plain: {ktrain_['per_epoch_ratio']:.3f} (target <= 1.03; "
-          f"control/plain: {control['per_epoch_ratio']:.3f})")
-    print(f"fixed overhead: {ktrain_['fixed_overhead_s']:+.2f} s (target <= 3 s; "
-          f"control: {control['fixed_overhead_s']:+.2f} s)")
+    print(
+        f"\nper-epoch ratio ktrain/plain: {ktrain_['per_epoch_ratio']:.3f} (target <= 1.03; "
+        f"control/plain: {control['per_epoch_ratio']:.3f})"
+    )
+    print(
+        f"fixed overhead: {ktrain_['fixed_overhead_s']:+.2f} s (target <= 3 s; "
+        f"control: {control['fixed_overhead_s']:+.2f} s)"
+    )
     if abs(control["per_epoch_ratio"] - 1) > 0.03:
-        print("The control is more than 3% off plain: this machine's noise is larger than the per-epoch "
-              "target, so the ratio above cannot show it. benchmarks/tracking.py counts what ktrain adds "
-              "to an epoch instead.")
+        print(
+            "The control is more than 3% off plain: this machine's noise is larger than the per-epoch "
+            "target, so the ratio above cannot show it. benchmarks/tracking.py counts what ktrain adds "
+            "to an epoch instead."
+        )
 
 
 if __name__ == "__main__":

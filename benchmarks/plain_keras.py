@@ -16,10 +16,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import keras
+from keras import layers
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
 SEED = 42
 
@@ -53,8 +53,9 @@ def main(epochs: int, out_dir: Path) -> None:
         keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2, min_lr=1e-6),
         keras.callbacks.CSVLogger(str(out_dir / "epochs.csv"), append=True),
     ]
-    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs, validation_data=(x_val, y_val),
-                        callbacks=callbacks, verbose=0)
+    history = model.fit(
+        x_train, y_train, batch_size=32, epochs=epochs, validation_data=(x_val, y_val), callbacks=callbacks, verbose=0
+    )
     print(model.evaluate(x_test, y_test, verbose=0))
     model.save(out_dir / "model.keras")
     with open(out_dir / "his.pkl", "wb") as f:

@@ -8,7 +8,8 @@ the time an epoch's callbacks take counts. Target: ratio >= 0.95 on a GPU.
 
     pip install -e ".[jax]" "jax[cuda12]"
     python benchmarks/resnet50_jax.py                       # on a GPU machine
-    python benchmarks/resnet50_jax.py --device cpu --image-size 32 --batch-size 16 --steps 4 --val-samples 32 --classes 10 --epochs 2 --rounds 1   # a smoke run
+    python benchmarks/resnet50_jax.py --device cpu --image-size 32 --batch-size 16 --steps 4 \
+        --val-samples 32 --classes 10 --epochs 2 --rounds 1                # a smoke run
 """
 
 import argparse
@@ -66,21 +67,46 @@ def run(side: str, args, out: Path, scratch: Path) -> None:
     if side == "plain":
         if args.device == "cpu":
             env.update(JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="")
-        command = [sys.executable, "benchmarks/resnet50_plain.py", str(out), "--image-size", str(args.image_size),
-                   "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--val-samples",
-                   str(args.val_samples), "--epochs", str(args.epochs), "--classes", str(args.classes)]
+        command = [
+            sys.executable,
+            "benchmarks/resnet50_plain.py",
+            str(out),
+            "--image-size",
+            str(args.image_size),
+            "--batch-size",
+            str(args.batch_size),
+            "--steps",
+            str(args.steps),
+            "--val-samples",
+            str(args.val_samples),
+            "--epochs",
+            str(args.epochs),
+            "--classes",
+            str(args.classes),
+        ]
     else:
         samples = images + 2 * args.val_samples
         fraction = args.val_samples / samples
         command = [
-            sys.executable, "train.py", "model=resnet50", "data=synthetic",
-            f"data.input_shape=[{args.image_size},{args.image_size},3]", f"data.num_classes={args.classes}",
-            f"data.samples={samples}", f"data.val_fraction={fraction}", f"data.test_fraction={fraction}",
-            f"data.batch_size={args.batch_size}", f"hardware={args.device}",
-            "hardware.mixed_precision=mixed_bfloat16", f"fit.epochs={args.epochs}",
-            f"fit.steps_per_epoch={args.steps}", "fit.verbose=2", "mlflow.log_model=false",
+            sys.executable,
+            "train.py",
+            "model=resnet50",
+            "data=synthetic",
+            f"data.input_shape=[{args.image_size},{args.image_size},3]",
+            f"data.num_classes={args.classes}",
+            f"data.samples={samples}",
+            f"data.val_fraction={fraction}",
+            f"data.test_fraction={fraction}",
+            f"data.batch_size={args.batch_size}",
+            f"hardware={args.device}",
+            "hardware.mixed_precision=mixed_bfloat16",
+            f"fit.epochs={args.epochs}",
+            f"fit.steps_per_epoch={args.steps}",
+            "fit.verbose=2",
+            "mlflow.log_model=false",
             "+callbacks.throughput._target_=benchmarks.throughput.Throughput",
-            f"+callbacks.throughput.path={out}", f"+callbacks.throughput.images_per_epoch={images}",
+            f"+callbacks.throughput.path={out}",
+            f"+callbacks.throughput.images_per_epoch={images}",
             f"hydra.run.dir={scratch / f'ktrain-{out.stem}'}",
         ]
     subprocess.run(command, cwd=ROOT, env=env, check=True)

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.throughput import Throughput  # noqa: E402
+from benchmarks.throughput import Throughput
 
 
 def main() -> None:
@@ -44,8 +44,15 @@ def main() -> None:
     outputs = keras.layers.Dense(args.classes, activation="softmax", dtype="float32")(base.output)
     model = keras.Model(base.input, outputs)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, validation_data=(x_val, y_val), verbose=2,
-              callbacks=[Throughput(args.out, args.steps * args.batch_size)])
+    model.fit(
+        x,
+        y,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_data=(x_val, y_val),
+        verbose=2,
+        callbacks=[Throughput(args.out, args.steps * args.batch_size)],
+    )
 
 
 if __name__ == "__main__":

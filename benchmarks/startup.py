@@ -39,7 +39,7 @@ def main() -> None:
     result = {name: best_time(command, args.repeat) for name, command in COMMANDS.items()}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
-    print("| command | best of %d (s) |" % args.repeat)
+    print(f"| command | best of {args.repeat} (s) |")
     print("|---|---|")
     for name, seconds in result.items():
         print(f"| `{name}` | {seconds:.2f} |")

@@ -25,7 +25,11 @@ class Throughput(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         ends = self.starts[1:] + [time.perf_counter()]
         seconds = [end - start for start, end in zip(self.starts, ends)]
-        self.path.write_text(json.dumps({
-            "epoch_seconds": seconds,
-            "images_per_second": [self.images_per_epoch / s for s in seconds],
-        }))
+        self.path.write_text(
+            json.dumps(
+                {
+                    "epoch_seconds": seconds,
+                    "images_per_second": [self.images_per_epoch / s for s in seconds],
+                }
+            )
+        )

@@ -58,10 +58,8 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     import keras
     import mlflow
 
-    from ktrain.callbacks import RunBackup
+    from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
     from ktrain.data.arrays import DigitsData
-    from ktrain.callbacks import EpochLog
-    from ktrain.callbacks import StopOnNonFiniteLoss
     from ktrain.models.small import simple_cnn
     from ktrain.tracking.metrics import MlflowMetricsLogger, _metrics
 
@@ -106,8 +104,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
 
     data = DigitsData(batch_size=32, seed=42)
     model = simple_cnn(data.spec.input_shape, data.spec.num_classes)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     epoch_log = EpochLog()
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run() as run:
@@ -120,27 +117,41 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
             recording = [MlflowMetricsLogger(run.info.run_id, epoch_log)]
         else:
             backup = RunBackup(scratch / f"backup-{time.monotonic_ns()}", [epoch_log], epochs=epochs, restore=False)
-            recording = [StopOnNonFiniteLoss(), epoch_log, backup, MlflowMetricsLogger(run.info.run_id, epoch_log, backup)]
+            recording = [
+                StopOnNonFiniteLoss(),
+                epoch_log,
+                backup,
+                MlflowMetricsLogger(run.info.run_id, epoch_log, backup),
+            ]
         stopwatch = Stopwatch(recording)
         callbacks = [stopwatch] if epoch_log in recording else [epoch_log, stopwatch]
         threads_before = other_threads_cpu_s()
-        model.fit(**data.split("train").fit_args(), validation_data=data.split("val").validation_data(),
-                  epochs=epochs, callbacks=callbacks, verbose=0)
+        model.fit(
+            **data.split("train").fit_args(),
+            validation_data=data.split("val").validation_data(),
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=0,
+        )
         start = time.perf_counter()
         if backup is not None:
             backup.close()
         # Before the flush, which ends MLflow's threads (and their clocks) and starts new ones.
-        threads_cpu_s = sum(seconds - threads_before.get(ident, 0.0)
-                            for ident, seconds in other_threads_cpu_s().items())
+        threads_cpu_s = sum(
+            seconds - threads_before.get(ident, 0.0) for ident, seconds in other_threads_cpu_s().items()
+        )
         mlflow.flush_async_logging()
         flush_s = time.perf_counter() - start
     blocked = {name: 1000 * statistics.mean(seconds[1:]) for name, seconds in stopwatch.blocked_s.items()}
     loggers = ("SynchronousLogger", "MlflowMetricsLogger")
-    return {"mlflow_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k in loggers),
-            "backup_blocked_ms_per_epoch": blocked.get("RunBackup", 0.0),
-            "others_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k not in (*loggers, "RunBackup")),
-            "threads_cpu_ms_per_epoch": 1000 * threads_cpu_s / epochs,
-            "epochs_ms": [1000 * seconds for seconds in stopwatch.epochs_s[1:]], "final_flush_ms": 1000 * flush_s}
+    return {
+        "mlflow_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k in loggers),
+        "backup_blocked_ms_per_epoch": blocked.get("RunBackup", 0.0),
+        "others_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k not in (*loggers, "RunBackup")),
+        "threads_cpu_ms_per_epoch": 1000 * threads_cpu_s / epochs,
+        "epochs_ms": [1000 * seconds for seconds in stopwatch.epochs_s[1:]],
+        "final_flush_ms": 1000 * flush_s,
+    }
 
 
 def summarize(fits: list[dict]) -> dict[str, float]:
@@ -172,22 +183,32 @@ def main() -> None:
     none = result["none"]
     for r in result.values():
         r["epoch_ratio"] = r["epoch_ms"] / none["epoch_ms"]
-        r["epoch_ratio_standard_error"] = 0.0 if r is none else r["epoch_ratio"] * math.hypot(
-            r["epoch_ms_standard_error"] / r["epoch_ms"], none["epoch_ms_standard_error"] / none["epoch_ms"])
+        r["epoch_ratio_standard_error"] = (
+            0.0
+            if r is none
+            else r["epoch_ratio"]
+            * math.hypot(
+                r["epoch_ms_standard_error"] / r["epoch_ms"], none["epoch_ms_standard_error"] / none["epoch_ms"]
+            )
+        )
         counted_ms = sum(r[f"{part}_blocked_ms_per_epoch"] for part in ("mlflow", "backup", "others"))
         counted_ms += r["threads_cpu_ms_per_epoch"]
         r["counted_ratio_bound"] = r["epoch_ms"] / (r["epoch_ms"] - counted_ms)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
-    print("| recording | loop blocked by MLflow per epoch (ms) | by the backup (ms) | by EpochLog and the NaN check "
-          "(ms) | other threads' CPU (ms) | epoch (ms) | epoch / none: timed | counted, at most | flush at run end (ms) |")
+    print(
+        "| recording | loop blocked by MLflow per epoch (ms) | by the backup (ms) | by EpochLog and the NaN check "
+        "(ms) | other threads' CPU (ms) | epoch (ms) | epoch / none: timed | counted, at most | flush at run end (ms) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for mode, r in result.items():
-        print(f"| {mode} | {r['mlflow_blocked_ms_per_epoch']:.2f} | {r['backup_blocked_ms_per_epoch']:.2f} "
-              f"| {r['others_blocked_ms_per_epoch']:.2f} "
-              f"| {r['threads_cpu_ms_per_epoch']:.2f} | {r['epoch_ms']:.1f} "
-              f"| {r['epoch_ratio']:.3f} ± {r['epoch_ratio_standard_error']:.3f} "
-              f"| {r['counted_ratio_bound']:.3f} | {r['final_flush_ms']:.1f} |")
+        print(
+            f"| {mode} | {r['mlflow_blocked_ms_per_epoch']:.2f} | {r['backup_blocked_ms_per_epoch']:.2f} "
+            f"| {r['others_blocked_ms_per_epoch']:.2f} "
+            f"| {r['threads_cpu_ms_per_epoch']:.2f} | {r['epoch_ms']:.1f} "
+            f"| {r['epoch_ratio']:.3f} ± {r['epoch_ratio_standard_error']:.3f} "
+            f"| {r['counted_ratio_bound']:.3f} | {r['final_flush_ms']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

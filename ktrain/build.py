@@ -40,7 +40,8 @@ def compiled_model(config: TrainConfig, spec: DataSpec, steps_per_epoch: int) ->
     inside the strategy's scope."""
     model = build(config.model, "model", input_shape=spec.input_shape, num_classes=spec.num_classes)
     learning_rate = build(
-        config.schedule, "schedule",
+        config.schedule,
+        "schedule",
         learning_rate=float(config.optimizer["learning_rate"]),  # Keras refuses an int rate
         steps_per_epoch=steps_per_epoch,
         epochs=config.fit.epochs,

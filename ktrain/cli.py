@@ -24,6 +24,9 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from ktrain.errors import exit_on_user_error, refuse
+from ktrain.help import render_help
+from ktrain.resume import hydra_args
+from ktrain.schema.messages import allowed_keys
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +123,6 @@ def explain_file_error(error: OSError) -> str:
 
 
 def _print_help(config_name: str) -> None:
-    from ktrain.help import render_help
-
     overrides = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
     try:
         print(render_help(config_name, overrides))
@@ -132,8 +133,6 @@ def _print_help(config_name: str) -> None:
 def _prepare_resume() -> None:
     """``resume=<run dir>`` decides where Hydra runs the job, so it is read before Hydra."""
     if any(arg.startswith("resume=") for arg in sys.argv[1:]):
-        from ktrain.resume import hydra_args
-
         with exit_on_user_error():
             sys.argv[1:] = hydra_args(sys.argv[1:])
 
@@ -152,8 +151,6 @@ def explain(error: HydraException, overrides: list[str], config_name: str = "tra
 
 
 def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[str], config_name: str) -> str:
-    from ktrain.schema.messages import allowed_keys  # pydantic: only when Hydra refused a key
-
     key = cause.full_key
     given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
     path, _, name = key.rpartition(".")

@@ -3,15 +3,14 @@
 from typing import Any
 
 from omegaconf import OmegaConf
+from rich import print as rich_print
+from rich.syntax import Syntax
+from rich.tree import Tree
 
 FIRST = ("data", "model", "optimizer", "schedule", "callbacks", "fit", "compile", "hardware")
 
 
 def print_config_tree(values: dict[str, Any]) -> None:
-    from rich import print as rich_print
-    from rich.syntax import Syntax
-    from rich.tree import Tree
-
     tree = Tree("config", guide_style="dim")
     for key in [*[k for k in FIRST if k in values], *[k for k in values if k not in FIRST]]:
         value = values[key]

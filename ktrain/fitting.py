@@ -53,11 +53,7 @@ def class_weight(setting: Any, spec: DataSpec) -> dict[int, float] | None:
     if setting != "balanced":
         return None if setting is None else {int(k): float(v) for k, v in setting.items()}
     total = sum(spec.class_counts)
-    return {
-        index: total / (spec.num_classes * count)
-        for index, count in enumerate(spec.class_counts)
-        if count
-    }
+    return {index: total / (spec.num_classes * count) for index, count in enumerate(spec.class_counts) if count}
 
 
 def best(rows: list[dict[str, float]], metric: str, mode: str) -> float:

@@ -77,7 +77,7 @@ def setup(hardware: Hardware, seed: int, option: str):
     ``option`` is the hardware option the config chose, for the log and the refusals. The
     strategy has ``scope()`` (build the model inside it) and ``num_replicas_in_sync``.
     """
-    import keras
+    import keras  # (backend imports are made here, after prepare_environment: see the docstring)
 
     if keras.backend.backend() == "tensorflow":
         strategy = _tensorflow_strategy(hardware, option)
@@ -88,15 +88,19 @@ def setup(hardware: Hardware, seed: int, option: str):
     keras.utils.set_random_seed(seed)
     log.info(
         "hardware: %s on %s, %s backend, strategy %s (%s, %d replica(s)), precision policy %s",
-        option, hardware.device, keras.backend.backend(), hardware.strategy,
-        type(strategy).__name__.lstrip("_"), strategy.num_replicas_in_sync,
+        option,
+        hardware.device,
+        keras.backend.backend(),
+        hardware.strategy,
+        type(strategy).__name__.lstrip("_"),
+        strategy.num_replicas_in_sync,
         keras.mixed_precision.global_policy().name,
     )
     return strategy
 
 
 def _tensorflow_strategy(hardware: Hardware, option: str):
-    import tensorflow as tf
+    import tensorflow as tf  # the TensorFlow backend's strategies
 
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # tf.distribute logs every all-reduce at INFO
 
@@ -125,7 +129,7 @@ def _tensorflow_strategy(hardware: Hardware, option: str):
         kind = "GPU" if hardware.device == "gpu" else "CPU"
         return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices(kind)])
     if hardware.strategy == "multi_worker":
-        from ktrain import keras_multi_worker_fix
+        from ktrain import keras_multi_worker_fix  # it patches Keras: only under this strategy
 
         keras_multi_worker_fix.install()
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -146,7 +150,7 @@ class KerasDistribution:
 
 
 def _keras_distribution(hardware: Hardware, option: str, backend: str) -> KerasDistribution:
-    import keras
+    import keras  # (backend imports are made here, after prepare_environment: see the docstring)
 
     kind = "gpu" if hardware.device == "gpu" else "cpu"
     devices = _devices(kind, backend)
@@ -161,10 +165,10 @@ def _keras_distribution(hardware: Hardware, option: str, backend: str) -> KerasD
 def _devices(kind: str, backend: str) -> list[str]:
     """The backend's devices of ``kind`` ("cpu" or "gpu"); keras.distribution covers JAX only."""
     if backend == "torch":
-        import torch
+        import torch  # the PyTorch backend only
 
         return [f"cuda:{i}" for i in range(torch.cuda.device_count())] if kind == "gpu" else ["cpu:0"]
-    import keras
+    import keras  # (backend imports are made here, after prepare_environment: see the docstring)
 
     try:
         return keras.distribution.list_devices(kind)
@@ -190,7 +194,8 @@ def _refuse_unsupported(hardware: Hardware, backend: str) -> None:
             f"{'; '.join(problems)} {what} not available on the {backend} backend "
             f"(KERAS_BACKEND={backend}). Leave {'it' if len(problems) == 1 else 'them'} at the "
             "default, or train on the TensorFlow backend (unset KERAS_BACKEND)"
-            + (", or on JAX for several devices" if backend not in ("tensorflow", "jax") else "") + "."
+            + (", or on JAX for several devices" if backend not in ("tensorflow", "jax") else "")
+            + "."
         )
 
 
@@ -199,7 +204,7 @@ def _refuse_no_gpu(hardware: Hardware, option: str, backend: str):
     instead = {
         "default": "Use hardware=cpu on this machine",
         "mirrored": "Use hardware=cpu on this machine (with hardware.strategy=mirrored "
-                    "hardware.cpu_devices=2 to try the multi-replica path on the CPU)",
+        "hardware.cpu_devices=2 to try the multi-replica path on the CPU)",
         "multi_worker": "Use hardware.device=cpu for workers without GPUs",
     }[hardware.strategy]
     raise UserError(
@@ -217,8 +222,12 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
         return splits
-    log.info("data: batch_size=%d is the global batch: %d replicas of %g samples each",
-             data.batch_size, replicas, data.batch_size / replicas)
+    log.info(
+        "data: batch_size=%d is the global batch: %d replicas of %g samples each",
+        data.batch_size,
+        replicas,
+        data.batch_size / replicas,
+    )
     if not isinstance(strategy, KerasDistribution):
         return splits
     if data.batch_size % replicas:
@@ -230,6 +239,8 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
     even = {name: split.divisible(replicas) for name, split in splits.items()}
     dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
     if any(dropped.values()):
-        log.info("data: dropped %s sample(s) so that batches divide across the replicas",
-                 ", ".join(f"{n} {name}" for name, n in dropped.items() if n))
+        log.info(
+            "data: dropped %s sample(s) so that batches divide across the replicas",
+            ", ".join(f"{n} {name}" for name, n in dropped.items() if n),
+        )
     return even

@@ -16,6 +16,10 @@ tests/test_hardware.py covers it.
 
 import logging
 
+import keras
+from keras.src import tree
+from keras.src.backend.tensorflow import trainer
+
 log = logging.getLogger(__name__)
 
 CHECKED_KERAS = ("3.15.",)  # version prefixes whose trainer.py this replaces code of
@@ -24,14 +28,12 @@ UPSTREAM = "https://github.com/keras-team/keras/issues/20585"
 
 def install() -> bool:
     """Patch Keras' TensorFlow trainer for multi-worker training; return whether it did."""
-    import keras
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer
-
     if not keras.__version__.startswith(CHECKED_KERAS):
         log.warning(
-            "hardware: Keras %s is not a version the workaround for %s was checked on (%s); "
-            "running Keras unpatched", keras.__version__, UPSTREAM, ", ".join(f"{v}*" for v in CHECKED_KERAS),
+            "hardware: Keras %s is not a version the workaround for %s was checked on (%s); running Keras unpatched",
+            keras.__version__,
+            UPSTREAM,
+            ", ".join(f"{v}*" for v in CHECKED_KERAS),
         )
         return False
     if getattr(trainer, "_ktrain_multi_worker_fix", False):

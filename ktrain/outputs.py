@@ -47,10 +47,7 @@ def plot_history(table: dict[str, list], path: Path) -> None:
     """One panel per metric (loss, accuracy, ...), training and validation curves in each."""
     from matplotlib.figure import Figure  # not pyplot: no GUI backend, and a third of the import time
 
-    names = [
-        key for key in table
-        if key != "epoch" and not key.startswith("val_") and key not in LEARNING_RATE_KEYS
-    ]
+    names = [key for key in table if key != "epoch" and not key.startswith("val_") and key not in LEARNING_RATE_KEYS]
     fig = Figure(figsize=(5 * max(len(names), 1), 4))
     axes = fig.subplots(1, max(len(names), 1), squeeze=False)
     epochs = [epoch + 1 for epoch in table.get("epoch", [])]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ktrain import cli, schema
@@ -62,16 +63,13 @@ def find_inputs(given: str) -> Path | list[str]:
     if path.is_dir():
         images = list_images(str(path))
         if not images:
-            raise UserError(
-                f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) at any depth."
-            )
+            raise UserError(f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) at any depth.")
         return images
     if path.suffix.lower() == ".npy":
         return path
     if not is_image_file(path.name):
         raise UserError(
-            f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of "
-            "images or a .npy file."
+            f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images or a .npy file."
         )
     return [str(path)]
 
@@ -105,7 +103,7 @@ def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Pa
     )
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
         raise unknown  # asking MLflow would create an empty store
-    import mlflow
+    import mlflow  # only for a run given by id: a second of startup
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
@@ -126,16 +124,14 @@ def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Pa
     model = fetch(LOGGED_MODEL_FILES[checkpoint])
     if model is None:
         why = "it was trained with mlflow.log_model=false, or " if checkpoint == "final" else ""
-        raise UserError(
-            f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint]}: {why}{_no_model(checkpoint)}."
-        )
+        raise UserError(f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint]}: {why}{_no_model(checkpoint)}.")
     return RunFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES))
 
 
 def predict(files: RunFiles, source: Path | list[str], top_k: int, batch_size: int) -> tuple[list[str], list[list]]:
     """The table of predictions: a header and one row per readable input."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    import keras  # after the config and the run are found: a refusal stays fast
 
     try:
         model = keras.saving.load_model(files.model, safe_mode=True)
@@ -164,15 +160,19 @@ def predict(files: RunFiles, source: Path | list[str], top_k: int, batch_size: i
 
 
 def _predict_images(model, config: Path | None, paths: list[str], batch_size: int):
-    import tensorflow as tf
+    import tensorflow as tf  # the training pipeline's decoder; only for image inputs
 
     from ktrain.data.image_folder import AUTOTUNE, load_image, unreadable_files
 
     image_size, color_mode = _image_settings(model, config)
     bad = set(unreadable_files(paths))
     if bad:
-        log.warning("predict: skipping %d of %d files that cannot be decoded:\n  %s",
-                    len(bad), len(paths), "\n  ".join(sorted(bad)))
+        log.warning(
+            "predict: skipping %d of %d files that cannot be decoded:\n  %s",
+            len(bad),
+            len(paths),
+            "\n  ".join(sorted(bad)),
+        )
     paths = [path for path in paths if path not in bad]
     if not paths:
         raise UserError("None of the input files can be decoded as an image; nothing to predict.")
@@ -204,8 +204,6 @@ def _image_settings(model, config: Path | None) -> tuple[tuple[int, int], str]:
 
 
 def _predict_array(model, path: Path, batch_size: int):
-    import numpy as np
-
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:

@@ -15,8 +15,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ktrain.errors import UserError
-from ktrain.schema.run import group_options
 from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES
+from ktrain.schema.run import group_options
 
 ALLOWED = ("resume", "fit.epochs")
 
@@ -59,7 +59,8 @@ def check_run_dir(value: str) -> Path:
         raise UserError(
             f"resume={value} names a run that stopped before its MLflow run started ({run_dir} "
             f"has no {RUN_RECORD}), so there is nothing to continue. Start it anew: "
-            f"python train.py {' '.join(overrides)}".rstrip() + "."
+            f"python train.py {' '.join(overrides)}".rstrip()
+            + "."
         )
     return run_dir
 
@@ -107,7 +108,7 @@ def load(cfg: DictConfig, overrides: list[str]) -> Resumed:
 
 
 def _status(record: dict, where: str) -> str:
-    from mlflow import MlflowClient
+    from mlflow import MlflowClient  # a second of startup, spent only once the run dir checks out
     from mlflow.exceptions import MlflowException
 
     try:

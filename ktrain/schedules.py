@@ -26,8 +26,9 @@ def cosine(learning_rate: float, steps_per_epoch: int, epochs: int, alpha: float
     return CosineDecay(learning_rate, decay_steps=steps_per_epoch * epochs, alpha=alpha)
 
 
-def warmup_cosine(learning_rate: float, steps_per_epoch: int, epochs: int, warmup_epochs: float = 1,
-                  alpha: float = 0.0) -> CosineDecay:
+def warmup_cosine(
+    learning_rate: float, steps_per_epoch: int, epochs: int, warmup_epochs: float = 1, alpha: float = 0.0
+) -> CosineDecay:
     """A linear rise from 0 to ``learning_rate`` over ``warmup_epochs``, then cosine decay
     to ``alpha * learning_rate`` by the end of the run."""
     warmup_steps = max(1, round(warmup_epochs * steps_per_epoch))
@@ -46,16 +47,22 @@ def exponential(learning_rate: float, steps_per_epoch: int, epochs: int, decay_r
     return ExponentialDecay(learning_rate, decay_steps=steps_per_epoch * epochs, decay_rate=decay_rate)
 
 
-def step(learning_rate: float, steps_per_epoch: int, epochs: int, drop_epochs: tuple[int, ...] = (10, 15),
-         factor: float = 0.1) -> PiecewiseConstantDecay:
+def step(
+    learning_rate: float,
+    steps_per_epoch: int,
+    epochs: int,
+    drop_epochs: tuple[int, ...] = (10, 15),
+    factor: float = 0.1,
+) -> PiecewiseConstantDecay:
     """The rate is multiplied by ``factor`` at the start of each epoch in ``drop_epochs``."""
     boundaries = [epoch * steps_per_epoch - 1 for epoch in drop_epochs]
     values = [learning_rate * factor**drops for drops in range(len(drop_epochs) + 1)]
     return PiecewiseConstantDecay(boundaries, values)
 
 
-def epoch_exponential(learning_rate: float, steps_per_epoch: int, epochs: int, hold_epochs: int = 10,
-                      decay: float = 0.1) -> PiecewiseConstantDecay | float:
+def epoch_exponential(
+    learning_rate: float, steps_per_epoch: int, epochs: int, hold_epochs: int = 10, decay: float = 0.1
+) -> PiecewiseConstantDecay | float:
     """Keras' LearningRateScheduler example as a schedule: ``learning_rate`` for the first
     ``hold_epochs`` epochs, then multiplied by ``exp(-decay)`` at the start of every epoch."""
     decaying = range(hold_epochs, epochs)

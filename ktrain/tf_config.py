@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from ktrain.errors import UserError
 
 JOBS = ("chief", "worker")
-EXAMPLE = (
-    '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
-)
+EXAMPLE = '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
 
 
 @dataclass(frozen=True)
@@ -44,13 +42,13 @@ def read_role(environ=os.environ) -> Role:
     cluster = config.get("cluster") if isinstance(config, dict) else None
     task = config.get("task") if isinstance(config, dict) else None
     if not isinstance(cluster, dict) or not isinstance(task, dict):
-        _refuse("TF_CONFIG needs a \"cluster\" object and a \"task\" object")
+        _refuse('TF_CONFIG needs a "cluster" object and a "task" object')
     unknown = sorted(set(cluster) - set(JOBS))
     if unknown or not cluster:
         _refuse(f"TF_CONFIG's cluster has the jobs {sorted(cluster)}; allowed: chief (at most one) and worker")
     for job, addresses in cluster.items():
         if not isinstance(addresses, list) or not addresses or not all(_is_address(a) for a in addresses):
-            _refuse(f"TF_CONFIG's cluster.{job} must be a list of \"host:port\" addresses, got {addresses!r}")
+            _refuse(f'TF_CONFIG\'s cluster.{job} must be a list of "host:port" addresses, got {addresses!r}')
     if len(cluster.get("chief", [])) > 1:
         _refuse(f"TF_CONFIG's cluster has {len(cluster['chief'])} chiefs; at most one is allowed")
     task_type, index = task.get("type"), task.get("index")

@@ -68,8 +68,9 @@ def _train(cfg: DictConfig, job: "SweepJob | None", chief: bool) -> float:
     if job is not None:  # jobs of a sweep may share a process: each starts from a clean Keras state
         training.clear_keras_session()  # (before setup: it would also forget the seed and precision)
     strategy = hardware.setup(config.hardware, config.seed, config.option("hardware"))
-    continue_with = None if config.hardware.strategy == "multi_worker" else (
-        f"python train.py resume={config.paths.output_dir}")
+    continue_with = (
+        None if config.hardware.strategy == "multi_worker" else (f"python train.py resume={config.paths.output_dir}")
+    )
     with interrupts.exit_when_stopped(continue_with):
         return training.train(config, strategy, job, resumed_run_id, record=chief)
 
@@ -77,8 +78,7 @@ def _train(cfg: DictConfig, job: "SweepJob | None", chief: bool) -> float:
 def _configure(cfg: DictConfig, job: "SweepJob | None") -> tuple[schema.TrainConfig, str | None]:
     """The validated config (a resumed run's own), and the MLflow run id a resume reopens."""
     resumed = resume.load(cfg, _command_line()) if cfg.get("resume") else None
-    config = schema.validate(resumed.cfg if resumed else cfg, _command_line(),
-                             resumed.choices if resumed else None)
+    config = schema.validate(resumed.cfg if resumed else cfg, _command_line(), resumed.choices if resumed else None)
     if job is not None and job.parallel_jobs > 1:
         _share_cores(config.hardware, job)
     print_config_tree(config.values())
@@ -102,5 +102,9 @@ def _share_cores(hardware_cfg: schema.Hardware, job: "SweepJob") -> None:
         hardware_cfg.intra_op_threads = threads
     if hardware_cfg.inter_op_threads is None:
         hardware_cfg.inter_op_threads = threads
-    log.info("hardware: %d jobs at once on this machine; this one uses %s intra-op and %s inter-op threads",
-             job.parallel_jobs, hardware_cfg.intra_op_threads, hardware_cfg.inter_op_threads)
+    log.info(
+        "hardware: %d jobs at once on this machine; this one uses %s intra-op and %s inter-op threads",
+        job.parallel_jobs,
+        hardware_cfg.intra_op_threads,
+        hardware_cfg.inter_op_threads,
+    )

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def train(config: TrainConfig, strategy, job: "SweepJob | None", resumed_run_id: str | None,
-          record: bool = True) -> float:
+def train(
+    config: TrainConfig, strategy, job: "SweepJob | None", resumed_run_id: str | None, record: bool = True
+) -> float:
     """Train and, if ``record``, record the run; return the best value of ``monitor.metric``."""
     run_dir = Path(config.paths.output_dir)
     if not record:
@@ -57,19 +58,25 @@ def _train(config: TrainConfig, strategy, tracked, run_dir: Path, restore: bool)
         tracked.log_params(config.chosen_options())  # model=simple_cnn, ...: the group options
         data = build(config.data, "data")
         spec = data.spec
-        log.info("data: %s, input shape %s, %d classes, %s samples (train/val/test)",
-                 config.option("data"), spec.input_shape, spec.num_classes,
-                 "/".join(str(spec.split_sizes[s]) for s in ("train", "val", "test")))
+        log.info(
+            "data: %s, input shape %s, %d classes, %s samples (train/val/test)",
+            config.option("data"),
+            spec.input_shape,
+            spec.num_classes,
+            "/".join(str(spec.split_sizes[s]) for s in ("train", "val", "test")),
+        )
         steps = fitting.steps_per_epoch(config.fit, spec, data.batch_size)
         splits = hardware.split_across_replicas(data, strategy)
         with strategy.scope():
             model = compiled_model(config, spec, steps)
-        tracked.log_params({
-            "model.parameter_count": model.count_params(),
-            "data.class_count": spec.num_classes,
-            "data.input_shape": list(spec.input_shape),
-            **{f"data.{split}_size": size for split, size in spec.split_sizes.items()},
-        })
+        tracked.log_params(
+            {
+                "model.parameter_count": model.count_params(),
+                "data.class_count": spec.num_classes,
+                "data.input_shape": list(spec.input_shape),
+                **{f"data.{split}_size": size for split, size in spec.split_sizes.items()},
+            }
+        )
         for path in outputs.write_model_files(model, spec.class_names, run_dir):
             tracked.log_artifact(path)
         rows = _fit(config, model, splits, spec, run_dir, tracked, restore)
@@ -96,8 +103,12 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
         tracked.set_tags({RESUMED_AT_TAG: str(arguments["initial_epoch"])})
     cli.startup_done()
     try:
-        model.fit(**splits["train"].fit_args(), validation_data=splits["val"].validation_data(),
-                  callbacks=callbacks, **arguments)
+        model.fit(
+            **splits["train"].fit_args(),
+            validation_data=splits["val"].validation_data(),
+            callbacks=callbacks,
+            **arguments,
+        )
     finally:
         backup.close()  # a stopped or failed fit still commits (and logs) its last epoch
     return epoch_log.rows

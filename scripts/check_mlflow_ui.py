@@ -32,13 +32,20 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
 from mlflow import MlflowClient
 
 from ktrain.tracking.sweep import compare_url
 
 CHROMIUM_FLAGS = [  # headless, and quiet on a machine without network access
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--window-size=1600,1300",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1300",
 ]
 PAGE_TIMEOUT_S = 120
 ASSISTANT_CLOSE = "mlflow.assistant.chat_panel.close"
@@ -54,8 +61,10 @@ def main() -> int:
 
     chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
     if chromium is None or chromedriver is None:
-        print("chromium and chromedriver are needed (Debian: apt-get install -y chromium chromium-driver)",
-              file=sys.stderr)
+        print(
+            "chromium and chromedriver are needed (Debian: apt-get install -y chromium chromium-driver)",
+            file=sys.stderr,
+        )
         return 2
     client = MlflowClient(args.backend_store_uri)
     experiment = client.get_experiment_by_name(args.experiment_name)
@@ -99,8 +108,12 @@ def main() -> int:
 def _parent(client: MlflowClient, experiment, run_id: str | None):
     if run_id:
         return client.get_run(run_id)
-    latest = client.search_runs([experiment.experiment_id], "tags.`ktrain.sweep.dir` LIKE '%'",
-                                order_by=["attributes.start_time DESC"], max_results=1)
+    latest = client.search_runs(
+        [experiment.experiment_id],
+        "tags.`ktrain.sweep.dir` LIKE '%'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     return latest[0] if latest else None
 
 
@@ -120,31 +133,43 @@ def _request(method: str, url: str, body: dict | None = None, timeout: float = 6
 @contextmanager
 def _server(command: list[str], ready_url: str, env: dict[str, str] | None = None):
     """A server process, waited for until ``ready_url`` answers; stopped with its children."""
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(ready_url, timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"{command[0]} did not start:\n{log.read().decode()[-3000:]}")
-                time.sleep(0.5)
-        yield
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    urllib.request.urlopen(ready_url, timeout=2).close()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"{command[0]} did not start:\n{log.read().decode()[-3000:]}") from None
+                    time.sleep(0.5)
+            yield
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 @contextmanager
 def _mlflow_ui(backend_store_uri: str):
     """A real ``mlflow ui`` on a free 127.0.0.1 port; yields its address."""
     port = _free_port()
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", backend_store_uri,
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job runner
     with _server(command, f"http://127.0.0.1:{port}/health", env):
         yield f"http://127.0.0.1:{port}"
@@ -170,11 +195,16 @@ class _Browser:
 def _browser(chromedriver: str, chromium: str):
     """Headless Chromium with a fresh profile, driven through chromedriver."""
     port = _free_port()
-    with tempfile.TemporaryDirectory() as profile, \
-            _server([chromedriver, f"--port={port}"], f"http://127.0.0.1:{port}/status"):
+    with (
+        tempfile.TemporaryDirectory() as profile,
+        _server([chromedriver, f"--port={port}"], f"http://127.0.0.1:{port}/status"),
+    ):
         options = {"binary": chromium, "args": [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]}
-        session = _request("POST", f"http://127.0.0.1:{port}/session",
-                           {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}})
+        session = _request(
+            "POST",
+            f"http://127.0.0.1:{port}/session",
+            {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}},
+        )
         session_url = f"http://127.0.0.1:{port}/session/{session['value']['sessionId']}"
         try:
             yield _Browser(session_url)

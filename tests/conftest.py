@@ -47,12 +47,17 @@ def client(tracking_uri):
     return MlflowClient(tracking_uri=tracking_uri)
 
 
-def run_train(tracking_uri: str, run_dir: Path, *overrides: str, check: bool = True,
-              timeout: int = 300, **env: str) -> Run:
+def run_train(
+    tracking_uri: str, run_dir: Path, *overrides: str, check: bool = True, timeout: int = 300, **env: str
+) -> Run:
     """Run ``python train.py OVERRIDES`` with its run dir at ``run_dir``."""
     process = subprocess.run(
         [sys.executable, "train.py", "fit.verbose=2", f"hydra.run.dir={run_dir}", *overrides],
-        cwd=ROOT, env=script_env(tracking_uri, **env), capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=script_env(tracking_uri, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check:
         assert process.returncode == 0, f"train.py failed:\n{process.stdout[-4000:]}\n{process.stderr[-4000:]}"
@@ -64,7 +69,11 @@ def refuse(tracking_uri: str, *args: str, **env: str) -> tuple[str, str]:
     no traceback, exactly one ``Error:`` paragraph on stderr. Returns (it, the whole output)."""
     process = subprocess.run(
         [sys.executable, "train.py", *args],
-        cwd=ROOT, env=script_env(tracking_uri, **env), capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=script_env(tracking_uri, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = process.stdout + process.stderr
     assert process.returncode == 2, output[-4000:]
@@ -103,9 +112,22 @@ def run_sweep(tracking_uri: str, sweep_dir: Path, *overrides: str, timeout: int 
     """Run ``python train.py -m OVERRIDES`` with its sweep dir at ``sweep_dir``; small and quiet
     by default (2 epochs, batch 64, progress once per epoch, no model logged)."""
     process = subprocess.run(
-        [sys.executable, "train.py", "-m", "fit.epochs=2", "data.batch_size=64", "fit.verbose=2",
-         "mlflow.log_model=false", f"hydra.sweep.dir={sweep_dir}", *overrides],
-        cwd=ROOT, env=script_env(tracking_uri, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, timeout=timeout,
+        [
+            sys.executable,
+            "train.py",
+            "-m",
+            "fit.epochs=2",
+            "data.batch_size=64",
+            "fit.verbose=2",
+            "mlflow.log_model=false",
+            f"hydra.sweep.dir={sweep_dir}",
+            *overrides,
+        ],
+        cwd=ROOT,
+        env=script_env(tracking_uri, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
     )
     return Sweep(process.returncode, process.stdout, sweep_dir)

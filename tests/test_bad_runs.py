@@ -36,15 +36,23 @@ CASES = {
     "npz missing arrays": (["data=npz", "data.path={files}/no_arrays.npz"], "it needs 'x' and 'y'"),
     "npz with mismatched lengths": (["data=npz", "data.path={files}/lengths.npz"], "x has 40 samples but y has 39"),
     "labels out of range": (["data=npz", "data.path={files}/labels.npz"], "labels from 0 to 3, but 3 class names"),
-    "only corrupt images": (["data=image_folder", "data.path={files}/corrupt", "data.image_size=[8,8]"],
-                            "no readable image in the class folders"),
-    "NaN loss": (["optimizer=sgd", "optimizer.learning_rate=1e8"],
-                 "the training loss became NaN in epoch 1 (learning rate 1e+08), so the run stopped"),
-    "batch size larger than the data": (["data.batch_size=5000"],
-                                        "data.batch_size=5000 is larger than the train split (1257 samples)"),
-    "steps_per_epoch beyond the data": (["fit.steps_per_epoch=100"],
-                                        "fit.steps_per_epoch=100 is more than the train split holds: 1257 samples "
-                                        "in batches of 32 make 40 steps. Give fit.steps_per_epoch of at most 40"),
+    "only corrupt images": (
+        ["data=image_folder", "data.path={files}/corrupt", "data.image_size=[8,8]"],
+        "no readable image in the class folders",
+    ),
+    "NaN loss": (
+        ["optimizer=sgd", "optimizer.learning_rate=1e8"],
+        "the training loss became NaN in epoch 1 (learning rate 1e+08), so the run stopped",
+    ),
+    "batch size larger than the data": (
+        ["data.batch_size=5000"],
+        "data.batch_size=5000 is larger than the train split (1257 samples)",
+    ),
+    "steps_per_epoch beyond the data": (
+        ["fit.steps_per_epoch=100"],
+        "fit.steps_per_epoch=100 is more than the train split holds: 1257 samples "
+        "in batches of 32 make 40 steps. Give fit.steps_per_epoch of at most 40",
+    ),
     "unknown loss": (["compile.loss=not_a_loss"], "compile.loss=not_a_loss is not a Keras loss"),
 }
 
@@ -53,8 +61,9 @@ CASES = {
 def test_a_bad_input_found_in_a_run_fails_it_with_the_reason(case, files, tracking_uri, client, tmp_path):
     overrides, phrase = CASES[case]
     args = [arg.format(files=files) for arg in overrides]
-    paragraph, output = refuse(tracking_uri, "fit.verbose=0", "mlflow.log_model=false", "fit.epochs=2",
-                               f"hydra.run.dir={tmp_path}", *args)
+    paragraph, output = refuse(
+        tracking_uri, "fit.verbose=0", "mlflow.log_model=false", "fit.epochs=2", f"hydra.run.dir={tmp_path}", *args
+    )
     assert phrase in paragraph
     run = client.get_run(Run(2, output, "", tmp_path).run_id)
     assert run.info.status == "FAILED"
@@ -66,8 +75,8 @@ def test_a_bad_input_found_in_a_run_fails_it_with_the_reason(case, files, tracki
 def test_a_nan_loss_stops_before_the_checkpoint_and_the_backup_see_the_epoch(tmp_path):
     import keras
 
-    from ktrain.data.arrays import DigitsData
     from ktrain.callbacks import StopOnNonFiniteLoss
+    from ktrain.data.arrays import DigitsData
     from ktrain.models.small import simple_cnn
 
     class PoisonAfterFirstEpoch(keras.callbacks.Callback):
@@ -79,8 +88,14 @@ def test_a_nan_loss_stops_before_the_checkpoint_and_the_backup_see_the_epoch(tmp
     model = simple_cnn(data.spec.input_shape, data.spec.num_classes)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     checkpoint = tmp_path / "last.keras"
-    with pytest.raises(UserError, match="became NaN in epoch 2 .* the checkpoints and the backup of epochs 1 to 1 are kept"):
-        model.fit(**data.split("train").fit_args(), epochs=5, verbose=0, callbacks=[
-            StopOnNonFiniteLoss(), keras.callbacks.ModelCheckpoint(checkpoint), PoisonAfterFirstEpoch()])
+    with pytest.raises(
+        UserError, match="became NaN in epoch 2 .* the checkpoints and the backup of epochs 1 to 1 are kept"
+    ):
+        model.fit(
+            **data.split("train").fit_args(),
+            epochs=5,
+            verbose=0,
+            callbacks=[StopOnNonFiniteLoss(), keras.callbacks.ModelCheckpoint(checkpoint), PoisonAfterFirstEpoch()],
+        )
     saved = keras.saving.load_model(checkpoint)
     assert all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in saved.weights)

@@ -34,7 +34,11 @@ def refusal(*overrides: str) -> str:
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-X", "importtime", "train.py", *args],
-        cwd=ROOT, env=script_env("sqlite:///unused.db"), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=script_env("sqlite:///unused.db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -80,7 +84,10 @@ def test_a_callback_is_tuned_or_dropped_by_its_name():
         (["fit.epochs=-1"], "fit.epochs=-1: input should be greater than or equal to 1"),
         (["optimizer.learning_rate=0"], "optimizer.learning_rate=0: input should be greater than 0"),
         (["+model.nonexistent_key=3"], "model.nonexistent_key is not a known key (allowed here: _target_, filters"),
-        (["monitor.metric=val_acc"], "monitor.metric='val_acc' is not logged by this run (allowed: loss, accuracy, val_loss, val_accuracy)"),
+        (
+            ["monitor.metric=val_acc"],
+            "monitor.metric='val_acc' is not logged by this run (allowed: loss, accuracy, val_loss, val_accuracy)",
+        ),
         (["monitor.mode=biggest"], "monitor.mode='biggest': input should be 'min' or 'max'"),
         (["data=npz"], "data.path is required"),
         (["data=npz", "data.path=/no/such.npz"], "data.path='/no/such.npz': no file at '/no/such.npz'"),
@@ -114,12 +121,18 @@ def test_a_target_ktrain_does_not_know_takes_any_keyword():
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("model.nonexistent_key=3", "model.nonexistent_key=3 names an unknown key 'model.nonexistent_key'; model takes: _target_, filters, dense_units, dropout, preprocessing."),
+        (
+            "model.nonexistent_key=3",
+            "model.nonexistent_key=3 names an unknown key 'model.nonexistent_key'; model takes: _target_, filters, dense_units, dropout, preprocessing.",  # noqa: E501
+        ),
         ("optimizer=adamm", "optimizer=adamm is not an option of optimizer (allowed: adam, adamw, rmsprop, sgd)."),
         ("data.batch_size=zero", "data.batch_size='zero': input should be a valid integer"),
         ("fit.epochs=-1", "fit.epochs=-1: input should be greater than or equal to 1"),
         ("optimizer.learning_rate=0", "optimizer.learning_rate=0: input should be greater than 0"),
-        ("callbacks.early_stopping.start_from_epoch=2", "add it with a leading +: +callbacks.early_stopping.start_from_epoch=2"),
+        (
+            "callbacks.early_stopping.start_from_epoch=2",
+            "add it with a leading +: +callbacks.early_stopping.start_from_epoch=2",
+        ),
     ],
 )
 def test_the_cli_refuses_in_one_paragraph_without_traceback_or_tensorflow(override, expected):

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import ROOT, script_env
 from images import make_image_folder
-from test_config import composed
 from ktrain import schema
+from test_config import composed
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +36,19 @@ def test_a_debug_config_still_wins_over_the_recipe(folder):
 def test_the_readme_command_takes_a_folder_under_home(folder):
     """``data.path=~/...`` as typed in a shell: Hydra's grammar alone would refuse the ~."""
     process = subprocess.run(
-        [sys.executable, "train.py", "experiment=caltech101_resnet50", "data.path=~/101_ObjectCategories",
-         "--cfg", "job"],
-        cwd=ROOT, env=script_env("sqlite:///unused.db", HOME=str(folder.parent)), capture_output=True,
-        text=True, timeout=60,
+        [
+            sys.executable,
+            "train.py",
+            "experiment=caltech101_resnet50",
+            "data.path=~/101_ObjectCategories",
+            "--cfg",
+            "job",
+        ],
+        cwd=ROOT,
+        env=script_env("sqlite:///unused.db", HOME=str(folder.parent)),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert process.returncode == 0, process.stderr
     assert f"  path: {folder}\n" in process.stdout
@@ -53,9 +62,17 @@ def test_the_recipe_without_a_folder_says_data_path_is_required():
 @pytest.mark.slow
 def test_the_recipe_trains_resnet50_on_an_image_folder(folder, train, client):
     # Small images, batches and eager steps keep ResNet50 to seconds on a CPU.
-    run = train("experiment=caltech101_resnet50", f"data.path={folder}", "data.image_size=[32,32]",
-                "data.batch_size=8", "fit.steps_per_epoch=2", "fit.epochs=1", "fit.validation_steps=1",
-                "compile.run_eagerly=true", "mlflow.log_model=false")
+    run = train(
+        "experiment=caltech101_resnet50",
+        f"data.path={folder}",
+        "data.image_size=[32,32]",
+        "data.batch_size=8",
+        "fit.steps_per_epoch=2",
+        "fit.epochs=1",
+        "fit.validation_steps=1",
+        "compile.run_eagerly=true",
+        "mlflow.log_model=false",
+    )
     recorded = client.get_run(run.run_id)
     assert recorded.info.status == "FINISHED"
     params = recorded.data.params

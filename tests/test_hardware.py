@@ -26,8 +26,7 @@ def hardware_config(option: str, **changes) -> schema.Hardware:
 
 def epoch_lines(output: str) -> list[str]:
     """Keras' per-epoch progress lines, without their timings."""
-    return [re.sub(r" - \d+s - \d+ms/step", "", line) for line in output.splitlines()
-            if re.match(r"\d+/\d+ - ", line)]
+    return [re.sub(r" - \d+s - \d+ms/step", "", line) for line in output.splitlines() if re.match(r"\d+/\d+ - ", line)]
 
 
 # --- two workers on loopback --------------------------------------------------------------
@@ -50,11 +49,26 @@ def two_workers(tracking_uri, tmp_path_factory):
     run_dirs = [tmp_path_factory.mktemp(f"worker{index}") for index in range(2)]
     processes = [
         subprocess.Popen(
-            [sys.executable, "train.py", "fit.verbose=2", "hardware=multi_worker", "hardware.device=cpu",
-             "fit.epochs=2", "fit.steps_per_epoch=10", "fit.validation_steps=2", f"hydra.run.dir={run_dir}"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=script_env(tracking_uri, MLFLOW_EXPERIMENT_NAME="two_workers", TF_CONFIG=json.dumps(
-                {"cluster": cluster, "task": {"type": "worker", "index": index}})),
+            [
+                sys.executable,
+                "train.py",
+                "fit.verbose=2",
+                "hardware=multi_worker",
+                "hardware.device=cpu",
+                "fit.epochs=2",
+                "fit.steps_per_epoch=10",
+                "fit.validation_steps=2",
+                f"hydra.run.dir={run_dir}",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=script_env(
+                tracking_uri,
+                MLFLOW_EXPERIMENT_NAME="two_workers",
+                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            ),
         )
         for index, run_dir in enumerate(run_dirs)
     ]
@@ -103,7 +117,8 @@ def test_cpu_devices_need_the_cpu():
     from test_config import refusal
 
     assert "hardware: cpu_devices=2 splits the CPU into logical devices, so it needs device=cpu" in refusal(
-        "hardware=gpu", "hardware.cpu_devices=2")
+        "hardware=gpu", "hardware.cpu_devices=2"
+    )
 
 
 # --- refusals -----------------------------------------------------------------------------
@@ -134,10 +149,19 @@ CLUSTER = {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}
         (None, "TF_CONFIG is not set"),
         ("{cluster:", "TF_CONFIG is not JSON"),
         (json.dumps({"cluster": CLUSTER}), 'needs a "cluster" object and a "task" object'),
-        (json.dumps({"cluster": {"ps": ["h:1"]}, "task": {"type": "ps", "index": 0}}), "allowed: chief (at most one) and worker"),
-        (json.dumps({"cluster": {"worker": ["no-port"]}, "task": {"type": "worker", "index": 0}}), '"host:port" addresses'),
+        (
+            json.dumps({"cluster": {"ps": ["h:1"]}, "task": {"type": "ps", "index": 0}}),
+            "allowed: chief (at most one) and worker",
+        ),
+        (
+            json.dumps({"cluster": {"worker": ["no-port"]}, "task": {"type": "worker", "index": 0}}),
+            '"host:port" addresses',
+        ),
         (json.dumps({"cluster": CLUSTER, "task": {"type": "chief", "index": 0}}), "task.type='chief' is not a job"),
-        (json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": 2}}), "task.index=2 is not an index of cluster.worker (0 to 1)"),
+        (
+            json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": 2}}),
+            "task.index=2 is not an index of cluster.worker (0 to 1)",
+        ),
     ],
 )
 def test_a_bad_tf_config_is_refused_with_what_it_should_be(value, problem):
@@ -150,7 +174,8 @@ def test_a_bad_tf_config_is_refused_with_what_it_should_be(value, problem):
 def test_the_chief_is_the_chief_task_or_else_worker_0():
     with_chief = {"chief": ["h:1"], **CLUSTER}
     role = lambda cluster, kind, index: tf_config.read_role(  # noqa: E731
-        {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}})})
+        {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}})}
+    )
     assert role(CLUSTER, "worker", 0).is_chief and not role(CLUSTER, "worker", 1).is_chief
     assert role(with_chief, "chief", 0).is_chief and not role(with_chief, "worker", 0).is_chief
     assert role(with_chief, "worker", 1).workers == 3
@@ -159,11 +184,17 @@ def test_the_chief_is_the_chief_task_or_else_worker_0():
 def test_a_bad_tf_config_stops_train_py_before_tensorflow_with_one_paragraph(tracking_uri, tmp_path):
     process = subprocess.run(
         [sys.executable, "-X", "importtime", "train.py", "hardware=multi_worker", f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT, env=script_env(tracking_uri, TF_CONFIG="{not json"), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=script_env(tracking_uri, TF_CONFIG="{not json"),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert process.returncode == 2
     errors = [line for line in process.stderr.splitlines() if not line.startswith("import time:")]
-    assert errors[-1].startswith("Error: hardware=multi_worker reads the cluster from the TF_CONFIG variable, but TF_CONFIG is not JSON")
+    assert errors[-1].startswith(
+        "Error: hardware=multi_worker reads the cluster from the TF_CONFIG variable, but TF_CONFIG is not JSON"
+    )
     assert "Traceback" not in process.stderr
     assert not any(line.endswith(" tensorflow") for line in process.stderr.splitlines())
 
@@ -183,22 +214,40 @@ def test_what_only_tensorflow_does_is_refused_on_other_backends(monkeypatch):
 def backend(name: str, overrides: list[str], strategy: str):
     installed = importlib.util.find_spec(name) is not None
     reason = f"{name} is not installed" + (" (pip install -e '.[test]' installs it)" if name == "jax" else "")
-    return pytest.param(name, overrides, strategy, id=name,
-                        marks=pytest.mark.skipif(not installed, reason=reason))
+    return pytest.param(name, overrides, strategy, id=name, marks=pytest.mark.skipif(not installed, reason=reason))
 
 
 @pytest.mark.parametrize(
     "name, overrides, strategy",
     [
-        backend("jax", ["hardware.strategy=mirrored", "hardware.cpu_devices=2"], "mirrored (KerasDistribution, 2 replica(s))"),
+        backend(
+            "jax",
+            ["hardware.strategy=mirrored", "hardware.cpu_devices=2"],
+            "mirrored (KerasDistribution, 2 replica(s))",
+        ),
         backend("torch", [], "default (KerasDistribution, 1 replica(s))"),
     ],
 )
-def test_other_keras_backends_train_digits_without_tensorflow(name, overrides, strategy, tracking_uri, tmp_path, client):
+def test_other_keras_backends_train_digits_without_tensorflow(
+    name, overrides, strategy, tracking_uri, tmp_path, client
+):
     process = subprocess.run(
-        [sys.executable, "tests/no_tensorflow.py", "fit.verbose=2", "fit.epochs=1", "fit.steps_per_epoch=5",
-         "fit.validation_steps=2", "mlflow.log_model=false", *overrides, f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT, env=script_env(tracking_uri, KERAS_BACKEND=name), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "tests/no_tensorflow.py",
+            "fit.verbose=2",
+            "fit.epochs=1",
+            "fit.steps_per_epoch=5",
+            "fit.validation_steps=2",
+            "mlflow.log_model=false",
+            *overrides,
+            f"hydra.run.dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        env=script_env(tracking_uri, KERAS_BACKEND=name),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     out = process.stdout + process.stderr
     assert process.returncode == 0, out[-4000:]

@@ -35,8 +35,13 @@ def folder(tmp_path_factory):
 def data(folder):
     from ktrain.data.image_folder import ImageFolderData
 
-    return ImageFolderData(str(folder), batch_size=8, image_size=(16, 12), seed=3,
-                           augmentation={"flip": "horizontal", "rotation": 0.1, "contrast": 0.2})
+    return ImageFolderData(
+        str(folder),
+        batch_size=8,
+        image_size=(16, 12),
+        seed=3,
+        augmentation={"flip": "horizontal", "rotation": 0.1, "contrast": 0.2},
+    )
 
 
 def test_scan_lists_images_by_extension_and_ignores_hidden_and_other_files(folder):
@@ -77,7 +82,7 @@ def test_splits_are_stratified_seeded_batches_of_raw_pixels(data):
     assert data.spec.class_counts == (7, 7, 7)
     images, labels = next(iter(data.split("test").x))
     assert images.shape == (6, 16, 12, 3) and images.dtype == "float32"
-    assert 0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 255
+    assert float(images.numpy().min()) >= 0 and float(images.numpy().max()) <= 255
     assert sorted(labels.numpy().tolist()) == [0, 0, 1, 1, 2, 2]
 
 
@@ -94,8 +99,9 @@ def test_pipeline_pixels_are_what_load_image_gives(data, folder, tmp_path):
     """predict.py reads files with load_image; training must see exactly the same pixels."""
     from ktrain.data.image_folder import ImageFolderData, load_image
 
-    plain = ImageFolderData(str(folder), batch_size=64, image_size=(16, 12), cache="file",
-                            cache_dir=str(tmp_path / "cache"))
+    plain = ImageFolderData(
+        str(folder), batch_size=64, image_size=(16, 12), cache="file", cache_dir=str(tmp_path / "cache")
+    )
     paths, _ = plain._files["val"]
     batch = np.concatenate([x.numpy() for x, _ in plain.split("val").x])
     expected = np.stack([load_image(path, (16, 12), "rgb").numpy() for path in paths])
@@ -150,8 +156,16 @@ def layout(root, *files):
         ((), "", "the folder holds no class subfolders"),
         (("a.jpg",), "", "holds images but no class subfolders"),
         (("cats/a.jpg",), "", "the folder holds one class folder (cats); a classifier needs at least two"),
-        (("cats/a.jpg", "dogs/.b.jpg", "dogs/notes.txt"), "", "no image files (.jpg, .jpeg, .png, .bmp, .gif) in the class folders dogs"),
-        (("train/cats/a.jpg", "train/dogs/b.jpg", "val/cows/c.jpg"), "", "the class folders val/cows have no counterpart in train/"),
+        (
+            ("cats/a.jpg", "dogs/.b.jpg", "dogs/notes.txt"),
+            "",
+            "no image files (.jpg, .jpeg, .png, .bmp, .gif) in the class folders dogs",
+        ),
+        (
+            ("train/cats/a.jpg", "train/dogs/b.jpg", "val/cows/c.jpg"),
+            "",
+            "the class folders val/cows have no counterpart in train/",
+        ),
         (("train/cats/a.jpg", "test/cats/b.jpg"), "", "train/ holds one class folder (cats)"),
     ],
 )
@@ -166,9 +180,20 @@ def test_unusable_folders_are_refused_with_what_is_allowed(tmp_path, files, give
 def test_train_py_refuses_a_single_class_folder_before_importing_tensorflow(tmp_path):
     layout(tmp_path, "cats/a.jpg")
     process = subprocess.run(
-        [sys.executable, "-X", "importtime", "train.py", "data=image_folder", f"data.path={tmp_path}",
-         "data.color_mode=bgr"],
-        cwd=ROOT, env=script_env("sqlite:///unused.db"), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "train.py",
+            "data=image_folder",
+            f"data.path={tmp_path}",
+            "data.color_mode=bgr",
+        ],
+        cwd=ROOT,
+        env=script_env("sqlite:///unused.db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert process.returncode == 2
     errors = [line for line in process.stderr.splitlines() if not line.startswith("import time:")]

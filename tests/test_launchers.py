@@ -19,7 +19,11 @@ from conftest import ROOT, script_env
 def test_launcher_config_composes_with_cfg_hydra(option, target, setting):
     process = subprocess.run(
         [sys.executable, "train.py", f"hydra/launcher={option}", f"hydra.launcher.{setting}", "--cfg", "hydra"],
-        cwd=ROOT, env=script_env("sqlite:///unused.db"), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=script_env("sqlite:///unused.db"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert process.returncode == 0, process.stderr[-3000:]
     launcher = yaml.safe_load(process.stdout)["hydra"]["launcher"]

@@ -13,8 +13,15 @@ import pytest
     ],
 )
 def test_backbone_smoke_run_on_digits(train, client, model, optimizer, extra):
-    run = train(f"model={model}", f"optimizer={optimizer}", "fit.steps_per_epoch=2", "fit.epochs=1",
-                "fit.validation_steps=2", "mlflow.log_model=false", *extra)
+    run = train(
+        f"model={model}",
+        f"optimizer={optimizer}",
+        "fit.steps_per_epoch=2",
+        "fit.epochs=1",
+        "fit.validation_steps=2",
+        "mlflow.log_model=false",
+        *extra,
+    )
     out = run.stdout + run.stderr
     assert "resizing 8x8 inputs to 32x32 inside the model" in out
     assert "repeating the grayscale channel" in out

@@ -25,7 +25,9 @@ def shapes(tmp_path_factory):
 @pytest.fixture(scope="module")
 def unseen(tmp_path_factory):
     """Images the run never saw, in nested folders, with one that cannot be read."""
-    root = make_image_folder(tmp_path_factory.mktemp("unseen") / "batch" / "nested", 4, seed=99, formats=("PNG", "JPEG"))
+    root = make_image_folder(
+        tmp_path_factory.mktemp("unseen") / "batch" / "nested", 4, seed=99, formats=("PNG", "JPEG")
+    )
     (root / "square" / "broken.png").write_bytes(b"\x89PNG broken")
     return root.parent.parent
 
@@ -33,9 +35,17 @@ def unseen(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(shapes, tracking_uri, tmp_path_factory):
     return run_train(
-        tracking_uri, tmp_path_factory.mktemp("image_run"), "data=image_folder", f"data.path={shapes}",
-        "data.image_size=[32,32]", "data.batch_size=16", "data.augmentation.flip=horizontal",
-        "data.cache=memory", "fit.epochs=8", "fit.class_weight=balanced", timeout=600,
+        tracking_uri,
+        tmp_path_factory.mktemp("image_run"),
+        "data=image_folder",
+        f"data.path={shapes}",
+        "data.image_size=[32,32]",
+        "data.batch_size=16",
+        "data.augmentation.flip=horizontal",
+        "data.cache=memory",
+        "fit.epochs=8",
+        "fit.class_weight=balanced",
+        timeout=600,
     )
 
 
@@ -72,7 +82,10 @@ def test_training_on_the_folder_learns_the_shapes_and_names_the_bad_file(trained
     assert (run.data.params["data.train_size"], run.data.params["data.test_size"]) == ("63", "18")
     assert json.loads((trained.run_dir / "class_names.json").read_text()) == list(SHAPES)
     out = trained.stdout + trained.stderr
-    assert f"skipping 1 of 91 image files that cannot be decoded (data.on_bad_file=skip):\n  {shapes / 'circle' / 'corrupt.jpg'}" in out
+    assert (
+        "skipping 1 of 91 image files that cannot be decoded (data.on_bad_file=skip):\n"
+        f"  {shapes / 'circle' / 'corrupt.jpg'}" in out
+    )
     assert "shuffle=True` was passed" not in out
 
 
@@ -80,11 +93,18 @@ def test_predict_cli_by_run_id_writes_the_ranked_csv(trained, unseen, tracking_u
     output = tmp_path / "by_id.csv"
     process = subprocess.run(
         [sys.executable, "predict.py", f"run={trained.run_id}", f"input={unseen}", f"output={output}", "top_k=3"],
-        cwd=ROOT, env=script_env(tracking_uri), capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert process.returncode == 0, process.stderr[-3000:]
     assert process.stdout == ""
-    assert f"skipping 1 of 13 files that cannot be decoded:\n  {unseen / 'batch/nested/square/broken.png'}" in process.stderr
+    assert (
+        f"skipping 1 of 13 files that cannot be decoded:\n  {unseen / 'batch/nested/square/broken.png'}"
+        in process.stderr
+    )
     rows = list(csv.reader(output.open()))
     assert rows[0] == ["path", "label", "score", "label_2", "score_2", "label_3", "score_3"]
     assert len(rows) == 13 and all(row[0].startswith(str(unseen)) for row in rows[1:])
@@ -158,7 +178,11 @@ def test_predict_cli_refuses_a_missing_run_before_tensorflow(unseen, tmp_path):
     store = f"sqlite:///{tmp_path / 'no_store.db'}"
     process = subprocess.run(
         [sys.executable, "-X", "importtime", "predict.py", f"run={tmp_path / 'nowhere'}", f"input={unseen}"],
-        cwd=ROOT, env=script_env(store), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=script_env(store),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     errors = [line for line in process.stderr.splitlines() if not line.startswith("import time:")]
     assert process.returncode == 2

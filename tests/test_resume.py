@@ -24,15 +24,27 @@ EPOCHS = 7
 FIRST = 1  # fit.initial_epoch
 STEPS = 5  # fit.steps_per_epoch
 PER_EPOCH = ("loss", "accuracy", "val_loss", "val_accuracy", "lr")
-OVERRIDES = ("fit.verbose=2", f"fit.epochs={EPOCHS}", f"fit.initial_epoch={FIRST}", f"fit.steps_per_epoch={STEPS}",
-             "fit.validation_steps=2", "mlflow.log_model=false", "hardware.strategy=mirrored",
-             "hardware.cpu_devices=2", "hardware.mixed_precision=mixed_bfloat16")
+OVERRIDES = (
+    "fit.verbose=2",
+    f"fit.epochs={EPOCHS}",
+    f"fit.initial_epoch={FIRST}",
+    f"fit.steps_per_epoch={STEPS}",
+    "fit.validation_steps=2",
+    "mlflow.log_model=false",
+    "hardware.strategy=mirrored",
+    "hardware.cpu_devices=2",
+    "hardware.mixed_precision=mixed_bfloat16",
+)
 
 
 def start(tracking_uri: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "train.py", *args], cwd=ROOT, env=script_env(tracking_uri),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -63,8 +75,14 @@ def killed_twice(tracking_uri, tmp_path_factory):
     second.send_signal(signal.SIGTERM)
     terminated = (second.wait(timeout=120), second.stdout.read())
 
-    third = subprocess.run([sys.executable, "train.py", f"resume={run_dir}"], cwd=ROOT,
-                           env=script_env(tracking_uri), capture_output=True, text=True, timeout=300)
+    third = subprocess.run(
+        [sys.executable, "train.py", f"resume={run_dir}"],
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     finished = (third.returncode, third.stdout + third.stderr)
     return killed, terminated, finished, run_dir
 
@@ -177,8 +195,7 @@ def test_resume_of_a_run_that_never_reached_mlflow_says_how_to_start_it_anew(tmp
 def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     import keras
 
-    from ktrain.callbacks import RunBackup
-    from ktrain.callbacks import EpochLog
+    from ktrain.callbacks import EpochLog, RunBackup
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
@@ -190,8 +207,11 @@ def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
         return built
 
     def callbacks():
-        return [keras.callbacks.EarlyStopping(monitor="loss", patience=9, restore_best_weights=True),
-                keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=9), EpochLog()]
+        return [
+            keras.callbacks.EarlyStopping(monitor="loss", patience=9, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=9),
+            EpochLog(),
+        ]
 
     first, kept = model(), callbacks()
     first.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[*kept, RunBackup(tmp_path, kept, epochs=3)])

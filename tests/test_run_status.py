@@ -13,9 +13,19 @@ from conftest import ROOT, Run, script_env
 
 def test_ctrl_c_ends_the_run_killed_and_keeps_its_checkpoints(tracking_uri, tmp_path, client):
     process = subprocess.Popen(
-        [sys.executable, "train.py", "fit.verbose=2", "fit.epochs=200", "~callbacks.early_stopping",
-         f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT, env=script_env(tracking_uri), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "train.py",
+            "fit.verbose=2",
+            "fit.epochs=200",
+            "~callbacks.early_stopping",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     checkpoint = tmp_path / "checkpoints" / "best.keras"
     deadline = time.monotonic() + 120
@@ -41,9 +51,20 @@ def test_two_runs_starting_at_once_on_a_new_sqlite_store_are_both_recorded(tmp_p
     store = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"  # both processes find no tables yet
     processes = [
         subprocess.Popen(
-            [sys.executable, "train.py", "fit.verbose=0", "fit.epochs=2", "data.batch_size=64", "mlflow.log_model=false",
-             f"hydra.run.dir={tmp_path / name}"],
-            cwd=ROOT, env=script_env(store), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "train.py",
+                "fit.verbose=0",
+                "fit.epochs=2",
+                "data.batch_size=64",
+                "mlflow.log_model=false",
+                f"hydra.run.dir={tmp_path / name}",
+            ],
+            cwd=ROOT,
+            env=script_env(store),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for name in ("first", "second")
     ]
@@ -61,14 +82,12 @@ def test_two_runs_starting_at_once_on_a_new_sqlite_store_are_both_recorded(tmp_p
 def test_an_epoch_whose_metrics_mlflow_cannot_write_fails_the_training(tmp_path):
     """The metrics go through MLflow's buffered asynchronous queue; a write it refuses must
     still end training with the error, as a synchronous write would."""
-    import keras
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from ktrain.callbacks import RunBackup
+    from ktrain.callbacks import EpochLog, RunBackup
     from ktrain.data.arrays import DigitsData
-    from ktrain.callbacks import EpochLog
     from ktrain.models.small import simple_cnn
     from ktrain.tracking.metrics import MlflowMetricsLogger
 
@@ -82,5 +101,9 @@ def test_an_epoch_whose_metrics_mlflow_cannot_write_fails_the_training(tmp_path)
     epoch_log = EpochLog()
     backup = RunBackup(tmp_path / "backup", [epoch_log], epochs=2, restore=False)
     with pytest.raises(MlflowException, match="must be in the 'active' state"):
-        model.fit(**data.split("train").fit_args(), epochs=2, verbose=0,
-                  callbacks=[epoch_log, backup, MlflowMetricsLogger(run_id, epoch_log, backup)])
+        model.fit(
+            **data.split("train").fit_args(),
+            epochs=2,
+            verbose=0,
+            callbacks=[epoch_log, backup, MlflowMetricsLogger(run_id, epoch_log, backup)],
+        )

@@ -28,8 +28,11 @@ def keras():
         ("warmup_cosine", {"warmup_epochs": 1}, {0: 0.0, 5: 0.5, 10: 1.0, 25: 0.5, 40: 0.0}),
         ("exponential", {"decay_rate": 0.1}, {0: 1.0, 20: 0.1**0.5, 40: 0.1}),
         ("step", {"drop_epochs": [1, 3], "factor": 0.1}, {0: 1.0, 9: 1.0, 10: 0.1, 29: 0.1, 30: 0.01}),
-        ("epoch_exponential", {"hold_epochs": 2, "decay": 0.1},
-         {0: 1.0, 19: 1.0, 20: math.exp(-0.1), 30: math.exp(-0.2), 39: math.exp(-0.2)}),
+        (
+            "epoch_exponential",
+            {"hold_epochs": 2, "decay": 0.1},
+            {0: 1.0, 19: 1.0, 20: math.exp(-0.1), 30: math.exp(-0.2), 39: math.exp(-0.2)},
+        ),
     ],
 )
 def test_each_schedule_takes_its_steps_from_the_epochs(keras, builder, options, expected):
@@ -66,13 +69,18 @@ def test_shipped_schedules_validate(option):
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        (["schedule=step", "fit.epochs=12"],
-         "schedule.drop_epochs=[10, 15]: the drop at epoch 15 never happens with fit.epochs=12"),
+        (
+            ["schedule=step", "fit.epochs=12"],
+            "schedule.drop_epochs=[10, 15]: the drop at epoch 15 never happens with fit.epochs=12",
+        ),
         (["schedule=step", "schedule.drop_epochs=[5,3]"], "drop_epochs [5, 3] must be strictly ascending"),
         (["schedule=warmup_cosine", "fit.epochs=1"], "schedule.warmup_epochs=1 leaves no epoch to decay in"),
         (["schedule=epoch_exponential", "fit.epochs=10"], "schedule.hold_epochs=10 leaves no epoch to decay in"),
         (["schedule=exponential", "schedule.decay_rate=2"], "schedule.decay_rate=2: input should be less than 1"),
-        (["schedule=cosine", "+schedule.warmup=3"], "schedule.warmup is not a known key (allowed here: _target_, alpha)"),
+        (
+            ["schedule=cosine", "+schedule.warmup=3"],
+            "schedule.warmup is not a known key (allowed here: _target_, alpha)",
+        ),
     ],
 )
 def test_bad_schedule_settings_are_refused(overrides, expected):
@@ -85,8 +93,10 @@ def test_a_schedule_turns_the_default_reduce_lr_off():
     kept = set(schema.validate(composed()).callbacks)
     config = schema.validate(composed("schedule=cosine"), ["schedule=cosine"])
     assert kept - set(config.callbacks) == {"reduce_lr"}
-    config = schema.validate(composed("callbacks=[default,tensorboard]", "schedule=step"),
-                             ["callbacks=[default,tensorboard]", "schedule=step"])
+    config = schema.validate(
+        composed("callbacks=[default,tensorboard]", "schedule=step"),
+        ["callbacks=[default,tensorboard]", "schedule=step"],
+    )
     assert {"reduce_lr", "tensorboard"} - set(config.callbacks) == {"reduce_lr"}
     assert "reduce_lr" in kept
 

@@ -16,9 +16,7 @@ from conftest import ROOT, run_sweep
 def sweep_runs(client, parent_run_id):
     """The parent run and its children in job order."""
     parent = client.get_run(parent_run_id)
-    children = client.search_runs(
-        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'"
-    )
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'")
     return parent, sorted(children, key=lambda run: int(run.data.tags["ktrain.sweep.job"]))
 
 
@@ -27,8 +25,12 @@ def sweep_runs(client, parent_run_id):
 
 @pytest.fixture(scope="module")
 def grid(tracking_uri, tmp_path_factory):
-    return run_sweep(tracking_uri, tmp_path_factory.mktemp("grid") / "sweep",
-                     "optimizer.learning_rate=1e-2,3e-3", "schedule=constant,cosine")
+    return run_sweep(
+        tracking_uri,
+        tmp_path_factory.mktemp("grid") / "sweep",
+        "optimizer.learning_rate=1e-2,3e-3",
+        "schedule=constant,cosine",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +94,19 @@ def test_the_summary_table_and_plot_are_in_the_sweep_dir_and_on_the_parent(grid,
     assert [row["run_id"] for row in rows] == [child.info.run_id for child in children]
     for row, child in zip(rows, children):
         assert (row["job"], row["overrides"], row["status"], row["epochs"]) == (
-            child.data.tags["ktrain.sweep.job"], child.info.run_name, "FINISHED", "2")
+            child.data.tags["ktrain.sweep.job"],
+            child.info.run_name,
+            "FINISHED",
+            "2",
+        )
         for metric in ("best_val_loss", "test_accuracy", "test_loss"):
             assert float(row[metric]) == pytest.approx(child.data.metrics[metric])
         assert float(row["wall_time_s"]) > 0
 
     table = (grid.sweep_dir / "sweep_summary.md").read_text().splitlines()
-    assert table[0] == ("| job | overrides | status | best_val_loss | test_accuracy | test_loss "
-                        "| epochs | wall_time_s | run_id |")
+    assert table[0] == (
+        "| job | overrides | status | best_val_loss | test_accuracy | test_loss | epochs | wall_time_s | run_id |"
+    )
     assert len(table) == 2 + len(children)
     assert (grid.sweep_dir / "sweep_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -108,14 +115,28 @@ BROWSER_MISSING = [tool for tool in ("chromium", "chromedriver") if shutil.which
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(bool(BROWSER_MISSING), reason=f"{' and '.join(BROWSER_MISSING)} not installed (Debian: "
-                    "apt-get install -y chromium chromium-driver); the MLflow UI check drives a headless browser")
+@pytest.mark.skipif(
+    bool(BROWSER_MISSING),
+    reason=f"{' and '.join(BROWSER_MISSING)} not installed (Debian: "
+    "apt-get install -y chromium chromium-driver); the MLflow UI check drives a headless browser",
+)
 def test_the_mlflow_ui_shows_the_jobs_and_their_metrics(grid, grid_runs, tracking_uri, tmp_path):
     screenshot = tmp_path / "mlflow_ui.png"
     process = subprocess.run(
-        [sys.executable, "scripts/check_mlflow_ui.py", "--backend-store-uri", tracking_uri,
-         "--parent-run-id", grid.parent_run_id, "--screenshot", str(screenshot)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "scripts/check_mlflow_ui.py",
+            "--backend-store-uri",
+            tracking_uri,
+            "--parent-run-id",
+            grid.parent_run_id,
+            "--screenshot",
+            str(screenshot),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     _, children = grid_runs
@@ -148,8 +169,9 @@ def test_a_sweep_whose_every_job_is_refused_ends_failed_and_exits_1(tracking_uri
 
 @pytest.fixture(scope="module")
 def optuna_search(tracking_uri, tmp_path_factory):
-    return run_sweep(tracking_uri, tmp_path_factory.mktemp("optuna") / "sweep",
-                     "hparams_search=optuna", "hydra.sweeper.n_trials=3")
+    return run_sweep(
+        tracking_uri, tmp_path_factory.mktemp("optuna") / "sweep", "hparams_search=optuna", "hydra.sweeper.n_trials=3"
+    )
 
 
 def test_an_optuna_search_runs_its_trials_as_child_runs(optuna_search, client):
@@ -173,6 +195,8 @@ def test_optuna_and_the_parent_agree_on_the_best_trial(optuna_search, client):
     best = next(child for child in children if child.info.run_id == parent.data.tags["ktrain.best_run_id"])
     assert results["best_value"] == pytest.approx(best.data.metrics["best_val_loss"])
     assert results["best_value"] == pytest.approx(min(c.data.metrics["best_val_loss"] for c in children))
-    assert float(best.data.params["optimizer.learning_rate"]) == pytest.approx(results["best_params"]["optimizer.learning_rate"])
+    assert float(best.data.params["optimizer.learning_rate"]) == pytest.approx(
+        results["best_params"]["optimizer.learning_rate"]
+    )
     assert best.data.params["schedule"] == results["best_params"]["schedule"]
     assert "optimization_results.yaml" in {a.path for a in client.list_artifacts(parent.info.run_id)}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from joblib import cpu_count
@@ -24,10 +25,26 @@ def server(tmp_path_factory):
         port = probe.getsockname()[1]
     log = (root / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
-         "--serve-artifacts", "--artifacts-destination", str(root / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'server.db'}",
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job runner
     )
     url = f"http://127.0.0.1:{port}"
@@ -48,8 +65,13 @@ def server(tmp_path_factory):
 def sweep(server, tmp_path_factory):
     """Three jobs, two at a time; the third (step drops beyond fit.epochs) is refused."""
     url, _ = server
-    return run_sweep(url, tmp_path_factory.mktemp("parallel") / "sweep",
-                     "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "schedule=constant,warmup_cosine,step")
+    return run_sweep(
+        url,
+        tmp_path_factory.mktemp("parallel") / "sweep",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "schedule=constant,warmup_cosine,step",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,4 +118,4 @@ def test_runs_and_artifacts_arrive_through_the_server(server, runs):
     assert {"history.json", "checkpoints/best.keras", "hydra/config.yaml", "train.log"} <= stored_for(children[0])
     assert "train.log" in stored_for(children[2])  # the refused job's log, with the full traceback
     summary = client.download_artifacts(parent.info.run_id, "sweep_summary.csv")
-    assert children[2].info.run_id in open(summary).read()
+    assert children[2].info.run_id in Path(summary).read_text()

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,12 +63,23 @@ def test_every_epoch_logs_keras_metrics_and_lr_with_step_epoch(mlflow_run, clien
 def test_artifacts_hold_config_summary_checkpoint_history_and_class_names(mlflow_run, client):
     run_id = mlflow_run.info.run_id
     top = {a.path for a in client.list_artifacts(run_id)}
-    assert {"hydra", "checkpoints", "model_summary.txt", "history.json", "history.csv",
-            "history.png", "class_names.json", "train.log"} <= top
+    assert {
+        "hydra",
+        "checkpoints",
+        "model_summary.txt",
+        "history.json",
+        "history.csv",
+        "history.png",
+        "class_names.json",
+        "train.log",
+    } <= top
     assert {a.path for a in client.list_artifacts(run_id, "hydra")} >= {
-        "hydra/config.yaml", "hydra/overrides.yaml", "hydra/hydra.yaml"}
+        "hydra/config.yaml",
+        "hydra/overrides.yaml",
+        "hydra/hydra.yaml",
+    }
     assert [a.path for a in client.list_artifacts(run_id, "checkpoints")] == ["checkpoints/best.keras"]
-    names = json.loads(open(client.download_artifacts(run_id, "class_names.json")).read())
+    names = json.loads(Path(client.download_artifacts(run_id, "class_names.json")).read_text())
     assert names == [str(d) for d in range(10)]
 
 
@@ -93,8 +105,17 @@ def test_logged_model_predicts_through_pyfunc(mlflow_run, tracking_uri):
 
 def test_run_dir_holds_model_checkpoint_and_history(default_run):
     files = {p.name for p in default_run.run_dir.iterdir()}
-    assert {"model.keras", "history.json", "history.csv", "history.png", "epochs.csv",
-            "model_summary.txt", "class_names.json", "train.log", "checkpoints"} <= files
+    assert {
+        "model.keras",
+        "history.json",
+        "history.csv",
+        "history.png",
+        "epochs.csv",
+        "model_summary.txt",
+        "class_names.json",
+        "train.log",
+        "checkpoints",
+    } <= files
     assert (default_run.run_dir / "checkpoints" / "best.keras").stat().st_size > 0
     header = (default_run.run_dir / "history.csv").read_text().splitlines()[0]
     assert header.startswith("epoch,") and "val_accuracy" in header
@@ -126,7 +147,11 @@ def test_the_garbage_collector_is_off_during_startup_and_on_while_training(track
     MLflow made, again and again), and on again for training, or a long run's garbage piles up."""
     process = subprocess.run(
         [sys.executable, "-c", GC_PROBE, "fit.epochs=1", "mlflow.log_model=false", f"hydra.run.dir={tmp_path}"],
-        cwd=ROOT, env=script_env(tracking_uri), capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert process.returncode == 0, process.stderr[-4000:]
     assert "collector on at startup: False" in process.stdout

@@ -30,8 +30,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ktrain.errors import UserError
 from ktrain.callbacks.epoch_log import EpochLog
+from ktrain.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,7 @@ class RunBackup(keras.callbacks.Callback):
                     callback.best_weights = [arrays[f"callback{index}.{i}"] for i in range(saved["best_weights"])]
                 if isinstance(callback, keras.callbacks.CSVLogger):
                     _drop_rows_from(Path(callback.filename), self.next_epoch)
-        log.info("resume: restored weights, optimizer state and callbacks from the backup of epoch %d",
-                 self.next_epoch)
+        log.info("resume: restored weights, optimizer state and callbacks from the backup of epoch %d", self.next_epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         self.close()  # at most one save in flight: the previous epoch's must be done
@@ -176,7 +175,7 @@ def _host_value(variable) -> np.ndarray:
     writer thread still writes it.
     """
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # on this backend only
 
         value = variable.value
         if not isinstance(value, tf.distribute.DistributedValues):  # mirrored variables read per replica

@@ -4,8 +4,8 @@ import math
 
 import keras
 
-from ktrain.errors import UserError
 from ktrain.callbacks.learning_rate import current_learning_rate
+from ktrain.errors import UserError
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -27,8 +27,11 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         if loss is None or math.isfinite(loss := float(loss)):
             return
         self.model.stop_training = True
-        kept = (f"; the checkpoints and the backup of epochs 1 to {epoch} are kept" if epoch
-                else " before any epoch completed")
+        kept = (
+            f"; the checkpoints and the backup of epochs 1 to {epoch} are kept"
+            if epoch
+            else " before any epoch completed"
+        )
         raise UserError(
             f"the training loss became {'NaN' if math.isnan(loss) else loss} in epoch {epoch + 1} "
             f"(learning rate {current_learning_rate(self.model.optimizer):.3g}), so the run stopped{kept}. "

@@ -48,7 +48,7 @@ class DigitsData(ArrayData):
         test_fraction: float = 0.2,
         seed: int = 0,
     ):
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # scikit-learn: half a second, for this data set only
 
         digits = load_digits()
         x = (digits.images[..., np.newaxis] * (255.0 / 16.0)).astype("float32")
@@ -140,9 +140,7 @@ def _npz_splits(path, arrays, val_fraction, test_fraction, seed) -> dict[str, Ar
 def _checked_arrays(path: str, x_key: str, x: np.ndarray, y_key: str, y: np.ndarray) -> Arrays:
     where = f"data.path={path!r}"
     if len(x) != len(y):
-        raise UserError(
-            f"{where}: {x_key} has {len(x)} samples but {y_key} has {len(y)}; they must match."
-        )
+        raise UserError(f"{where}: {x_key} has {len(x)} samples but {y_key} has {len(y)}; they must match.")
     if not np.issubdtype(x.dtype, np.number):
         raise UserError(f"{where}: {x_key} has dtype {x.dtype}; inputs must be numeric.")
     if y.ndim == 2:  # one-hot rows
@@ -164,15 +162,13 @@ def stratified_split(
 
     A fraction of 0 gives an empty split.
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # (see DigitsData)
 
     def take(x, y, fraction):
         if fraction == 0:
             return (x, y), (x[:0], y[:0])
         try:
-            x_rest, x_part, y_rest, y_part = train_test_split(
-                x, y, test_size=fraction, stratify=y, random_state=seed
-            )
+            x_rest, x_part, y_rest, y_part = train_test_split(x, y, test_size=fraction, stratify=y, random_state=seed)
         except ValueError as error:
             counts = np.bincount(y)
             raise UserError(

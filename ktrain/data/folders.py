@@ -78,15 +78,17 @@ def scan(path: str) -> FolderScan:
     if presplit:
         folders = [
             ClassFolder(split, name, tuple(list_images(os.path.join(root, split, name))))
-            for split in SPLIT_FOLDERS if split in subfolders
+            for split in SPLIT_FOLDERS
+            if split in subfolders
             for name in _subfolders(os.path.join(root, split))
         ]
         class_names = _subfolders(os.path.join(root, "train"))
         strangers = sorted({f.name for f in folders if f.class_name not in class_names})
         if strangers:
             raise FolderError(
-                path, f"the class folders {', '.join(strangers)} have no counterpart in train/; "
-                "every class needs training images"
+                path,
+                f"the class folders {', '.join(strangers)} have no counterpart in train/; "
+                "every class needs training images",
             )
     else:
         folders = [ClassFolder(None, name, tuple(list_images(os.path.join(root, name)))) for name in subfolders]
@@ -98,14 +100,16 @@ def scan(path: str) -> FolderScan:
         raise FolderError(path, f"{found}; give a folder holding {LAYOUTS}")
     if len(class_names) == 1:
         raise FolderError(
-            path, f"{where} holds one class folder ({class_names[0]}); a classifier needs at least "
-            "two classes, one subfolder each"
+            path,
+            f"{where} holds one class folder ({class_names[0]}); a classifier needs at least "
+            "two classes, one subfolder each",
         )
     empty = [f.name for f in folders if not f.files]
     if empty:
         raise FolderError(
-            path, f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in the class folders "
-            f"{', '.join(empty)}; add images or remove the folders"
+            path,
+            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in the class folders "
+            f"{', '.join(empty)}; add images or remove the folders",
         )
     return FolderScan(root, tuple(class_names), tuple(folders))
 

@@ -185,14 +185,17 @@ def _readable_folders(path: str, found: FolderScan, on_bad_file: str) -> list[Cl
     if bad:
         log.warning(
             "data: skipping %d of %d image files that cannot be decoded (data.on_bad_file=skip):\n  %s",
-            len(bad), len(files), "\n  ".join(sorted(bad)),
+            len(bad),
+            len(files),
+            "\n  ".join(sorted(bad)),
         )
     folders = [replace(f, files=tuple(file for file in f.files if file not in bad)) for f in found.folders]
     unreadable = [folder.name for folder in folders if not folder.files]
     if unreadable:
         raise FolderError(
-            path, f"no readable image in the class folders {', '.join(unreadable)} (every file "
-            "failed to decode); fix the files or remove the folders"
+            path,
+            f"no readable image in the class folders {', '.join(unreadable)} (every file "
+            "failed to decode); fix the files or remove the folders",
         )
     return folders
 
@@ -214,8 +217,9 @@ def _split_files(
         return stratified_split(*files(None), val_fraction, test_fraction, seed)
     train = files("train")
     given = {split: files(split) for split in ("val", "test") if any(f.split == split for f in folders)}
-    fractions = {split: fraction for split, fraction in (("val", val_fraction), ("test", test_fraction))
-                 if split not in given}
+    fractions = {
+        split: fraction for split, fraction in (("val", val_fraction), ("test", test_fraction)) if split not in given
+    }
     if not fractions:
         return {"train": train, **given}
     taken = stratified_split(*train, fractions.get("val", 0.0), fractions.get("test", 0.0), seed)

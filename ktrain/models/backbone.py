@@ -47,7 +47,12 @@ def backbone(
     if size != (height, width):
         log.info(
             "model: %s needs inputs of at least %dx%d; resizing %dx%d inputs to %dx%d inside the model",
-            architecture, spec.min_size, spec.min_size, height, width, *size,
+            architecture,
+            spec.min_size,
+            spec.min_size,
+            height,
+            width,
+            *size,
         )
         x = layers.Resizing(*size, name="resize_to_minimum")(x)
     if channels == 1:

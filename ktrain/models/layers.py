@@ -62,4 +62,3 @@ def image_input_shape(input_shape, model_name: str) -> tuple[int, int, int]:
             f"data give samples shaped {tuple(input_shape)}; use model=mlp for other data."
         )
     return tuple(input_shape)
-

@@ -40,7 +40,7 @@ def validate(cfg: DictConfig, overrides: Sequence[str] = (), choices: Mapping[st
         if isinstance(node, dict):
             found += problems(schema_of(group, node), node, prefix=group)
     callbacks = values.get("callbacks")
-    for name, node in (callbacks.items() if isinstance(callbacks, dict) else ()):
+    for name, node in callbacks.items() if isinstance(callbacks, dict) else ():
         if isinstance(node, dict):
             found += problems(schema_of("callbacks", node), node, prefix=f"callbacks.{name}")
     if found:

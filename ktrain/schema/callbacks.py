@@ -33,8 +33,7 @@ class ModelCheckpoint(Targeted):
         suffix = ".weights.h5" if self.save_weights_only else ".keras"
         if not self.filepath.endswith(suffix):
             raise ValueError(
-                f"filepath {self.filepath!r} must end in {suffix!r} "
-                f"(save_weights_only={self.save_weights_only})"
+                f"filepath {self.filepath!r} must end in {suffix!r} (save_weights_only={self.save_weights_only})"
             )
         return self
 

@@ -135,8 +135,10 @@ class WarmupCosine(Schedule):
     def epoch_problems(self, epochs: int) -> list[str]:
         if self.warmup_epochs < epochs:
             return []
-        return [f"schedule.warmup_epochs={self.warmup_epochs:g} leaves no epoch to decay in with "
-                f"fit.epochs={epochs}; give warmup_epochs below {epochs}, or raise fit.epochs"]
+        return [
+            f"schedule.warmup_epochs={self.warmup_epochs:g} leaves no epoch to decay in with "
+            f"fit.epochs={epochs}; give warmup_epochs below {epochs}, or raise fit.epochs"
+        ]
 
 
 class Exponential(Schedule):
@@ -157,8 +159,10 @@ class Step(Schedule):
         late = [epoch for epoch in self.drop_epochs if epoch >= epochs]
         if not late:
             return []
-        return [f"schedule.drop_epochs={self.drop_epochs}: the drop at epoch {late[0]} never happens "
-                f"with fit.epochs={epochs} (epochs count from 0); give drop epochs below {epochs}, or raise fit.epochs"]
+        return [
+            f"schedule.drop_epochs={self.drop_epochs}: the drop at epoch {late[0]} never happens "
+            f"with fit.epochs={epochs} (epochs count from 0); give drop epochs below {epochs}, or raise fit.epochs"
+        ]
 
 
 class EpochExponential(Schedule):
@@ -168,8 +172,10 @@ class EpochExponential(Schedule):
     def epoch_problems(self, epochs: int) -> list[str]:
         if self.hold_epochs < epochs:
             return []
-        return [f"schedule.hold_epochs={self.hold_epochs} leaves no epoch to decay in with "
-                f"fit.epochs={epochs}; give hold_epochs below {epochs}, or raise fit.epochs"]
+        return [
+            f"schedule.hold_epochs={self.hold_epochs} leaves no epoch to decay in with "
+            f"fit.epochs={epochs}; give hold_epochs below {epochs}, or raise fit.epochs"
+        ]
 
 
 SCHEDULES = {
@@ -223,8 +229,13 @@ class Augmentation(Section):
 
 
 class ImageFolder(Data):
-    path: Annotated[str, AfterValidator(_image_folder), Field(
-        description="a folder holding one subfolder of images per class, or train/ val/ test/ subfolders of those")]
+    path: Annotated[
+        str,
+        AfterValidator(_image_folder),
+        Field(
+            description="a folder holding one subfolder of images per class, or train/ val/ test/ subfolders of those"
+        ),
+    ]
     image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
     color_mode: Literal["rgb", "grayscale"] = "rgb"
     augmentation: Augmentation = Augmentation()

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ktrain.schema.base import OpenTarget
 from ktrain.schema.callbacks import CALLBACKS
 from ktrain.schema.groups import GROUPS
-from ktrain.schema.base import OpenTarget
 from ktrain.schema.run import ROOTS
 
 

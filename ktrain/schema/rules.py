@@ -26,8 +26,9 @@ def apply(config: TrainConfig) -> None:
     varies turns off the learning-rate callbacks that the command line did not name (those it
     named were refused by ``problems``)."""
     for name in _callbacks_replaced_by_schedule(config):
-        log.info("schedule=%s sets the learning rate, so callbacks.%s is off in this run",
-                 config.option("schedule"), name)
+        log.info(
+            "schedule=%s sets the learning rate, so callbacks.%s is off in this run", config.option("schedule"), name
+        )
         del config.callbacks[name]
 
 
@@ -55,10 +56,7 @@ def _callbacks_replaced_by_schedule(config: TrainConfig) -> list[str]:
     schema = SCHEDULES.get(config.schedule.get("_target_"))
     if schema is not None and not schema.varies:
         return []
-    return [
-        name for name, node in config.callbacks.items()
-        if node and node.get("_target_") in RATE_CALLBACKS
-    ]
+    return [name for name, node in config.callbacks.items() if node and node.get("_target_") in RATE_CALLBACKS]
 
 
 def _schedule_problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:

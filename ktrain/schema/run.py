@@ -30,8 +30,9 @@ def _predict_input(path: str) -> str:
 def group_options(choices: Mapping[str, Any]) -> dict[str, str]:
     """Of Hydra's record of the chosen options (``hydra.runtime.choices``), those of the run's
     own groups that were chosen (``{"model": "simple_cnn", ...}``); Hydra's own groups left out."""
-    return {group: str(option) for group, option in choices.items()
-            if option is not None and not group.startswith("hydra")}
+    return {
+        group: str(option) for group, option in choices.items() if option is not None and not group.startswith("hydra")
+    }
 
 
 class Monitor(Section):

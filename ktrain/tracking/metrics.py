@@ -74,10 +74,11 @@ def log_missing(client: MlflowClient, run_id: str, rows: list[dict[str, float]])
     logged = {key: {m.step for m in client.get_metric_history(run_id, key)} for key in keys}
     missing = [m for row in rows for m in _metrics(row) if m.step not in logged[m.key]]
     for start in range(0, len(missing), MAX_BATCH):
-        client.log_batch(run_id, metrics=missing[start:start + MAX_BATCH])
+        client.log_batch(run_id, metrics=missing[start : start + MAX_BATCH])
     if missing:
-        log.info("mlflow: logged %d metric values of restored epochs %s", len(missing),
-                 sorted({m.step for m in missing}))
+        log.info(
+            "mlflow: logged %d metric values of restored epochs %s", len(missing), sorted({m.step for m in missing})
+        )
 
 
 def _metrics(row: dict[str, float]) -> list[Metric]:

@@ -4,6 +4,7 @@ checkpoints kept either way."""
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,16 @@ from typing import Any
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from ktrain.names import CHECKPOINT_DIR, ERROR_TAG, HYDRA_ARTIFACTS, HYDRA_DIR, KILLED_TAG, LOCAL_UI, LOGGED_MODEL, RUN_RECORD
+from ktrain.names import (
+    CHECKPOINT_DIR,
+    ERROR_TAG,
+    HYDRA_ARTIFACTS,
+    HYDRA_DIR,
+    KILLED_TAG,
+    LOCAL_UI,
+    LOGGED_MODEL,
+    RUN_RECORD,
+)
 from ktrain.tracking.params import flatten
 
 try:
@@ -66,15 +76,19 @@ class TrackedRun:
                 parent_run_id=self.parent_run_id,
             )
             self.run_id = run.info.run_id
-            record = {"run_id": self.run_id, "tracking_uri": self.tracking_uri,
-                      "experiment_id": run.info.experiment_id}
+            record = {"run_id": self.run_id, "tracking_uri": self.tracking_uri, "experiment_id": run.info.experiment_id}
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / RUN_RECORD).write_text(json.dumps(record, indent=1))
         hydra_files = self.run_dir / HYDRA_DIR
         if hydra_files.is_dir():
             mlflow.log_artifacts(str(hydra_files), HYDRA_ARTIFACTS)
-        log.info("mlflow: run %s in experiment %r at %s%s", self.run_id, self.experiment_name,
-                 self.tracking_uri, " (reopened)" if self.reopened else "")
+        log.info(
+            "mlflow: run %s in experiment %r at %s%s",
+            self.run_id,
+            self.experiment_name,
+            self.tracking_uri,
+            " (reopened)" if self.reopened else "",
+        )
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -98,8 +112,9 @@ class TrackedRun:
         flat = flatten(params)
         changed = {k: v for k, v in flat.items() if k in self._params and self._params[k] != v}
         if changed:
-            log.info("mlflow: params keep their first values; now %s",
-                     ", ".join(f"{k}={v}" for k, v in changed.items()))
+            log.info(
+                "mlflow: params keep their first values; now %s", ", ".join(f"{k}={v}" for k, v in changed.items())
+            )
         new = {k: v for k, v in flat.items() if k not in self._params}
         mlflow.log_params(new)
         self._params.update(new)
@@ -116,9 +131,7 @@ class TrackedRun:
     def log_keras_model(self, model, sample_inputs) -> None:
         """Log ``model`` with MLflow's Keras flavor, so ``mlflow.pyfunc.load_model`` and
         ``mlflow models serve`` work on it; the signature comes from ``sample_inputs``."""
-        import sys
-
-        import keras
+        import keras  # this module is also loaded where Keras is not (a sweep's parent process)
         import mlflow.keras
         from mlflow.models import infer_signature
 

@@ -85,8 +85,16 @@ def write_summary(jobs: list[Job], metric: str, out_dir: Path) -> list[Path]:
     test_keys = sorted({key for job in jobs for key in job.test})
     header = ["job", "overrides", "status", metric, *test_keys, "epochs", "wall_time_s", "run_id"]
     rows = [
-        [job.number, job.name, job.status, job.value, *(job.test.get(k, math.nan) for k in test_keys),
-         job.epochs, job.wall_time_s, job.run_id]
+        [
+            job.number,
+            job.name,
+            job.status,
+            job.value,
+            *(job.test.get(k, math.nan) for k in test_keys),
+            job.epochs,
+            job.wall_time_s,
+            job.run_id,
+        ]
         for job in jobs
     ]
     csv_path = out_dir / "sweep_summary.csv"
@@ -133,7 +141,9 @@ def plot_jobs(jobs: list[Job], monitor: str, path: Path) -> None:
     for label, members in groups.items():
         members.sort(key=lambda job: job.learning_rate)
         by_rate.plot([j.learning_rate for j in members], [j.value for j in members], marker="o", label=label[:60])
-    by_rate.set(xscale="log", xlabel="learning rate", ylabel=f"best {monitor}", title=f"best {monitor} vs learning rate")
+    by_rate.set(
+        xscale="log", xlabel="learning rate", ylabel=f"best {monitor}", title=f"best {monitor} vs learning rate"
+    )
     for ax in (curves, by_rate):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

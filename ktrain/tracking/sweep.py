@@ -22,14 +22,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
+from joblib import cpu_count, effective_n_jobs
 from omegaconf import DictConfig, OmegaConf
 
 from ktrain.errors import UserError
-from ktrain.schema.run import group_options
-from ktrain.tracking.params import flatten
 from ktrain.names import (
     BEST_TAG_PREFIX,
     ERROR_TAG,
@@ -39,6 +40,8 @@ from ktrain.names import (
     PARENT_RUN_TAG,
     SWEEP_TAG_PREFIX,
 )
+from ktrain.schema.run import group_options
+from ktrain.tracking.params import flatten
 
 log = logging.getLogger(__name__)
 # Hydra's own rule: a multirun with a failed job exits non-zero once every job has run.
@@ -102,8 +105,9 @@ class SweepCallback(Callback):
             monitor_mode=config.monitor.mode,
         )
         atexit.register(self._end_early)
-        log.info("mlflow: sweep run %s in experiment %r at %s", run.info.run_id,
-                 config.mlflow.experiment_name, tracking_uri)
+        log.info(
+            "mlflow: sweep run %s in experiment %r at %s", run.info.run_id, config.mlflow.experiment_name, tracking_uri
+        )
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         """In the job's process: hand the sweep to the task."""
@@ -165,26 +169,33 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
         if not finished:
             client.set_tag(parent, ERROR_TAG, f"every job failed ({len(failed)})")
     client.set_terminated(parent, status)
-    log.info("sweep: %d jobs, %d finished, %d failed; summary in %s", len(jobs), len(finished), len(failed),
-             " ".join(str(p) for p in paths))
+    log.info(
+        "sweep: %d jobs, %d finished, %d failed; summary in %s",
+        len(jobs),
+        len(finished),
+        len(failed),
+        " ".join(str(p) for p in paths),
+    )
     log.info("sweep: MLflow run %s ended %s; %s", parent, status, ui_hint(sweep.tracking_uri))
     base_url = sweep.tracking_uri if sweep.tracking_uri.startswith(("http://", "https://")) else LOCAL_UI
-    log.info("sweep: compare its jobs at %s",
-             compare_url(base_url, sweep.experiment_id, parent, sweep.monitor_metric, sweep.monitor_mode))
+    log.info(
+        "sweep: compare its jobs at %s",
+        compare_url(base_url, sweep.experiment_id, parent, sweep.monitor_metric, sweep.monitor_mode),
+    )
     return len(failed)
 
 
 def compare_url(base_url: str, experiment_id: str, parent_run_id: str, monitor: str, mode: str) -> str:
     """The MLflow UI page that compares a sweep's jobs: its child runs (a filter, which also
     lists them flat rather than folded under the parent), best first, in the chart view."""
-    from urllib.parse import urlencode
-
-    query = urlencode({
-        "searchFilter": f"tags.{PARENT_RUN_TAG} = '{parent_run_id}'",
-        "orderByKey": f"metrics.`best_{monitor}`",
-        "orderByAsc": str(mode == "min").lower(),
-        "compareRunsMode": "CHART",
-    })
+    query = urlencode(
+        {
+            "searchFilter": f"tags.{PARENT_RUN_TAG} = '{parent_run_id}'",
+            "orderByKey": f"metrics.`best_{monitor}`",
+            "orderByAsc": str(mode == "min").lower(),
+            "compareRunsMode": "CHART",
+        }
+    )
     return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
 
 
@@ -228,15 +239,12 @@ class SweepJob:
 
     def threads(self) -> int:
         """This job's fair share of the machine's cores, with ``parallel_jobs`` at once."""
-        from joblib import cpu_count
-
         return max(1, cpu_count() // self.parallel_jobs)
 
     def record_failure(self, error: Exception, cfg: DictConfig, run_dir: Path) -> None:
         """Log the failure and, unless the job's own run started (and so ended FAILED), make
         it a FAILED child run with the reason, the job's overrides, config and log."""
         from mlflow.entities import Param
-
 
         if isinstance(error, UserError):
             reason = str(error)
@@ -273,8 +281,6 @@ class SweepJob:
 def _fixed_keys(overrides: list[str]) -> list[str]:
     """The keys of the overrides that are not sweeps (``fit.epochs=2``, not ``schedule=a,b``),
     as Hydra writes them in each job's overrides."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     parsed = OverridesParser.create().parse_overrides(overrides)
     return [o.get_key_element() for o in parsed if not o.is_sweep_override()]
 
@@ -285,7 +291,4 @@ def _parallel_jobs(launcher: DictConfig) -> int:
     n_jobs = launcher.get("n_jobs")
     if not isinstance(n_jobs, int) or n_jobs == 1:
         return 1
-    from joblib import effective_n_jobs
-
     return max(1, effective_n_jobs(n_jobs))
-

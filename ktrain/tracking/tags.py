@@ -31,9 +31,7 @@ def run_tags(root_dir: str, resumed: bool) -> dict[str, str]:
 def git_commit(directory: str) -> str | None:
     """The commit checked out in ``directory``; None outside a git checkout."""
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5
-        )
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
