@@ -1,13 +1,8 @@
 """Predict with a trained run: python predict.py run=<run dir | MLflow run id> input=<image | folder | .npy>.
-See README.md."""
+See README.md. The same as the installed ``ktrain-predict`` command.
+"""
 
-from ktrain import cli, predict
-
-
-@cli.main(config_name="predict")
-def main(cfg):
-    predict.run(cfg)
-
+from ktrain.predict import main
 
 if __name__ == "__main__":
     main()

@@ -1,12 +1,9 @@
-"""Train a Keras model: python train.py [group=option ...] [key=value ...]. See README.md."""
+"""Train a Keras model: python train.py [group=option ...] [key=value ...]. See README.md.
 
-from ktrain import cli, train
+The same as the installed ``ktrain-train`` command.
+"""
 
-
-@cli.main(config_name="train")
-def main(cfg):
-    return train.run(cfg)
-
+from ktrain.train import main
 
 if __name__ == "__main__":
     main()

@@ -23,6 +23,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
+from ktrain.config_search import CONF_DIR, import_user_modules, take_user_config_dir
 from ktrain.errors import exit_on_user_error, refuse
 from ktrain.help import render_help
 from ktrain.resume import hydra_args
@@ -34,10 +35,11 @@ _startup = False  # whether a script's entry paused the garbage collector
 
 
 def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]]:
-    """Decorate a script's task function like ``hydra.main`` on the ``conf/`` beside it."""
+    """Decorate a script's task function like ``hydra.main`` on ktrain's configs, which a
+    user's own config folder overlays (``ktrain.config_search``)."""
 
     def decorate(task: Callable[[Any], Any]) -> Callable[[], Any]:
-        hydra_task = hydra.main(version_base="1.3", config_path="conf", config_name=config_name)(task)
+        hydra_task = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(task)
 
         @functools.wraps(task)
         def entry() -> Any:
@@ -53,6 +55,9 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
 
         def run_script() -> Any:
             sys.argv[1:] = [expand_home(arg) for arg in sys.argv[1:]]
+            with exit_on_user_error():
+                sys.argv[1:] = take_user_config_dir(sys.argv[1:])
+            import_user_modules()
             if {"--help", "-h"} & set(sys.argv[1:]):
                 return _print_help(config_name)
             if config_name == "train":

@@ -4,16 +4,16 @@ Hydra's help fills in every variable of its template eagerly, including the opti
 Hydra's own groups (launchers, sweepers, logging), and finding those copies the config
 repository once per group: about a second on a laptop, for a listing the template does not
 even print. This renders the same ``hydra.help.template`` from the composed config and a
-listing of ``conf/``; ``--hydra-help`` is still Hydra's.
+listing of the config folders; ``--hydra-help`` is still Hydra's.
 """
 
 import string
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from ktrain.config_search import CONF_DIR, config_dirs
+
 HYDRA_HELP_HINT = "(--hydra-help lists Hydra's own groups and flags)"
 
 
@@ -33,9 +33,11 @@ def render_help(config_name: str, overrides: list[str]) -> str:
 
 
 def config_groups() -> str:
-    """``group: option, option`` per group of ``conf/``, Hydra's own groups left out."""
-    lines = []
-    for group in sorted(path for path in CONF_DIR.iterdir() if path.is_dir() and path.name != "hydra"):
-        options = sorted(path.stem for path in group.glob("*.yaml"))
-        lines.append(f"{group.name}: {', '.join(options)}")
-    return "\n".join(lines) + "\n"
+    """``group: option, option`` per group of the config folders (a user's and ktrain's),
+    Hydra's own groups left out."""
+    groups: dict[str, set[str]] = {}
+    for folder in config_dirs():
+        for group in folder.iterdir():
+            if group.is_dir() and group.name != "hydra":
+                groups.setdefault(group.name, set()).update(path.stem for path in group.glob("*.yaml"))
+    return "".join(f"{name}: {', '.join(sorted(options))}\n" for name, options in sorted(groups.items()))

@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +22,15 @@ from omegaconf import DictConfig, OmegaConf
 from ktrain import cli, schema
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
 from ktrain.errors import UserError, exit_on_user_error
-from ktrain.names import BEST_CHECKPOINT, CLASS_NAMES, FINAL_MODEL, HYDRA_ARTIFACTS, LOGGED_MODEL_FILE, SAVED_CONFIG
+from ktrain.tracking.locate import RunFiles, locate_run
 
 log = logging.getLogger(__name__)
 
-MODEL_FILES = {"final": FINAL_MODEL, "best": BEST_CHECKPOINT}
-# In MLflow: the final model is the one logged with the Keras flavor (its data folder holds
-# the .keras file), the best checkpoint a plain artifact; runs:/ URIs reach both.
-LOGGED_MODEL_FILES = {"final": LOGGED_MODEL_FILE, "best": BEST_CHECKPOINT}
 
-
-@dataclass(frozen=True)
-class RunFiles:
-    """The files of a trained run that predictions need; ``config`` and ``class_names`` may be absent."""
-
-    model: Path
-    config: Path | None
-    class_names: Path | None
+@cli.main(config_name="predict")
+def main(cfg: DictConfig) -> None:
+    """The ``ktrain-predict`` command: Hydra composes ``cfg`` from the command line."""
+    run(cfg)
 
 
 def run(cfg: DictConfig) -> None:
@@ -72,60 +63,6 @@ def find_inputs(given: str) -> Path | list[str]:
             f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images or a .npy file."
         )
     return [str(path)]
-
-
-def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path) -> RunFiles:
-    """The model, config and class names of a run dir, or of an MLflow run (downloaded)."""
-    run_dir = Path(run).expanduser()
-    if run_dir.is_dir():
-        model = run_dir / MODEL_FILES[checkpoint]
-        if not model.is_file():
-            raise UserError(f"run={run!r} is a folder without {MODEL_FILES[checkpoint]}: {_no_model(checkpoint)}.")
-        config, class_names = run_dir / SAVED_CONFIG, run_dir / CLASS_NAMES
-        return RunFiles(model, config if config.is_file() else None, class_names if class_names.is_file() else None)
-    return _download_run(run, checkpoint, tracking_uri, downloads)
-
-
-def _no_model(checkpoint: str) -> str:
-    if checkpoint == "final":
-        return (
-            "the run did not finish, or is not a training run (with checkpoint=best, the best "
-            "checkpoint is used instead)"
-        )
-    return "the run wrote no checkpoint (its callbacks had no model_checkpoint)"
-
-
-def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Path) -> RunFiles:
-    unknown = UserError(
-        f"run={run_id!r} is neither a run dir nor the id of a run in the MLflow store at "
-        f"{tracking_uri}; give the run dir or the MLflow run id that train.py printed (set "
-        "MLFLOW_TRACKING_URI or mlflow.tracking_uri for another store)."
-    )
-    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
-        raise unknown  # asking MLflow would create an empty store
-    import mlflow  # only for a run given by id: a second of startup
-    from mlflow.artifacts import download_artifacts
-    from mlflow.exceptions import MlflowException
-
-    # Process-wide: runs:/<id>/model reaches the logged model only through the global URI.
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        mlflow.get_run(run_id)
-    except MlflowException as error:
-        raise unknown from error
-
-    def fetch(artifact: str) -> Path | None:
-        try:
-            return Path(download_artifacts(artifact_uri=f"runs:/{run_id}/{artifact}", dst_path=str(downloads)))
-        except (MlflowException, OSError):
-            log.debug("run %s has no artifact %s", run_id, artifact, exc_info=True)
-            return None
-
-    model = fetch(LOGGED_MODEL_FILES[checkpoint])
-    if model is None:
-        why = "it was trained with mlflow.log_model=false, or " if checkpoint == "final" else ""
-        raise UserError(f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint]}: {why}{_no_model(checkpoint)}.")
-    return RunFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES))
 
 
 def predict(files: RunFiles, source: Path | list[str], top_k: int, batch_size: int) -> tuple[list[str], list[list]]:

@@ -1,4 +1,5 @@
-"""``python train.py``: validate the config, prepare the hardware, then train (``training``).
+"""``ktrain-train`` and ``python train.py``: validate the config, prepare the hardware, then
+train (``training``).
 
 This module imports no TensorFlow: a config that is refused stops here in about a second.
 The order of a run is in docs/design.md.
@@ -14,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from ktrain import hardware, interrupts, resume, schema
+from ktrain import cli, hardware, interrupts, resume, schema
 from ktrain.config_tree import print_config_tree
 from ktrain.errors import exit_on_user_error
 from ktrain.tracking.reachable import check_tracking_server
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from ktrain.tracking.sweep import SweepJob
 
 log = logging.getLogger(__name__)
+
+
+@cli.main(config_name="train")
+def main(cfg: DictConfig) -> float:
+    """The ``ktrain-train`` command: Hydra composes ``cfg`` from the command line."""
+    return run(cfg)
 
 
 def run(cfg: DictConfig) -> float:

@@ -27,6 +27,11 @@ CASES = {
         ["mlflow.tracking_uri=http://127.0.0.1:9 does not answer", "mlflow server"],
         {},
     ),
+    "tracking URI of an unsupported scheme": (
+        ["mlflow.tracking_uri=ftp://x"],
+        ["mlflow.tracking_uri=ftp://x", "no store of the scheme 'ftp'", "sqlite:///"],
+        {},
+    ),
     "unwritable output dir": (["hydra.run.dir={tmp}/a_file/run"], ["cannot use", "a_file/run", "hydra.run.dir="], {}),
     "resume of a dir that is not a run": (["resume={tmp}/empty"], ["is not a ktrain run dir"], {}),
     "invalid TF_CONFIG": (["hardware=multi_worker"], ["TF_CONFIG is not JSON"], {"TF_CONFIG": "{cluster:"}),

@@ -15,7 +15,7 @@ from ktrain.errors import ConfigError
 
 def composed(*overrides: str):
     """The config a job of ``train.py OVERRIDES`` receives."""
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(ROOT / "ktrain" / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(ROOT / "outputs" / "composed")  # set by Hydra's job runner
@@ -154,7 +154,7 @@ def test_help_and_cfg_never_import_tensorflow(args):
 
 def test_help_lists_every_group_and_the_config_as_composed_with_the_overrides():
     text = cli("model=resnet50", "optimizer=sgd", "--help").stdout
-    assert "model: backbone, efficientnet_b0, mlp, mobilenet_v2, resnet50, simple_cnn, vgg16\n" in text
+    assert "model: backbone, efficientnet_b0, mlp, mobilenet_v2, resnet50, saved, simple_cnn, vgg16\n" in text
     assert "schedule: constant, cosine, epoch_exponential, exponential, step, warmup_cosine\n" in text
     assert "hydra/" not in text and "--hydra-help" in text
     assert "_target_: ktrain.models.backbone.backbone" in text and "_target_: keras.optimizers.SGD" in text

@@ -51,7 +51,7 @@ def trained(shapes, tracking_uri, tmp_path_factory):
 
 def predict_config(tracking_uri, *overrides):
     """The config ``predict.py OVERRIDES`` runs on, from the shipped conf/predict.yaml."""
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(ROOT / "ktrain" / "conf"), version_base="1.3"):
         return compose("predict", overrides=[f"mlflow.tracking_uri={tracking_uri}", *overrides])
 
 

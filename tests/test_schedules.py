@@ -138,7 +138,7 @@ def test_the_cli_refuses_a_schedule_fighting_reduce_lr_in_one_paragraph_before_t
 
 @pytest.mark.parametrize("mode, direction", [("min", "minimize"), ("max", "maximize")])
 def test_the_optuna_search_follows_the_monitor_direction(mode, direction):
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(ROOT / "ktrain" / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["hparams_search=optuna", f"monitor.mode={mode}"], return_hydra_config=True)
     assert cfg.hydra.sweeper.direction == direction
     assert set(cfg.hydra.sweeper.params) == {"optimizer.learning_rate", "schedule", "data.batch_size"}

@@ -59,8 +59,23 @@ class Backbone(Targeted):
     preprocessing: Literal["imagenet", "rescale", "none"] = "imagenet"
 
 
+class Saved(Targeted):
+    path: ExistingFile = None
+    from_run: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.from_run is None):
+            raise ValueError(
+                "give one of path (a .keras file) and from_run (a run dir or the MLflow run id "
+                "train.py printed)" + (", not both" if self.path else "")
+            )
+        return self
+
+
 MODELS = {
     "ktrain.models.small.simple_cnn": SimpleCNN,
+    "ktrain.models.saved.saved": Saved,
     "ktrain.models.small.mlp": MLP,
     "ktrain.models.backbone.backbone": Backbone,
 }

@@ -1,16 +1,44 @@
-"""Is the tracking server there? Asked before TensorFlow loads: MLflow itself would find
-out only when the run starts, after retrying for minutes, or, for a server that goes
-away, at the end of training."""
+"""Can the run be recorded where ``mlflow.tracking_uri`` says? Asked before TensorFlow loads:
+MLflow itself would find out only when the run starts, after retrying for minutes, or, for a
+server that goes away, at the end of training."""
 
 import urllib.error
 import urllib.request
+from importlib.metadata import entry_points
+from urllib.parse import urlparse
 
 from ktrain.errors import UserError
 
+# The schemes MLflow's own tracking stores take (mlflow/tracking/_tracking_service/utils.py);
+# plugins add theirs through the "mlflow.tracking_store" entry points. "" is a local path.
+MLFLOW_SCHEMES = (
+    "",
+    "file",
+    "sqlite",
+    "postgresql",
+    "mysql",
+    "mssql",
+    "http",
+    "https",
+    "databricks",
+    "databricks-uc",
+    "uc",
+)
+
 
 def check_tracking_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
-    """``UserError`` if ``tracking_uri`` is an http(s) address that does not answer."""
-    if not tracking_uri.startswith(("http://", "https://")):
+    """``UserError`` if ``tracking_uri`` has a scheme no MLflow store takes, or is an http(s)
+    address that does not answer."""
+    scheme = urlparse(tracking_uri).scheme.partition("+")[0]  # postgresql+psycopg2 -> postgresql
+    if scheme not in MLFLOW_SCHEMES and scheme not in _plugin_schemes():
+        raise UserError(
+            f"mlflow.tracking_uri={tracking_uri}: MLflow records runs in no store of the scheme "
+            f"{scheme!r}. Give a local store (sqlite:///path/to/mlflow.db, or a folder), a database "
+            "(postgresql://, mysql://, mssql://), a tracking server (http:// or https://) or "
+            "databricks; or leave mlflow.tracking_uri and MLFLOW_TRACKING_URI unset to record into "
+            "the local store outputs/mlflow.db."
+        )
+    if scheme not in ("http", "https"):
         return
     try:
         urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s).close()
@@ -25,3 +53,7 @@ def check_tracking_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
             "or the MLFLOW_TRACKING_URI variable), or leave both unset to record into the local "
             "store outputs/mlflow.db."
         ) from None
+
+
+def _plugin_schemes() -> set[str]:
+    return {entry.name for entry in entry_points(group="mlflow.tracking_store")}

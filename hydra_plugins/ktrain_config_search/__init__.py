@@ -1,0 +1,1 @@
+"""ktrain's Hydra plugin: a user's config folder first on the search path."""
