@@ -4,12 +4,15 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# What ktrain remembers between runs (which image files decode) stays with the test session.
+os.environ.setdefault("KTRAIN_CACHE_DIR", tempfile.mkdtemp(prefix="ktrain-test-cache-"))
 
 
 @dataclass

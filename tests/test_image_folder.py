@@ -203,3 +203,45 @@ def test_train_py_refuses_a_single_class_folder_before_importing_tensorflow(tmp_
         "be 'rgb' or 'grayscale'."
     ]
     assert not any(line.endswith((" tensorflow", " keras")) for line in process.stderr.splitlines())
+
+
+# --- checked once -------------------------------------------------------------------------
+
+
+def test_a_folder_is_decoded_once_then_only_its_new_or_changed_files(tmp_path, monkeypatch, caplog):
+    from ktrain.data.image_folder import ImageFolderData
+
+    monkeypatch.setenv("KTRAIN_CACHE_DIR", str(tmp_path / "cache"))
+    root = make_image_folder(tmp_path / "shapes", 10, seed=1)
+
+    def look() -> tuple[str, str]:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="ktrain"):
+            data = ImageFolderData(str(root), batch_size=4, image_size=(8, 8))
+        checked = next(r.getMessage() for r in caplog.records if "to check them" in r.getMessage())
+        skipped = " ".join(r.getMessage() for r in caplog.records if "skipping" in r.getMessage())
+        assert sum(data.spec.split_sizes.values()) == 30 - bool(skipped)
+        return checked, skipped
+
+    assert look()[0].startswith("data: decoded 30 image files to check them; 0 were known")
+    assert look()[0].startswith("data: decoded 0 image files to check them; 30 were known")
+    (root / "circle" / "0.jpg").write_bytes(b"bad: no longer an image")  # changed: size and time
+    checked, skipped = look()
+    assert checked.startswith("data: decoded 1 image files to check them; 29 were known")
+    assert str(root / "circle" / "0.jpg") in skipped and "skipping 1 of 30" in skipped
+    assert look()[0].startswith("data: decoded 0 image files")  # a known bad file is not decoded again
+
+
+def test_webp_images_are_read_and_other_image_types_are_named_like_bad_files(tmp_path, monkeypatch, caplog):
+    from ktrain.data.image_folder import ImageFolderData
+
+    monkeypatch.setenv("KTRAIN_CACHE_DIR", str(tmp_path / "cache"))
+    root = make_image_folder(tmp_path / "shapes", 10, seed=2)
+    Image.open(root / "circle" / "0.jpg").save(root / "circle" / "extra.webp", "WEBP")
+    Image.open(root / "square" / "0.jpg").save(root / "square" / "scan.tiff", "TIFF")
+    with caplog.at_level(logging.WARNING, logger="ktrain"):
+        data = ImageFolderData(str(root), batch_size=4, image_size=(8, 8))
+    assert sum(data.spec.split_sizes.values()) == 31  # the WebP image counts; the TIFF does not
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    assert "skipping 1 of 32 image files that cannot be decoded" in warning
+    assert str(root / "square" / "scan.tiff") in warning

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 from ktrain.errors import UserError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".jxl")  # what tf.io.decode_image reads
+# Image files of a type the decoder does not read: listed, then named and left out like
+# undecodable ones, so that none is skipped without a word.
+OTHER_IMAGE_EXTENSIONS = (".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2", ".ico", ".psd", ".dng", ".cr2", ".nef")
 SPLIT_FOLDERS = ("train", "val", "test")
 LAYOUTS = (
     "one subfolder of images per class, or train/, val/ and test/ subfolders (val/ and test/ "
@@ -34,6 +37,7 @@ class ClassFolder:
     split: str | None
     class_name: str
     files: tuple[str, ...]
+    other_images: tuple[str, ...] = ()  # of a type the decoder does not read
 
     @property
     def name(self) -> str:
@@ -53,17 +57,23 @@ class FolderScan:
         return self.folders[0].split is not None
 
 
-def is_image_file(name: str) -> bool:
-    return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
+def is_image_file(name: str, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> bool:
+    return not name.startswith(".") and name.lower().endswith(extensions)
 
 
-def list_images(directory: str) -> list[str]:
+def list_images(directory: str, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[str]:
     """The image files under ``directory``, at any depth, sorted; hidden entries left out."""
     found = []
     for parent, subdirs, names in os.walk(directory):
         subdirs[:] = [d for d in subdirs if not d.startswith(".")]
-        found += [os.path.join(parent, name) for name in names if is_image_file(name)]
+        found += [os.path.join(parent, name) for name in names if is_image_file(name, extensions)]
     return sorted(found)
+
+
+def _class_folder(split: str | None, name: str, directory: str) -> ClassFolder:
+    return ClassFolder(
+        split, name, tuple(list_images(directory)), tuple(list_images(directory, OTHER_IMAGE_EXTENSIONS))
+    )
 
 
 def scan(path: str) -> FolderScan:
@@ -77,7 +87,7 @@ def scan(path: str) -> FolderScan:
     presplit = "train" in subfolders and set(subfolders) <= set(SPLIT_FOLDERS)
     if presplit:
         folders = [
-            ClassFolder(split, name, tuple(list_images(os.path.join(root, split, name))))
+            _class_folder(split, name, os.path.join(root, split, name))
             for split in SPLIT_FOLDERS
             if split in subfolders
             for name in _subfolders(os.path.join(root, split))
@@ -91,7 +101,7 @@ def scan(path: str) -> FolderScan:
                 "every class needs training images",
             )
     else:
-        folders = [ClassFolder(None, name, tuple(list_images(os.path.join(root, name)))) for name in subfolders]
+        folders = [_class_folder(None, name, os.path.join(root, name)) for name in subfolders]
         class_names = subfolders
     where = "train/" if presplit else "the folder"
     if not class_names:
@@ -106,10 +116,12 @@ def scan(path: str) -> FolderScan:
         )
     empty = [f.name for f in folders if not f.files]
     if empty:
+        others = sorted({os.path.splitext(file)[1].lower() for f in folders if not f.files for file in f.other_images})
+        unread = f" (only images of a type the decoder does not read: {', '.join(others)})" if others else ""
         raise FolderError(
             path,
             f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in the class folders "
-            f"{', '.join(empty)}; add images or remove the folders",
+            f"{', '.join(empty)}{unread}; add images or remove the folders",
         )
     return FolderScan(root, tuple(class_names), tuple(folders))
 

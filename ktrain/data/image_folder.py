@@ -9,7 +9,8 @@ names: shuffle (train), decode and resize in parallel, cache (optional), batch, 
 
 Every file is decoded once before training, so that a corrupt, truncated or non-image file
 is named and left out (or refused, with ``on_bad_file="error"``) instead of stopping an
-epoch halfway.
+epoch halfway; the verdicts are remembered (``checked_files``), so a later run decodes only
+new or changed files. Images of a type the decoder does not read are named and left out too.
 """
 
 import logging
@@ -23,6 +24,7 @@ import tensorflow as tf
 
 from ktrain.data import SPLITS, DataSpec, Split
 from ktrain.data.arrays import stratified_split
+from ktrain.data.checked_files import CheckedFiles
 from ktrain.data.folders import ClassFolder, FolderError, FolderScan, scan
 from ktrain.errors import UserError
 
@@ -171,9 +173,12 @@ class ImageFolderData:
 
 
 def _readable_folders(path: str, found: FolderScan, on_bad_file: str) -> list[ClassFolder]:
-    """The class folders without their undecodable files, which are named in the log or refused."""
+    """The class folders without their undecodable files and images of other types, which are
+    named in the log or refused."""
     files = [file for folder in found.folders for file in folder.files]
-    bad = set(unreadable_files(files))
+    others = [file for folder in found.folders for file in folder.other_images]
+    bad = set(CheckedFiles(found.root).unreadable(files, unreadable_files)) | set(others)
+    files += others
     if bad and on_bad_file == "error":
         named = sorted(bad)
         more = f" and {len(named) - 10} more" if len(named) > 10 else ""
