@@ -123,12 +123,14 @@ def _compile_settings(config: TrainConfig) -> dict[str, Any]:
             keras.losses.get(settings["loss"])
         except ValueError:
             unknown.append(f"compile.loss={settings['loss']} is not a Keras loss")
-    for metric in settings.get("metrics") or []:
-        if isinstance(metric, str) and metric.lower() not in COMPILE_ONLY_METRICS:
-            try:
-                keras.metrics.get(metric)
-            except ValueError:
-                unknown.append(f"compile.metrics has {metric}, which is not a Keras metric")
+    for key in ("metrics", "weighted_metrics"):
+        names = settings.get(key) if isinstance(settings.get(key), list) else []
+        for metric in names:
+            if isinstance(metric, str) and metric.lower() not in COMPILE_ONLY_METRICS:
+                try:
+                    keras.metrics.get(metric)
+                except ValueError:
+                    unknown.append(f"compile.{key} has {metric}, which is not a Keras metric")
     if unknown:
         raise UserError(
             "; ".join(unknown) + ". Give names that keras.losses.get and keras.metrics.get know "

@@ -2,8 +2,8 @@
 
 Hydra refuses an unknown key or group option before any of our code runs, and its message
 does not list what is allowed. ``main`` asks Hydra to raise instead of print
-(``HYDRA_FULL_ERROR``), and rewrites those errors with the allowed keys or options. A user
-who sets ``HYDRA_FULL_ERROR`` themselves gets Hydra's own output.
+(``HYDRA_FULL_ERROR``), and rewrites those errors with the allowed keys or options and the
+nearest allowed name. A user who sets ``HYDRA_FULL_ERROR`` themselves gets Hydra's own output.
 
 A script starts with the garbage collector off and turns it on when its long work begins
 (``startup_done``), and freezes what is left before the interpreter exits: both spare the
@@ -27,6 +27,7 @@ from ktrain.config_search import CONF_DIR, import_user_modules, take_user_config
 from ktrain.errors import exit_on_user_error, refuse
 from ktrain.help import render_help
 from ktrain.resume import hydra_args
+from ktrain.schema.keywords import suggestion, supplied
 from ktrain.schema.messages import allowed_keys
 
 log = logging.getLogger(__name__)
@@ -156,9 +157,14 @@ def explain(error: HydraException, overrides: list[str], config_name: str = "tra
 
 
 def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[str], config_name: str) -> str:
+    """A key the composed config lacks: one ktrain passes itself, one the node allows (it needs
+    a leading +), or an unknown one, told with the nearest allowed name and all of them."""
     key = cause.full_key
     given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
     path, _, name = key.rpartition(".")
+    refused = supplied(key) if config_name == "train" else None
+    if refused:
+        return f"Invalid config: {refused}."
     parent = cause.parent_node
     # The whole config: a nested key's allowed keys depend on its group's _target_.
     config = OmegaConf.to_container(parent._get_root(), resolve=False) if parent is not None else {}
@@ -169,6 +175,8 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
             f"Invalid config: {given} sets {key}, which {where} allows but this config does not "
             f"set yet; add it with a leading +: +{given.lstrip('+')}."
         )
+    near = suggestion(name, keys)
+    hint = f" (did you mean {near}?)" if near else ""
     allowed = ", ".join(keys) if keys else "no keys"
     more = " (and any other keyword argument of its _target_, added with a leading +)" if open_ended else ""
-    return f"Invalid config: {given} names an unknown key {key!r}; {where} takes: {allowed}{more}."
+    return f"Invalid config: {given} names an unknown key {key!r}{hint}; {where} takes: {allowed}{more}."

@@ -11,7 +11,17 @@ from conftest import refuse
 
 # id: (overrides, with {tmp} for the test's own folder; phrases the paragraph holds; extra env)
 CASES = {
-    "unknown key": (["fit.epoch=3"], ["unknown key 'fit.epoch'", "fit takes: epochs"], {}),
+    "unknown key": (["fit.epoch=3"], ["unknown key 'fit.epoch'", "did you mean epochs?", "fit takes: epochs"], {}),
+    "misspelt Keras argument": (
+        ["+optimizer.use_emma=true"],
+        ["optimizer.use_emma is not a keyword argument of keras.optimizers.Adam", "did you mean use_ema?"],
+        {},
+    ),
+    "an argument ktrain passes itself": (
+        ["+fit.callbacks=[]"],
+        ["fit.callbacks cannot be set", "ktrain gives keras.Model.fit its callbacks itself, from callbacks.*"],
+        {},
+    ),
     "unknown group option": (["model=resnet51"], ["model=resnet51 is not an option of model", "resnet50"], {}),
     "wrong type": (["fit.epochs=three"], ["fit.epochs='three'", "integer"], {}),
     "out-of-range value": (["optimizer.learning_rate=-0.1"], ["optimizer.learning_rate=-0.1", "greater than 0"], {}),

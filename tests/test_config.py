@@ -99,6 +99,37 @@ def test_a_callback_is_tuned_or_dropped_by_its_name():
         (["callbacks.model_checkpoint.filepath=best.h5"], "must end in '.keras'"),
         (["hardware.mixed_precision=float8"], "hardware.mixed_precision='float8'"),
         (["optimizer.momentum=1.5", "optimizer=sgd"], "optimizer.momentum=1.5: input should be less than 1"),
+        (
+            ["+optimizer.use_emma=true"],
+            "optimizer.use_emma is not a keyword argument of keras.optimizers.Adam (did you mean use_ema?)",
+        ),
+        (
+            ["+callbacks.early_stopping.patiense=3"],
+            "callbacks.early_stopping.patiense is not a keyword argument of keras.callbacks.EarlyStopping "
+            "(did you mean patience?)",
+        ),
+        (
+            ["+compile.metrics=[{_target_: keras.metrics.SparseTopKCategoricalAccuracy, kk: 3}]"],
+            "compile.metrics.0.kk is not a keyword argument of keras.metrics.SparseTopKCategoricalAccuracy "
+            "(did you mean k?)",
+        ),
+        (
+            ["+fit.callbacks=[]"],
+            "fit.callbacks cannot be set: ktrain gives keras.Model.fit its callbacks itself, from callbacks.*",
+        ),
+        (
+            ["+fit.batch_size=8"],
+            "fit.batch_size cannot be set: ktrain gives keras.Model.fit its batch_size itself, from data.batch_size",
+        ),
+        (
+            ["+compile.optimizer=sgd"],
+            "compile.optimizer cannot be set: ktrain gives keras.Model.compile its optimizer itself, "
+            "from the optimizer group",
+        ),
+        (
+            ["+optimizer.use_ema=true", "optimizer.learning_rate=0"],
+            "optimizer.learning_rate=0: input should be greater than 0",
+        ),
     ],
 )
 def test_bad_values_are_refused_naming_key_value_and_what_is_allowed(overrides, expected):
@@ -111,6 +142,28 @@ def test_every_problem_is_reported_at_once():
     message = refusal("fit.epochs=0", "data.batch_size=-2")
     assert "fit.epochs=0" in message and "data.batch_size=-2" in message
     assert "\n" not in message
+
+
+def test_every_keyword_of_the_keras_class_or_method_is_taken_where_ktrain_does_not_type_it():
+    config = schema.validate(
+        composed(
+            "+optimizer.use_ema=true",
+            "+fit.validation_batch_size=64",
+            "+compile.weighted_metrics=[accuracy]",
+            "+callbacks.nan._target_=keras.callbacks.TerminateOnNaN",
+            "+callbacks.nan.raise_error=true",
+            "optimizer=sgd",
+            "+optimizer.gradient_accumulation_steps=2",
+        )
+    )
+    assert config.optimizer["use_ema"] is True and config.optimizer["gradient_accumulation_steps"] == 2
+    assert config.values()["fit"]["validation_batch_size"] == 64
+    assert config.values()["compile"]["weighted_metrics"] == ["accuracy"]
+    assert config.callbacks["nan"]["raise_error"] is True
+
+
+def test_a_weighted_metric_can_be_monitored_under_the_name_keras_logs_it_by():
+    schema.validate(composed("+compile.weighted_metrics=[accuracy]", "monitor.metric=val_weighted_accuracy"))
 
 
 def test_a_target_ktrain_does_not_know_takes_any_keyword():
@@ -133,6 +186,13 @@ def test_a_target_ktrain_does_not_know_takes_any_keyword():
             "callbacks.early_stopping.start_from_epoch=2",
             "add it with a leading +: +callbacks.early_stopping.start_from_epoch=2",
         ),
+        ("fit.epoch=3", "fit.epoch=3 names an unknown key 'fit.epoch' (did you mean epochs?); fit takes: epochs,"),
+        ("optimizer.use_ema=true", "which optimizer allows but this config does not set yet; add it with a leading +"),
+        (
+            "+optimizer.use_emma=true",
+            "optimizer.use_emma is not a keyword argument of keras.optimizers.Adam (did you mean use_ema?)",
+        ),
+        ("fit.callbacks=[]", "fit.callbacks cannot be set: ktrain gives keras.Model.fit its callbacks itself"),
     ],
 )
 def test_the_cli_refuses_in_one_paragraph_without_traceback_or_tensorflow(override, expected):

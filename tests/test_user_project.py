@@ -81,6 +81,23 @@ def test_a_user_project_sweeps_its_own_experiment(project, tracking_uri, client)
     assert [child.info.status for child in children] == ["FINISHED", "FINISHED"]
 
 
+def test_a_user_project_takes_every_keras_argument_and_refuses_a_typo(project, tracking_uri, client):
+    keras_arguments = [
+        "+optimizer.use_ema=true",
+        "+fit.validation_batch_size=64",
+        "+compile.weighted_metrics=[accuracy]",
+    ]
+    trained = command("ktrain-train", "experiment=mine", "fit.epochs=2", "mlflow.log_model=false", *keras_arguments,
+                      "hydra.run.dir=run", cwd=project, tracking_uri=tracking_uri)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    run = client.get_run(re.search(r"MLflow run id: (\w+)", trained.stdout + trained.stderr).group(1))
+    assert run.info.status == "FINISHED" and run.data.params["optimizer.use_ema"] == "True"
+    assert "test_weighted_accuracy" in run.data.metrics
+    refused = command("ktrain-train", "experiment=mine", "fit.epoch=3", cwd=project, tracking_uri=tracking_uri)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "did you mean epochs?" in refused.stderr
+
+
 def test_a_users_config_folder_is_found_and_wins_over_ktrains(project, tmp_path, tracking_uri):
     (project / "conf" / "model" / "simple_cnn.yaml").write_text(
         "_target_: ktrain.models.small.simple_cnn\nfilters: [8]\ndense_units: 16\ndropout: 0.0\n"

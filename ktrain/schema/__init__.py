@@ -4,9 +4,10 @@
 so a typo or a bad value stops a run in well under a second, with one paragraph that names
 the key, the bad value and what is allowed. It returns the typed ``TrainConfig`` that the run
 reads from then on. Group options are checked by the schema of their ``_target_``
-(``groups.py``, ``callbacks.py``); a target ktrain does not know (a user's own model,
-optimizer or callback) only needs ``_target_`` and takes any keyword arguments. Rules across
-keys are in ``rules.py``, the wording of problems in ``messages.py``.
+(``groups.py``, ``callbacks.py``), and the keys of ``fit``, ``compile`` and of every node built
+by a Keras class by the installed Keras' signatures (``keywords.py``); a target neither knows (a
+user's own model, optimizer or callback) only needs ``_target_`` and takes any keyword
+arguments. Rules across keys are in ``rules.py``, the wording of problems in ``messages.py``.
 """
 
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ktrain.errors import ConfigError
-from ktrain.schema import rules
+from ktrain.schema import keywords, rules
 from ktrain.schema.groups import GROUPS
 from ktrain.schema.messages import paragraph, problems, schema_of
 from ktrain.schema.run import Hardware, PredictConfig, TrainConfig, group_options
@@ -43,6 +44,7 @@ def validate(cfg: DictConfig, overrides: Sequence[str] = (), choices: Mapping[st
     for name, node in callbacks.items() if isinstance(callbacks, dict) else ():
         if isinstance(node, dict):
             found += problems(schema_of("callbacks", node), node, prefix=f"callbacks.{name}")
+    found += keywords.problems(values)
     if found:
         raise ConfigError(paragraph(found))
     config = TrainConfig.make(values, _hydra_choices() if choices is None else choices)

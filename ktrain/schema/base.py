@@ -1,4 +1,5 @@
-"""What every schema section shares: strict nodes, ``_target_`` nodes, and the value types."""
+"""What every schema section shares: strict nodes, ``_target_`` nodes, Keras' keyword
+arguments, and the value types."""
 
 import os
 from typing import Annotated, Any, Literal
@@ -46,5 +47,19 @@ class Targeted(Section):
 
 class OpenTarget(Targeted):
     """A target ktrain does not know: its keyword arguments are its own business."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class KerasKeywords(Section):
+    """The keyword arguments of a Keras method (``fit``, ``compile``). The keys typed here are
+    those ktrain reads or checks the values of; every other key is checked against the installed
+    Keras' own signature (``keywords.py``), so that a new Keras argument needs no change here."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class KerasTarget(Targeted):
+    """A node built by a Keras class (an optimizer, a callback): typed as ``KerasKeywords``."""
 
     model_config = ConfigDict(extra="allow")

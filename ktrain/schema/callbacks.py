@@ -1,13 +1,18 @@
-"""The schemas of Keras' callbacks that ktrain's configs use; any other callback is open."""
+"""The values ktrain checks of the Keras callbacks its configs use.
+
+The keys every Keras callback takes come from Keras' own signatures (``keywords.py``), so a
+key a callback's class takes is allowed whether or not it is typed here; a callback that is no
+Keras class (a user's own) takes any keyword argument.
+"""
 
 from typing import Literal
 
 from pydantic import model_validator
 
-from ktrain.schema.base import NonNegativeFloat, NonNegativeInt, OpenRate, SaveFreq, Targeted
+from ktrain.schema.base import KerasTarget, NonNegativeFloat, NonNegativeInt, OpenRate, SaveFreq
 
 
-class EarlyStopping(Targeted):
+class EarlyStopping(KerasTarget):
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
     patience: NonNegativeInt = 0
@@ -18,7 +23,7 @@ class EarlyStopping(Targeted):
     verbose: Literal[0, 1] = 0
 
 
-class ModelCheckpoint(Targeted):
+class ModelCheckpoint(KerasTarget):
     filepath: str
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
@@ -38,7 +43,7 @@ class ModelCheckpoint(Targeted):
         return self
 
 
-class ReduceLROnPlateau(Targeted):
+class ReduceLROnPlateau(KerasTarget):
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
     factor: OpenRate = 0.1
@@ -49,13 +54,13 @@ class ReduceLROnPlateau(Targeted):
     verbose: Literal[0, 1] = 0
 
 
-class CSVLogger(Targeted):
+class CSVLogger(KerasTarget):
     filename: str
     separator: str = ","
     append: bool = False
 
 
-class TensorBoard(Targeted):
+class TensorBoard(KerasTarget):
     log_dir: str = "logs"
     histogram_freq: NonNegativeInt = 0
     write_graph: bool = True

@@ -13,6 +13,7 @@ from ktrain.data.folders import FolderError, scan
 from ktrain.models import BACKBONES
 from ktrain.schema.base import (
     ExistingFile,
+    KerasTarget,
     NonNegativeFloat,
     NonNegativeInt,
     OpenRate,
@@ -83,8 +84,10 @@ MODELS = {
 # --- optimizer ---------------------------------------------------------------------------
 
 
-class Optimizer(Targeted):
-    name: str | None = None  # Keras' own: the optimizer's name
+class Optimizer(KerasTarget):
+    """The values ktrain checks of a Keras optimizer's keywords; the names it takes come from
+    Keras (``keywords.py``: ``use_ema``, ``name``, ... need no field here)."""
+
     learning_rate: PositiveFloat
     weight_decay: NonNegativeFloat | None = None
     clipnorm: PositiveFloat | None = None

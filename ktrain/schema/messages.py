@@ -1,13 +1,15 @@
-"""Schema problems told as users write keys: ``fit.epoch is not a known key (allowed here: ...)``.
+"""Schema problems told as users write keys: ``model.filter is not a known key (allowed here: ...)``.
 
 ``problems`` turns pydantic's errors into phrases; ``allowed_keys`` tells ``ktrain.cli`` what a
-node takes when Hydra itself refuses a key, before the schema has run.
+node takes when Hydra itself refuses a key, before the schema has run: the keys of ktrain's
+schema, then those of the node's Keras signature (``keywords.py``).
 """
 
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ktrain.schema import keywords
 from ktrain.schema.base import OpenTarget
 from ktrain.schema.callbacks import CALLBACKS
 from ktrain.schema.groups import GROUPS
@@ -39,15 +41,19 @@ def schema_of(group: str, node: Any) -> type[BaseModel]:
 
 def allowed_keys(path: str, config: dict[str, Any], config_name: str = "train") -> tuple[list[str], bool]:
     """The keys the node at ``path`` (dotted; "" for the top) of the composed ``config`` of
-    ``config_name`` takes, and whether it also takes others (a target ktrain does not know
-    takes any keyword argument)."""
+    ``config_name`` takes, and whether it also takes others: ktrain's schema keys, then the
+    other keywords of the node's Keras signature; a target neither knows takes any keyword."""
     parts = path.split(".") if path else []
     schema, rest = ROOTS[config_name], parts
     if parts[:1] and parts[0] in GROUPS:
         schema, rest = schema_of(parts[0], _node_at(config, parts[:1])), parts[1:]
     elif parts[:1] == ["callbacks"] and len(parts) > 1:
         schema, rest = schema_of("callbacks", _node_at(config, parts[:2])), parts[2:]
-    return _keys(schema, rest), not rest and schema.model_config.get("extra") == "allow"
+    keys = _keys(schema, rest)
+    keras = keywords.accepted(path, _node_at(config, parts)) if config_name == "train" else None
+    if keras is None:
+        return keys, not rest and schema.model_config.get("extra") == "allow"
+    return keys + [name for name in keras.keywords if name not in keys], keras.any_keyword
 
 
 def _describe(problem: dict, schema: type[BaseModel], prefix: str) -> str:

@@ -35,9 +35,11 @@ def apply(config: TrainConfig) -> None:
 def _monitor_problems(config: TrainConfig) -> list[str]:
     """Every monitored metric must be a key of Keras' epoch logs for the compiled metrics."""
     metrics = config.compile.metrics
-    if not all(isinstance(m, str) for m in metrics):
+    weighted = (config.compile.model_extra or {}).get("weighted_metrics") or []
+    if not isinstance(weighted, list) or not all(isinstance(m, str) for m in metrics + weighted):
         return []  # a metric object names its own log key; Keras will tell
-    logged = ["loss", *metrics]
+    # Keras logs a weighted metric under its name, or as weighted_<name> beside the unweighted one.
+    logged = ["loss", *metrics, *(f"weighted_{m}" if m in metrics else m for m in weighted)]
     allowed = logged + [f"val_{name}" for name in logged]
     monitored = {"monitor.metric": config.monitor.metric}
     for name, node in config.callbacks.items():

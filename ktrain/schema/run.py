@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
-from ktrain.schema.base import Mode, NonNegativeInt, PositiveInt, Section, Verbose
+from ktrain.schema.base import KerasKeywords, Mode, NonNegativeInt, PositiveInt, Section, Verbose
 
 
 def _class_weight(value: Any) -> Any:
@@ -40,7 +40,9 @@ class Monitor(Section):
     mode: Mode
 
 
-class Fit(Section):
+class Fit(KerasKeywords):
+    """``Model.fit``'s keywords: those ktrain reads, typed; any other of Keras' signature too."""
+
     epochs: PositiveInt
     steps_per_epoch: PositiveInt | None = None
     validation_steps: PositiveInt | None = None
@@ -60,7 +62,9 @@ class Fit(Section):
         return self
 
 
-class Compile(Section):
+class Compile(KerasKeywords):
+    """``Model.compile``'s keywords: the optimizer comes from the optimizer group."""
+
     loss: str | dict[str, Any]
     metrics: list[str | dict[str, Any]] = []
     jit_compile: Literal["auto", True, False] = "auto"
