@@ -42,6 +42,11 @@ CASES = {
         ["mlflow.tracking_uri=ftp://x", "no store of the scheme 'ftp'", "sqlite:///"],
         {},
     ),
+    "database driver not installed": (
+        ["mlflow.tracking_uri=postgresql+pg8000://mlflow@127.0.0.1:9/mlflow"],
+        ["needs the Python database driver 'pg8000', which is not installed: pip install 'pg8000'"],
+        {},
+    ),
     "unwritable output dir": (["hydra.run.dir={tmp}/a_file/run"], ["cannot use", "a_file/run", "hydra.run.dir="], {}),
     "resume of a dir that is not a run": (["resume={tmp}/empty"], ["is not a ktrain run dir"], {}),
     "invalid TF_CONFIG": (["hardware=multi_worker"], ["TF_CONFIG is not JSON"], {"TF_CONFIG": "{cluster:"}),

@@ -159,7 +159,7 @@ def layout(root, *files):
         (
             ("cats/a.jpg", "dogs/.b.jpg", "dogs/notes.txt"),
             "",
-            "no image files (.jpg, .jpeg, .png, .bmp, .gif) in the class folders dogs",
+            "no image files (.jpg, .jpeg, .png, .bmp, .gif, .webp, .jxl) in the class folders dogs",
         ),
         (
             ("train/cats/a.jpg", "train/dogs/b.jpg", "val/cows/c.jpg"),

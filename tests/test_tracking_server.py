@@ -1,64 +1,29 @@
 """A team's shared tracking server: a parallel sweep (joblib, two jobs at once) recorded in a
-real ``mlflow server`` with a database backend, its artifacts uploaded through the server."""
+real ``mlflow server`` with a database backend (SQLite, and PostgreSQL where it is installed),
+its artifacts uploaded through the server."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from joblib import cpu_count
 
 from conftest import run_sweep
+from servers import mlflow_server, postgres
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``mlflow server`` on a free 127.0.0.1 port: SQLite backend, artifacts served by it."""
-    root = tmp_path_factory.mktemp("server")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = (root / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'server.db'}",
-            "--serve-artifacts",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no GenAI job runner
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, (root / "server.log").read_text()[-3000:]
-            time.sleep(0.5)
-    yield url, root / "artifacts"
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    """``mlflow server`` on a free 127.0.0.1 port, artifacts served by it, on a SQLite or a
+    PostgreSQL backend store (PostgreSQL started for the test, in a data dir of its own)."""
+    root = tmp_path_factory.mktemp(request.param)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            backend = f"sqlite:///{root / 'server.db'}"
+        else:
+            pytest.importorskip("psycopg", reason="pip install 'psycopg[binary]' (the postgresql extra)")
+            backend = stack.enter_context(postgres(root))
+        yield stack.enter_context(mlflow_server(root, backend))
 
 
 @pytest.fixture(scope="module")

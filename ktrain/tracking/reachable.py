@@ -11,6 +11,10 @@ from ktrain.errors import UserError
 
 # The schemes MLflow's own tracking stores take (mlflow/tracking/_tracking_service/utils.py);
 # plugins add theirs through the "mlflow.tracking_store" entry points. "" is a local path.
+DATABASES = ("postgresql", "mysql", "mssql")  # MLflow reaches them through SQLAlchemy (SQLite's is built in)
+# The pip package of each database driver module whose name differs from it.
+DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient",
+                   "pymysql": "PyMySQL", "pg8000": "pg8000"}  # fmt: skip
 MLFLOW_SCHEMES = (
     "",
     "file",
@@ -38,6 +42,8 @@ def check_tracking_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
             "databricks; or leave mlflow.tracking_uri and MLFLOW_TRACKING_URI unset to record into "
             "the local store outputs/mlflow.db."
         )
+    if scheme in DATABASES:
+        _check_database_driver(tracking_uri)
     if scheme not in ("http", "https"):
         return
     try:
@@ -52,6 +58,28 @@ def check_tracking_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
             "--backend-store-uri sqlite:///outputs/mlflow.db), fix the address (mlflow.tracking_uri= "
             "or the MLFLOW_TRACKING_URI variable), or leave both unset to record into the local "
             "store outputs/mlflow.db."
+        ) from None
+
+
+def _check_database_driver(tracking_uri: str) -> None:
+    """``UserError`` naming the package to install if the database's Python driver is missing
+    (SQLAlchemy, which MLflow's database stores use, knows which driver a URI needs)."""
+    from sqlalchemy.engine.url import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(tracking_uri).get_dialect().import_dbapi()
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        raise UserError(
+            f"mlflow.tracking_uri={tracking_uri} is not a database address SQLAlchemy reads ({error})."
+        ) from None
+    except ImportError as error:
+        package = DRIVER_PACKAGES.get(error.name, error.name)
+        raise UserError(
+            f"mlflow.tracking_uri={tracking_uri} needs the Python database driver {error.name!r}, which is not "
+            f"installed: pip install '{package}'"
+            + (" (or pip install 'ktrain-hydra[postgresql]')" if error.name == "psycopg" else "")
+            + ". The run was not started."
         ) from None
 
 
