@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,11 @@ from ktrain.schema.keywords import suggestion, supplied
 from ktrain.schema.messages import allowed_keys
 
 log = logging.getLogger(__name__)
+
+# ktrain's hydra/launcher/ray.yaml has the name of hydra-ray-launcher's own config on purpose,
+# so that the plugin's schema checks its keys; Hydra 1.3 warns that this matching by name is
+# deprecated, to every user, on every sweep.
+warnings.filterwarnings("ignore", message="\\s*'hydra/launcher/ray' is validated against ConfigStore schema")
 
 _startup = False  # whether a script's entry paused the garbage collector
 
