@@ -35,8 +35,13 @@ def saved(input_shape: Sequence[int], num_classes: int, path: str) -> keras.Mode
             f"model.path={path!r} gives {model.output_shape[-1]} outputs and the data have {num_classes} "
             f"classes, and its last layer ({type(head).__name__}) is not a Dense layer that could be replaced."
         )
-    log.info("model: %s has %d classes and the data %d: its head %r is replaced by a new Dense layer",
-             path, model.output_shape[-1], num_classes, head.name)
+    log.info(
+        "model: %s has %d classes and the data %d: its head %r is replaced by a new Dense layer",
+        path,
+        model.output_shape[-1],
+        num_classes,
+        head.name,
+    )
     features = model.layers[-2].output
     outputs = keras.layers.Dense(num_classes, activation=head.activation, dtype="float32", name=head.name)(features)
     return keras.Model(model.inputs, outputs, name=model.name)
