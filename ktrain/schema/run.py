@@ -60,6 +60,14 @@ class Fit(Section):
         return self
 
 
+class FineTune(Section):
+    """The two phases of ``fine_tune=two_phase`` (``ktrain.fine_tune``)."""
+
+    head_epochs: PositiveInt
+    unfreeze: Literal["all"] | PositiveInt = "all"
+    learning_rate_factor: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
 class Compile(Section):
     loss: str | dict[str, Any]
     metrics: list[str | dict[str, Any]] = []
@@ -123,6 +131,7 @@ class TrainConfig(Section):
     schedule: dict[str, Any]
     data: dict[str, Any]
     callbacks: dict[str, dict[str, Any] | None]
+    fine_tune: FineTune | None = None
     _choices: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
