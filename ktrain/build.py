@@ -86,6 +86,14 @@ def compiled_model(config: TrainConfig, spec: DataSpec, steps_per_epoch: int) ->
     return model
 
 
+def recompile(model: keras.Model, config: TrainConfig, learning_rate: float) -> None:
+    """Compile ``model`` again, with a new optimizer of ``config`` at the constant rate
+    ``learning_rate``: after a change of which weights train, as Keras needs (a built optimizer
+    knows only the variables it was built for). Call it inside the strategy's scope."""
+    optimizer = build(config.optimizer, "optimizer", learning_rate=float(learning_rate))
+    model.compile(optimizer=optimizer, **_compile_settings(config))
+
+
 def _model_node(config: TrainConfig) -> dict[str, Any]:
     """The model config; for ``model=saved``, a ``from_run`` becomes the ``path`` of that run's
     final model (from its run dir, or downloaded from MLflow into this run's dir)."""

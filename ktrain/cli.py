@@ -24,7 +24,7 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from ktrain.config_search import CONF_DIR, import_user_modules, take_user_config_dir
+from ktrain.config_search import CONF_DIR, config_dirs, import_user_modules, take_user_config_dir
 from ktrain.errors import exit_on_user_error, refuse
 from ktrain.help import render_help
 from ktrain.resume import hydra_args
@@ -166,6 +166,9 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
     """A key the composed config lacks: one ktrain passes itself, one the node allows (it needs
     a leading +), or an unknown one, told with the nearest allowed name and all of them."""
     key = cause.full_key
+    unchosen = _unchosen_group(key, overrides)
+    if unchosen:
+        return unchosen
     given = next((o for o in overrides if o.lstrip("+~").split("=", 1)[0] == key), key)
     path, _, name = key.rpartition(".")
     refused = supplied(key) if config_name == "train" else None
@@ -186,3 +189,17 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
     allowed = ", ".join(keys) if keys else "no keys"
     more = " (and any other keyword argument of its _target_, added with a leading +)" if open_ended else ""
     return f"Invalid config: {given} names an unknown key {key!r}{hint}; {where} takes: {allowed}{more}."
+
+
+def _unchosen_group(key: str, overrides: list[str]) -> str | None:
+    """For a key below a group that the config has not chosen an option of (``fine_tune`` is
+    null by default), the option to choose first; None for any other key."""
+    options = sorted({path.stem for folder in config_dirs() for path in (folder / key).glob("*.yaml")})
+    given = next((o for o in overrides if o.lstrip("+").startswith(f"{key}.")), None)
+    if "." in key or not options or given is None:
+        return None
+    return (
+        f"Invalid config: {given} sets a key of the group {key}, of which this config has chosen no "
+        f"option; choose one first: {key}={options[0]} {given.lstrip('+')} (the options of {key}: "
+        f"{', '.join(options)})."
+    )

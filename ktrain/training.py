@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from ktrain import cli, fitting, hardware, outputs
+from ktrain import cli, fine_tune, fitting, hardware, outputs
 from ktrain.build import build, compiled_model, configured_callbacks
 from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
 from ktrain.names import BACKUP_DIR, FINAL_MODEL, RESUMED_AT_TAG
@@ -79,16 +79,17 @@ def _train(config: TrainConfig, strategy, tracked, run_dir: Path, restore: bool)
         )
         for path in outputs.write_model_files(model, spec.class_names, run_dir):
             tracked.log_artifact(path)
-        rows = _fit(config, model, splits, spec, run_dir, tracked, restore)
+        rows = _fit(config, model, splits, spec, run_dir, tracked, restore, strategy)
         _evaluate_and_save(config, model, splits["test"], run_dir, rows, tracked)
         best = fitting.best(rows, config.monitor.metric, config.monitor.mode)
         tracked.log_metrics({f"best_{config.monitor.metric}": best})
     return best
 
 
-def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, restore: bool) -> list[dict]:
+def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, restore: bool, strategy) -> list[dict]:
     """``model.fit`` with the configured callbacks, the epoch log, the backup and the MLflow
-    logger, continuing a restored backup; return the rows of every epoch."""
+    logger, continuing a restored backup (in two phases with ``fine_tune``); return the rows
+    of every epoch."""
     epoch_log = EpochLog()
     configured = [StopOnNonFiniteLoss(), *configured_callbacks(config.callbacks)]
     backup = RunBackup(run_dir / BACKUP_DIR, [*configured, epoch_log], epochs=config.fit.epochs, restore=restore)
@@ -102,13 +103,20 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
         log.info("resume: continuing at epoch %d of %d", arguments["initial_epoch"] + 1, arguments["epochs"])
         tracked.set_tags({RESUMED_AT_TAG: str(arguments["initial_epoch"])})
     cli.startup_done()
-    try:
-        model.fit(
+
+    def fit(**overrides):
+        return model.fit(
             **splits["train"].fit_args(),
             validation_data=splits["val"].validation_data(),
             callbacks=callbacks,
-            **arguments,
+            **{**arguments, **overrides},
         )
+
+    try:
+        if config.fine_tune is None:
+            fit()
+        else:
+            fine_tune.fit_in_phases(model, config, fit, arguments, backup, configured, strategy)
     finally:
         backup.close()  # a stopped or failed fit still commits (and logs) its last epoch
     return epoch_log.rows

@@ -94,7 +94,7 @@ def test_a_callback_is_tuned_or_dropped_by_its_name():
         (["data.val_fraction=0.5", "data.test_fraction=0.5"], "leaves no training data"),
         (["fit.initial_epoch=20"], "initial_epoch must be below epochs"),
         (["model=resnet50", "model.architecture=ResNet5"], "model.architecture='ResNet5': input should be 'ResNet50'"),
-        (["model=resnet50", "model.weights=imagenet"], "model.weights='imagenet': no file at 'imagenet'"),
+        (["model=resnet50", "model.weights=imagenet21k"], "model.weights='imagenet21k': no file at 'imagenet21k'"),
         (["fit.class_weight=heavy"], "fit.class_weight='heavy': allowed: null, 'balanced'"),
         (["callbacks.model_checkpoint.filepath=best.h5"], "must end in '.keras'"),
         (["hardware.mixed_precision=float8"], "hardware.mixed_precision='float8'"),

@@ -28,6 +28,19 @@ def test_the_recipe_composes_to_the_tutorials_settings(folder):
     assert config.callbacks["model_checkpoint"]["save_best_only"] is True
 
 
+def test_the_finetune_recipe_is_the_recipe_with_imagenet_weights_and_two_phases(folder):
+    plain = schema.validate(composed("experiment=caltech101_resnet50", f"data.path={folder}"))
+    config = schema.validate(composed("experiment=caltech101_resnet50_finetune", f"data.path={folder}"))
+    assert (config.model["weights"], config.model["trainable"]) == ("imagenet", False)  # frozen for phase 1
+    assert config.fine_tune.model_dump() == {"head_epochs": 5, "unfreeze": "all", "learning_rate_factor": 0.1}
+    assert (config.data, config.optimizer, config.fit, config.callbacks) == (
+        plain.data,
+        plain.optimizer,
+        plain.fit,
+        plain.callbacks,
+    )
+
+
 def test_a_debug_config_still_wins_over_the_recipe(folder):
     config = schema.validate(composed("experiment=caltech101_resnet50", f"data.path={folder}", "debug=fast"))
     assert config.fit.epochs == 1 and config.fit.steps_per_epoch == 2

@@ -83,6 +83,13 @@ class RunBackup(keras.callbacks.Callback):
         self.callbacks = callbacks
         self.epochs = epochs
         self.state = read_state(self.directory) if restore else None
+        # A run may call fit more than once (a fine-tune's two phases): the backup is restored
+        # at the first fit's start only. Later fits go on from the live model and callbacks, and
+        # by then ``state`` is this run's own latest epoch, whose file may not be written yet.
+        self._restore_pending = self.state is not None
+        # What the run calls the stage its epochs are in (a fine-tune's "head" or "fine_tune";
+        # None for a run of one fit), recorded with each epoch so that a resume can tell.
+        self.phase: str | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ktrain-backup")
         self._pending: list[Future] = []
 
@@ -99,9 +106,15 @@ class RunBackup(keras.callbacks.Callback):
             return False
         return self.epochs <= self.state["epochs"] and (self.state["stopped"] or self.state["epoch"] >= self.epochs)
 
+    @property
+    def backed_up_phase(self) -> str | None:
+        """The ``phase`` of the last backed-up epoch (None without a backup)."""
+        return self.state.get("phase") if self.state else None
+
     def on_train_begin(self, logs=None):
-        if not self.state:
+        if not self._restore_pending:
             return
+        self._restore_pending = False
         model = self.model
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
@@ -132,6 +145,7 @@ class RunBackup(keras.callbacks.Callback):
             "epoch": epoch + 1,
             "epochs": self.epochs,
             "stopped": bool(self.model.stop_training),
+            "phase": self.phase,
             "arrays": f"epoch-{epoch + 1:05d}.npz",
             "callbacks": callbacks,
         }

@@ -10,6 +10,7 @@ from keras import layers
 from ktrain.errors import UserError
 from ktrain.models import BACKBONES
 from ktrain.models.layers import classifier_head, image_input_shape, preprocess
+from ktrain.models.pretrained import imagenet_downloads
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,10 @@ def backbone(
 ) -> keras.Model:
     """``keras.applications.<architecture>`` without its top, pooled, plus a softmax head.
 
-    ``weights`` is None (random init) or a local weights file: nothing is downloaded.
-    Inputs smaller than the architecture's minimum are resized up inside the model, and
-    grayscale inputs are repeated to three channels; the log says so.
+    ``weights`` is None (random init), ``"imagenet"`` (keras.applications' own download and
+    cache: ``ktrain.models.pretrained``) or a local weights file. Inputs smaller than the
+    architecture's minimum are resized up inside the model, and grayscale inputs are repeated
+    to three channels; the log says so.
     """
     spec = BACKBONES[architecture]
     name = architecture.lower()
@@ -38,8 +40,8 @@ def backbone(
             f"model={name} takes 1 or 3 channels; the data give {channels}. "
             "Use data.color_mode=rgb or grayscale, or model=simple_cnn."
         )
-    if weights is not None and not os.path.isfile(os.path.expanduser(weights)):
-        raise UserError(f"model.weights={weights!r} is not a file; give a local weights file or null.")
+    if weights not in (None, "imagenet") and not os.path.isfile(os.path.expanduser(weights)):
+        raise UserError(f"model.weights={weights!r} is not a file; give imagenet, a local weights file or null.")
 
     inputs = keras.Input(shape=(height, width, channels), name="image")
     x = inputs
@@ -47,12 +49,7 @@ def backbone(
     if size != (height, width):
         log.info(
             "model: %s needs inputs of at least %dx%d; resizing %dx%d inputs to %dx%d inside the model",
-            architecture,
-            spec.min_size,
-            spec.min_size,
-            height,
-            width,
-            *size,
+            *(architecture, spec.min_size, spec.min_size, height, width, *size),
         )
         x = layers.Resizing(*size, name="resize_to_minimum")(x)
     if channels == 1:
@@ -60,12 +57,38 @@ def backbone(
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
     x = preprocess(x, spec.preprocessing if preprocessing == "imagenet" else preprocessing)
 
-    base = getattr(keras.applications, architecture)(
-        include_top=False,
-        weights=os.path.expanduser(weights) if weights else None,
-        input_shape=(*size, 3),
-        pooling=pooling,
-    )
+    with imagenet_downloads(architecture):
+        base = getattr(keras.applications, architecture)(
+            include_top=False,
+            weights=os.path.expanduser(weights) if weights else None,
+            input_shape=(*size, 3),
+            pooling=pooling,
+        )
     base.trainable = trainable
+    # A frozen backbone runs in inference mode, BatchNormalization included, and stays so when
+    # fine-tuning unfreezes it (Keras' transfer-learning guide): training=False is fixed here.
     x = base(x, training=None if trainable else False)
     return keras.Model(inputs, classifier_head(x, num_classes, dropout), name=name)
+
+
+def base_of(model: keras.Model) -> keras.Model:
+    """The keras.applications model inside a model that ``backbone`` built (or loaded back)."""
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if len(nested) != 1:
+        raise UserError(
+            f"model {model.name!r} holds {len(nested)} nested models, not the one keras.applications "
+            "backbone that fine-tuning unfreezes; build it with model=backbone (or resnet50, vgg16, ...)."
+        )
+    return nested[0]
+
+
+def unfreeze(base: keras.Model, top_layers: int | None = None) -> int:
+    """Make the top ``top_layers`` of ``base``'s layers trainable (all of them with None), and
+    keep every BatchNormalization layer frozen, as Keras' transfer-learning guide does; the
+    layers below stay frozen. Returns how many layers are now trainable."""
+    base.trainable = True  # a model's flag gates its layers' own: set it before theirs
+    layers_of = base.layers
+    first = 0 if top_layers is None else max(len(layers_of) - top_layers, 0)
+    for index, layer in enumerate(layers_of):
+        layer.trainable = index >= first and not isinstance(layer, layers.BatchNormalization)
+    return sum(1 for layer in layers_of if layer.trainable)

@@ -5,6 +5,7 @@ arguments; a target ktrain does not know (a user's own model, optimizer or data 
 the group's open schema, which needs only ``_target_`` and what the run itself reads.
 """
 
+import os
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -25,6 +26,20 @@ from ktrain.schema.base import (
     Section,
     Targeted,
 )
+
+# model.weights of a backbone: keras.applications' own ImageNet weights (its download and
+# cache, KERAS_HOME/models), random init, or a local file.
+IMAGENET = "imagenet"
+
+
+def _backbone_weights(weights: str | None) -> str | None:
+    if weights is None or weights == IMAGENET or os.path.isfile(os.path.expanduser(weights)):
+        return weights
+    raise ValueError(
+        f"no file at {weights!r}; allowed: imagenet (keras.applications' ImageNet weights, from its "
+        "cache under KERAS_HOME/models or downloaded there), null (random init), or the path of an "
+        "existing weights file"
+    )
 
 
 def _image_folder(path: str) -> str:
@@ -53,7 +68,7 @@ class MLP(Targeted):
 
 class Backbone(Targeted):
     architecture: Literal[tuple(BACKBONES)]
-    weights: ExistingFile = None
+    weights: Annotated[str | None, AfterValidator(_backbone_weights)] = None
     pooling: Literal["avg", "max"] = "avg"
     dropout: Rate = 0.0
     trainable: bool = True

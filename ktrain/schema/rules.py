@@ -6,7 +6,7 @@ Each rule is whole here: what it refuses and, where it gives way, what it change
 import logging
 from collections.abc import Sequence
 
-from ktrain.schema.groups import SCHEDULES
+from ktrain.schema.groups import MODELS, SCHEDULES, Backbone
 from ktrain.schema.run import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -18,13 +18,17 @@ RATE_CALLBACKS = ("keras.callbacks.ReduceLROnPlateau", "keras.callbacks.Learning
 
 def problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
     """What the rules refuse in ``config``; ``overrides`` are the command line's."""
-    return _monitor_problems(config) + _schedule_problems(config, overrides)
+    return _monitor_problems(config) + _schedule_problems(config, overrides) + _fine_tune_problems(config)
 
 
 def apply(config: TrainConfig) -> None:
     """Where a rule gives way, change ``config`` as it says, and log it: a schedule that
     varies turns off the learning-rate callbacks that the command line did not name (those it
-    named were refused by ``problems``)."""
+    named were refused by ``problems``); ``fine_tune`` builds the backbone frozen, for its first
+    phase (``ktrain.fine_tune`` unfreezes it for the second)."""
+    if config.fine_tune is not None and config.model.get("trainable", True):
+        log.info("fine_tune: the backbone is built frozen (model.trainable=false) for the head phase")
+        config.model["trainable"] = False
     for name in _callbacks_replaced_by_schedule(config):
         log.info(
             "schedule=%s sets the learning rate, so callbacks.%s is off in this run", config.option("schedule"), name
@@ -73,6 +77,36 @@ def _schedule_problems(config: TrainConfig, overrides: Sequence[str]) -> list[st
                 f"callbacks.{name} ({kind}), given on the command line, would change it too; keep one "
                 f"of them: add ~callbacks.{name}, or use schedule=constant"
             )
+    return found
+
+
+def _fine_tune_problems(config: TrainConfig) -> list[str]:
+    """``fine_tune`` needs a backbone to freeze, a second phase within ``fit.epochs``, and a
+    constant schedule: its second phase sets the learning rate itself."""
+    plan = config.fine_tune
+    if plan is None:
+        return []
+    found = []
+    if MODELS.get(config.model.get("_target_")) is not Backbone:
+        found.append(
+            f"fine_tune trains a head on a frozen backbone and then the backbone, but model={config.option('model')} "
+            "has no backbone; use a backbone model (model=resnet50, vgg16, mobilenet_v2, efficientnet_b0, or "
+            "model=backbone model.architecture=...), or leave fine_tune out"
+        )
+    first, epochs = config.fit.initial_epoch, config.fit.epochs
+    if first + plan.head_epochs >= epochs:
+        found.append(
+            f"fine_tune.head_epochs={plan.head_epochs} leaves no epoch for the second phase with "
+            f"fit.epochs={epochs}" + (f" and fit.initial_epoch={first}" if first else "") + "; give "
+            f"head_epochs below {epochs - first}, or raise fit.epochs"
+        )
+    schema = SCHEDULES.get(config.schedule.get("_target_"))
+    if schema is None or schema.varies:
+        found.append(
+            f"fine_tune sets the learning rate of its second phase (optimizer.learning_rate times "
+            f"fine_tune.learning_rate_factor), which schedule={config.option('schedule')} would fight; use "
+            "schedule=constant with fine_tune (reduce_lr may still lower the rate on a plateau)"
+        )
     return found
 
 

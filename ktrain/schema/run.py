@@ -62,6 +62,14 @@ class Fit(KerasKeywords):
         return self
 
 
+class FineTune(Section):
+    """The two phases of ``fine_tune=two_phase`` (``ktrain.fine_tune``)."""
+
+    head_epochs: PositiveInt
+    unfreeze: Literal["all"] | PositiveInt = "all"
+    learning_rate_factor: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
 class Compile(KerasKeywords):
     """``Model.compile``'s keywords: the optimizer comes from the optimizer group."""
 
@@ -127,6 +135,7 @@ class TrainConfig(Section):
     schedule: dict[str, Any]
     data: dict[str, Any]
     callbacks: dict[str, dict[str, Any] | None]
+    fine_tune: FineTune | None = None
     _choices: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod

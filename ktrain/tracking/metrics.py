@@ -45,11 +45,15 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
         self.backup = backup
         self.client = MlflowClient()
         self._writes = []  # MLflow's RunOperations of the queued epochs
+        self._restored_checked = False
         os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", BUFFERING_SECONDS)
 
     def on_train_begin(self, logs=None):
-        if self.epoch_log.rows:
+        # Once, at the first fit's start, when the rows are the restored ones. A run's later fit
+        # (a fine-tune's second phase) finds every row logged: on_train_end waited for them.
+        if self.epoch_log.rows and not self._restored_checked:
             log_missing(self.client, self.run_id, self.epoch_log.rows)
+        self._restored_checked = True
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = _metrics(self.epoch_log.rows[-1])
