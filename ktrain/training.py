@@ -15,6 +15,7 @@ from ktrain.build import build, compiled_model, configured_callbacks
 from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
 from ktrain.names import BACKUP_DIR, FINAL_MODEL, RESUMED_AT_TAG
 from ktrain.schema import TrainConfig
+from ktrain.search.trial import pruning_callbacks, tag_if_pruned
 from ktrain.tracking.metrics import MlflowMetricsLogger
 from ktrain.tracking.run import TrackedRun, UnrecordedRun, ui_hint
 from ktrain.tracking.tags import run_tags
@@ -97,6 +98,8 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
     callbacks = [*configured, epoch_log, backup]
     if tracked.run_id is not None:
         callbacks.append(MlflowMetricsLogger(tracked.run_id, epoch_log, backup))
+    pruning = pruning_callbacks(config.optuna, config.monitor.metric)  # [] outside an Optuna search
+    callbacks += pruning
     arguments = fitting.fit_arguments(config.fit, spec, backup, shuffle_arrays=splits["train"].y is not None)
     if backup.state:
         log.info("resume: continuing at epoch %d of %d", arguments["initial_epoch"] + 1, arguments["epochs"])
@@ -111,6 +114,7 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
         )
     finally:
         backup.close()  # a stopped or failed fit still commits (and logs) its last epoch
+    tag_if_pruned(tracked, pruning)
     return epoch_log.rows
 
 

@@ -107,6 +107,22 @@ class Mlflow(Section):
     log_model: bool = True
 
 
+class OptunaTrial(Section):
+    """The Optuna trial a job of ktrain's Optuna sweeper is (the sweeper sets all three; null
+    outside a search): the run reports ``monitor.metric`` to it every epoch, through ``storage``."""
+
+    trial: NonNegativeInt | None = None
+    study: str | None = None
+    storage: str | None = None
+
+    @model_validator(mode="after")
+    def _all_or_none(self):
+        given = [v is not None for v in (self.trial, self.study, self.storage)]
+        if any(given) and not all(given):
+            raise ValueError("trial, study and storage are set together (by the Optuna sweeper), or all null")
+        return self
+
+
 class TrainConfig(Section):
     """A validated training config: what the run reads, and nothing else, once it is made.
 
@@ -127,6 +143,7 @@ class TrainConfig(Section):
     schedule: dict[str, Any]
     data: dict[str, Any]
     callbacks: dict[str, dict[str, Any] | None]
+    optuna: OptunaTrial = OptunaTrial()
     _choices: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
