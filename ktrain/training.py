@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from ktrain import cli, fitting, hardware, outputs
+from ktrain import cli, fitting, hardware, lr_find, outputs
 from ktrain.build import build, compiled_model, configured_callbacks
 from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
 from ktrain.names import BACKUP_DIR, FINAL_MODEL, RESUMED_AT_TAG
@@ -29,7 +29,12 @@ log = logging.getLogger(__name__)
 def train(
     config: TrainConfig, strategy, job: "SweepJob | None", resumed_run_id: str | None, record: bool = True
 ) -> float:
-    """Train and, if ``record``, record the run; return the best value of ``monitor.metric``."""
+    """Train and, if ``record``, record the run; return the best value of ``monitor.metric``
+    (``lr_find=true``: run the LR range test alone, and return its suggestion)."""
+    if config.lr_find:
+        return lr_find.find(config, strategy)
+    if config.optimizer["learning_rate"] == "auto":
+        lr_find.use_suggestion(config, strategy)
     run_dir = Path(config.paths.output_dir)
     if not record:
         return _train(config, strategy, UnrecordedRun(), run_dir, restore=False)
