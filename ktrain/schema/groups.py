@@ -21,6 +21,7 @@ from ktrain.schema.base import (
     PositiveFloat,
     PositiveInt,
     Rate,
+    RateOrAuto,
     RequiredFile,
     Section,
     Targeted,
@@ -88,7 +89,7 @@ class Optimizer(KerasTarget):
     """The values ktrain checks of a Keras optimizer's keywords; the names it takes come from
     Keras (``keywords.py``: ``use_ema``, ``name``, ... need no field here)."""
 
-    learning_rate: PositiveFloat | Literal["auto"]  # auto: the LR range test's suggestion (rules.py)
+    learning_rate: RateOrAuto  # auto: the LR range test's suggestion (rules.py)
     weight_decay: NonNegativeFloat | None = None
     clipnorm: PositiveFloat | None = None
     clipvalue: PositiveFloat | None = None
@@ -115,7 +116,7 @@ class RMSprop(Optimizer):
 
 
 class OpenOptimizer(OpenTarget):
-    learning_rate: PositiveFloat | Literal["auto"]
+    learning_rate: RateOrAuto
 
 
 OPTIMIZERS = {
