@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from ktrain.config_search import CONF_DIR, config_dirs, import_user_modules, take_user_config_dir
-from ktrain.errors import exit_on_user_error, refuse
+from ktrain.errors import UserError, exit_on_user_error, refuse
 from ktrain.help import render_help
 from ktrain.resume import hydra_args
 from ktrain.schema.keywords import suggestion, supplied
@@ -76,6 +76,9 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
                 return hydra_task()
             except HydraException as error:
                 refuse(explain(error, sys.argv[1:], config_name))
+            except UserError as error:  # refused by the sweep callback, before any job (ktrain.search.checks)
+                log.debug("refused input", exc_info=True)
+                refuse(str(error))
             except OSError as error:
                 if error.filename is None:
                     raise

@@ -38,6 +38,11 @@ VERSION_TAG = "ktrain.version"
 JOB_TAG = "ktrain.sweep.job"
 SWEEP_TAG_PREFIX = "ktrain.sweep."  # .dir, .sweeper, .launcher on a sweep's parent run
 BEST_TAG_PREFIX = "ktrain.best_"  # .run_id, .job, .overrides on a sweep's parent run
+# A pruned Optuna trial: the epochs it trained, as its run's tag and as the trial's user attribute
+# (through which its sweeper learns that it was pruned, wherever the job ran).
+PRUNED_AT_TAG = "ktrain.pruned_at_epoch"
+PRUNED_AT_ATTR = "ktrain.pruned_at_epoch"
+SEARCH_RESULTS = "optimization_results.yaml"  # the Optuna sweeper's results, in the sweep dir
 
 # The address `mlflow ui` serves on by default.
 LOCAL_UI = "http://127.0.0.1:5000"

@@ -41,6 +41,33 @@ def warmup_cosine(
     )
 
 
+def one_cycle(
+    learning_rate: float,
+    steps_per_epoch: int,
+    epochs: int,
+    warmup_fraction: float = 0.3,
+    div_factor: float = 25.0,
+    final_fraction: float = 1e-4,
+) -> CosineDecay:
+    """One cycle (Smith & Topin, "Super-Convergence", 2018): a linear rise from
+    ``learning_rate / div_factor`` to ``learning_rate`` over the first ``warmup_fraction`` of
+    the run, then cosine annealing to ``final_fraction * learning_rate`` at its end.
+
+    Stock ``CosineDecay`` draws exactly this (its warm-up is linear from its initial rate, and
+    ``alpha`` is a fraction of ``warmup_target``); the paper's second half is linear, fastai's
+    (and this) cosine. Momentum is not cycled: Keras 3 optimizers read ``momentum`` and
+    ``beta_1`` as Python floats, fixed when the train step is traced."""
+    total = steps_per_epoch * epochs
+    warmup_steps = max(1, round(warmup_fraction * total))
+    return CosineDecay(
+        learning_rate / div_factor,
+        decay_steps=max(1, total - warmup_steps),
+        alpha=final_fraction,
+        warmup_target=learning_rate,
+        warmup_steps=warmup_steps,
+    )
+
+
 def exponential(learning_rate: float, steps_per_epoch: int, epochs: int, decay_rate: float = 0.1) -> ExponentialDecay:
     """Smooth exponential decay: the rate has fallen to ``decay_rate * learning_rate`` by the
     end of the run (Keras' ``decay_steps`` is the run's number of steps)."""

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, open_dict
 from ktrain import cli, hardware, interrupts, resume, schema
 from ktrain.config_tree import print_config_tree
 from ktrain.errors import exit_on_user_error
+from ktrain.search.checks import refuse_without_multirun
 from ktrain.tracking.reachable import check_tracking_server
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ def run(cfg: DictConfig) -> float:
     """
     if not _in_multirun():
         with exit_on_user_error():
+            if HydraConfig.initialized():
+                refuse_without_multirun(HydraConfig.get())  # a search (and its pruner) needs -m
             return _run(cfg, job=None)
     from ktrain.tracking.sweep import SweepJob  # MLflow: imported once a sweep job runs
 

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from ktrain import cli, fine_tune, fitting, hardware, outputs
+from ktrain import cli, fine_tune, fitting, hardware, lr_find, outputs
 from ktrain.build import build, compiled_model, configured_callbacks
 from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
 from ktrain.names import BACKUP_DIR, FINAL_MODEL, RESUMED_AT_TAG
 from ktrain.schema import TrainConfig
+from ktrain.search.trial import pruning_callbacks, tag_if_pruned
 from ktrain.tracking.metrics import MlflowMetricsLogger
 from ktrain.tracking.run import TrackedRun, UnrecordedRun, ui_hint
 from ktrain.tracking.tags import run_tags
@@ -28,7 +29,12 @@ log = logging.getLogger(__name__)
 def train(
     config: TrainConfig, strategy, job: "SweepJob | None", resumed_run_id: str | None, record: bool = True
 ) -> float:
-    """Train and, if ``record``, record the run; return the best value of ``monitor.metric``."""
+    """Train and, if ``record``, record the run; return the best value of ``monitor.metric``
+    (``lr_find=true``: run the LR range test alone, and return its suggestion)."""
+    if config.lr_find:
+        return lr_find.find(config, strategy)
+    if config.optimizer["learning_rate"] == "auto":
+        lr_find.use_suggestion(config, strategy)
     run_dir = Path(config.paths.output_dir)
     if not record:
         return _train(config, strategy, UnrecordedRun(), run_dir, restore=False)
@@ -98,6 +104,8 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
     callbacks = [*configured, epoch_log, backup]
     if tracked.run_id is not None:
         callbacks.append(MlflowMetricsLogger(tracked.run_id, epoch_log, backup))
+    pruning = pruning_callbacks(config.optuna, config.monitor.metric)  # [] outside an Optuna search
+    callbacks += pruning
     arguments = fitting.fit_arguments(config.fit, spec, backup, shuffle_arrays=splits["train"].y is not None)
     if backup.state:
         log.info("resume: continuing at epoch %d of %d", arguments["initial_epoch"] + 1, arguments["epochs"])
@@ -119,6 +127,7 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
             fine_tune.fit_in_phases(model, config, fit, arguments, backup, configured, strategy)
     finally:
         backup.close()  # a stopped or failed fit still commits (and logs) its last epoch
+    tag_if_pruned(tracked, pruning)
     return epoch_log.rows
 
 

@@ -51,6 +51,22 @@ CASES = {
     "resume of a dir that is not a run": (["resume={tmp}/empty"], ["is not a ktrain run dir"], {}),
     "invalid TF_CONFIG": (["hardware=multi_worker"], ["TF_CONFIG is not JSON"], {"TF_CONFIG": "{cluster:"}),
     "GPU config without GPUs": (["hardware=gpu"], ["hardware=gpu needs", "GPUs found: 0", "hardware=cpu"], {}),
+    "search space naming an unknown key": (
+        ["-m", "hparams_search=optuna", "optimizer.learnin_rate=interval(1e-4,1e-1)", "hydra.sweep.dir={tmp}/sweep"],
+        ["Invalid search space", "unknown key 'optimizer.learnin_rate'", "did you mean learning_rate?"],
+        {},
+    ),
+    "empty choice in the search space": (
+        ["-m", "hparams_search=optuna", "hydra.sweeper.params.schedule='choice()'", "hydra.sweep.dir={tmp}/sweep"],
+        ["Invalid search space: schedule=choice()", "empty choice", "at least one value"],
+        {},
+    ),
+    "a pruner without -m": (["hparams_search=optuna"], ["its pruner (MedianPruner) needs a sweep", "Add -m"], {}),
+    "unwritable study storage": (
+        ["-m", "hparams_search=optuna", "hydra.sweeper.storage={tmp}/a_file/study.journal", "hydra.sweep.dir={tmp}/s"],
+        ["hydra.sweeper.storage=", "a_file is not a folder", "optuna.journal beside the MLflow store"],
+        {},
+    ),
 }
 
 

@@ -10,7 +10,7 @@ from ktrain import schema
 from ktrain.errors import ConfigError
 from test_config import cli, composed, imported_tensorflow
 
-SCHEDULES = ["constant", "cosine", "warmup_cosine", "exponential", "step", "epoch_exponential"]
+SCHEDULES = ["constant", "cosine", "warmup_cosine", "one_cycle", "exponential", "step", "epoch_exponential"]
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,8 @@ def keras():
         # 10 steps per epoch, 4 epochs: epoch e starts at step 10 * e; the run ends at step 40.
         ("cosine", {}, {0: 1.0, 20: 0.5, 40: 0.0}),
         ("warmup_cosine", {"warmup_epochs": 1}, {0: 0.0, 5: 0.5, 10: 1.0, 25: 0.5, 40: 0.0}),
+        # one cycle: 12 steps of rise from 1/25, then cosine to 1e-4 over the other 28
+        ("one_cycle", {}, {0: 0.04, 6: 0.52, 12: 1.0, 26: 0.5 + 0.5e-4, 40: 1e-4}),
         ("exponential", {"decay_rate": 0.1}, {0: 1.0, 20: 0.1**0.5, 40: 0.1}),
         ("step", {"drop_epochs": [1, 3], "factor": 0.1}, {0: 1.0, 9: 1.0, 10: 0.1, 29: 0.1, 30: 0.01}),
         (

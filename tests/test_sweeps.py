@@ -176,10 +176,10 @@ def optuna_search(tracking_uri, tmp_path_factory):
 
 def test_an_optuna_search_runs_its_trials_as_child_runs(optuna_search, client):
     assert optuna_search.returncode == 0, optuna_search.output[-4000:]
-    assert "Directions: ['minimize']" in optuna_search.output
+    assert "new trials, minimize, val_loss, sampler TPESampler, pruner MedianPruner" in optuna_search.output
     parent, children = sweep_runs(client, optuna_search.parent_run_id)
     assert parent.info.status == "FINISHED"
-    assert parent.data.tags["ktrain.sweep.sweeper"] == "OptunaSweeper"
+    assert parent.data.tags["ktrain.sweep.sweeper"] == "KtrainOptunaSweeper"
     assert len(children) == 3 and {child.info.status for child in children} == {"FINISHED"}
     for child in children:
         params = child.data.params

@@ -28,6 +28,15 @@ def _save_freq(value: Any) -> Any:
     raise ValueError("allowed: 'epoch' or a number of batches >= 1")
 
 
+def _rate_or_auto(value: float | str) -> float | str:
+    if value == "auto" or (not isinstance(value, str) and value > 0):
+        return value
+    raise ValueError(
+        "input should be greater than 0" if not isinstance(value, str) else "allowed: a number > 0, or auto"
+    )
+
+
+RateOrAuto = Annotated[float | str, AfterValidator(_rate_or_auto)]  # auto: the LR range test's suggestion
 ExistingFile = Annotated[str | None, AfterValidator(_existing_file)]
 RequiredFile = Annotated[str, AfterValidator(_existing_file)]
 SaveFreq = Annotated[Any, AfterValidator(_save_freq)]

@@ -22,6 +22,7 @@ from ktrain.schema.base import (
     PositiveFloat,
     PositiveInt,
     Rate,
+    RateOrAuto,
     RequiredFile,
     Section,
     Targeted,
@@ -103,7 +104,7 @@ class Optimizer(KerasTarget):
     """The values ktrain checks of a Keras optimizer's keywords; the names it takes come from
     Keras (``keywords.py``: ``use_ema``, ``name``, ... need no field here)."""
 
-    learning_rate: PositiveFloat
+    learning_rate: RateOrAuto  # auto: the LR range test's suggestion (rules.py)
     weight_decay: NonNegativeFloat | None = None
     clipnorm: PositiveFloat | None = None
     clipvalue: PositiveFloat | None = None
@@ -130,7 +131,7 @@ class RMSprop(Optimizer):
 
 
 class OpenOptimizer(OpenTarget):
-    learning_rate: PositiveFloat
+    learning_rate: RateOrAuto
 
 
 OPTIMIZERS = {
@@ -174,6 +175,12 @@ class WarmupCosine(Schedule):
         ]
 
 
+class OneCycle(Schedule):
+    warmup_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    div_factor: Annotated[float, Field(ge=1)] = 25.0
+    final_fraction: Rate = 1e-4
+
+
 class Exponential(Schedule):
     decay_rate: OpenRate = 0.1
 
@@ -215,6 +222,7 @@ SCHEDULES = {
     "ktrain.schedules.constant": Constant,
     "ktrain.schedules.cosine": Cosine,
     "ktrain.schedules.warmup_cosine": WarmupCosine,
+    "ktrain.schedules.one_cycle": OneCycle,
     "ktrain.schedules.exponential": Exponential,
     "ktrain.schedules.step": Step,
     "ktrain.schedules.epoch_exponential": EpochExponential,

@@ -18,7 +18,12 @@ RATE_CALLBACKS = ("keras.callbacks.ReduceLROnPlateau", "keras.callbacks.Learning
 
 def problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
     """What the rules refuse in ``config``; ``overrides`` are the command line's."""
-    return _monitor_problems(config) + _schedule_problems(config, overrides) + _fine_tune_problems(config)
+    return (
+        _monitor_problems(config)
+        + _schedule_problems(config, overrides)
+        + _fine_tune_problems(config)
+        + _auto_rate_problems(config)
+    )
 
 
 def apply(config: TrainConfig) -> None:
@@ -123,3 +128,16 @@ def _named_on_command_line(key: str, overrides: Sequence[str]) -> bool:
         if name == group and option in value.strip("[]").replace(" ", "").split(","):
             return True
     return False
+
+
+def _auto_rate_problems(config: TrainConfig) -> list[str]:
+    """``optimizer.learning_rate=auto`` becomes the base rate of ktrain's own schedules; a
+    schedule ktrain does not know may not take a base rate at all (its rates its own)."""
+    if config.optimizer.get("learning_rate") != "auto" or config.schedule.get("_target_") in SCHEDULES:
+        return []
+    return [
+        f"optimizer.learning_rate=auto trains with the LR range test's suggestion as the base rate of "
+        f"the schedule, and schedule._target_={config.schedule.get('_target_')} is not one of ktrain's "
+        f"schedules, which take one (allowed: {', '.join(t.rpartition('.')[2] for t in SCHEDULES)}); "
+        "give a number, or run python train.py lr_find=true to see the suggestion"
+    ]

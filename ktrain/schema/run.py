@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
-from ktrain.schema.base import KerasKeywords, Mode, NonNegativeInt, PositiveInt, Section, Verbose
+from ktrain.schema.base import KerasKeywords, Mode, NonNegativeInt, PositiveFloat, PositiveInt, Section, Verbose
 
 
 def _class_weight(value: Any) -> Any:
@@ -115,6 +115,38 @@ class Mlflow(Section):
     log_model: bool = True
 
 
+class LrRangeTest(Section):
+    """``lr_range_test``: the bounds and pace of ``lr_find`` (``ktrain.lr_find``)."""
+
+    min_lr: PositiveFloat = 1e-7
+    max_lr: PositiveFloat = 10.0
+    steps: Annotated[int, Field(ge=10)] = 200
+    smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.98
+    diverge: Annotated[float, Field(gt=1)] = 4.0
+
+    @model_validator(mode="after")
+    def _growing(self):
+        if self.min_lr >= self.max_lr:
+            raise ValueError(f"min_lr={self.min_lr:g} must be below max_lr={self.max_lr:g}")
+        return self
+
+
+class OptunaTrial(Section):
+    """The Optuna trial a job of ktrain's Optuna sweeper is (the sweeper sets all three; null
+    outside a search): the run reports ``monitor.metric`` to it every epoch, through ``storage``."""
+
+    trial: NonNegativeInt | None = None
+    study: str | None = None
+    storage: str | None = None
+
+    @model_validator(mode="after")
+    def _all_or_none(self):
+        given = [v is not None for v in (self.trial, self.study, self.storage)]
+        if any(given) and not all(given):
+            raise ValueError("trial, study and storage are set together (by the Optuna sweeper), or all null")
+        return self
+
+
 class TrainConfig(Section):
     """A validated training config: what the run reads, and nothing else, once it is made.
 
@@ -136,6 +168,9 @@ class TrainConfig(Section):
     data: dict[str, Any]
     callbacks: dict[str, dict[str, Any] | None]
     fine_tune: FineTune | None = None
+    lr_find: bool = False
+    lr_range_test: LrRangeTest = LrRangeTest()
+    optuna: OptunaTrial = OptunaTrial()
     _choices: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod

@@ -13,7 +13,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
-from ktrain.names import ERROR_TAG, JOB_TAG, PARENT_RUN_TAG
+from ktrain.names import ERROR_TAG, JOB_TAG, PARENT_RUN_TAG, PRUNED_AT_TAG
 
 LEARNING_RATE_PARAM = "optimizer.learning_rate"
 
@@ -32,6 +32,7 @@ class Job:
     wall_time_s: float | None
     learning_rate: float | None
     error: str
+    pruned: bool = False  # an Optuna trial stopped by its pruner: FINISHED, yet not a candidate for best
     curve: list[tuple[int, float]] = field(default_factory=list)
 
 
@@ -66,13 +67,14 @@ def _job(client: MlflowClient, run, monitor: str) -> Job:
         wall_time_s=(info.end_time - info.start_time) / 1000 if info.end_time else None,
         learning_rate=float(learning_rate) if learning_rate is not None else None,
         error=data.tags.get(ERROR_TAG, ""),
+        pruned=PRUNED_AT_TAG in data.tags,
         curve=sorted(curve),
     )
 
 
 def best_job(jobs: list[Job], mode: str) -> Job | None:
     """The finished job with the best monitored value (``mode``: min or max)."""
-    scored = [job for job in jobs if job.status == "FINISHED" and not math.isnan(job.value)]
+    scored = [job for job in jobs if job.status == "FINISHED" and not job.pruned and not math.isnan(job.value)]
     if not scored:
         return None
     pick = min if mode == "min" else max

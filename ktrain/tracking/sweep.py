@@ -30,7 +30,7 @@ from hydra.experimental.callback import Callback
 from joblib import cpu_count, effective_n_jobs
 from omegaconf import DictConfig, OmegaConf
 
-from ktrain.errors import UserError
+from ktrain.errors import UserError, exit_on_user_error
 from ktrain.names import (
     BEST_TAG_PREFIX,
     ERROR_TAG,
@@ -38,9 +38,11 @@ from ktrain.names import (
     LOCAL_UI,
     OVERRIDES_TAG,
     PARENT_RUN_TAG,
+    SEARCH_RESULTS,
     SWEEP_TAG_PREFIX,
 )
 from ktrain.schema.run import group_options
+from ktrain.search.checks import check_search
 from ktrain.tracking.params import flatten
 
 log = logging.getLogger(__name__)
@@ -73,11 +75,15 @@ class SweepCallback(Callback):
         self.sweep: Sweep | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)  # so that ${hydra:...} in paths resolves
+        # A refused Optuna search leaves no parent run. Hydra turns a callback's exception into a
+        # warning and goes on, so the refusal exits here (SystemExit passes through).
+        with exit_on_user_error():
+            check_search(config)
         import mlflow
 
         from ktrain.tracking.run import ensure_experiment
 
-        HydraConfig.instance().set_config(config)  # so that ${hydra:...} in paths resolves
         sweep_dir = Path(config.hydra.sweep.dir).absolute()
         sweep_dir.mkdir(parents=True, exist_ok=True)
         tracking_uri = config.mlflow.tracking_uri
@@ -137,15 +143,17 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
     """Write the summary, end the parent run; return the number of failed jobs."""
     from ktrain.tracking import summary  # MLflow (see the module's docstring)
     from ktrain.tracking.run import ui_hint
+    from ktrain.tracking.search_results import log_search_results
 
     client = sweep.client()
     parent = sweep.parent_run_id
     jobs = summary.collect_jobs(client, sweep.experiment_id, parent, sweep.monitor_metric)
     metric = f"best_{sweep.monitor_metric}"
     paths = summary.write_summary(jobs, metric, Path(sweep.sweep_dir))
-    for path in [*paths, *(Path(sweep.sweep_dir, n) for n in ("multirun.yaml", "optimization_results.yaml"))]:
+    for path in [*paths, *(Path(sweep.sweep_dir, n) for n in ("multirun.yaml", SEARCH_RESULTS))]:
         if path.is_file():
             client.log_artifact(parent, str(path))
+    log_search_results(client, parent, Path(sweep.sweep_dir))  # an Optuna search's best trial, counts, plots
 
     finished = [job for job in jobs if job.status == "FINISHED"]
     failed = [job for job in jobs if job.status != "FINISHED"]
@@ -230,7 +238,7 @@ class SweepJob:
     def name(self) -> str:
         """The job's own overrides: what sets it apart from the other jobs of the sweep."""
         fixed = set(self.sweep.fixed_keys) if self.sweep else set()
-        own = [o for o in self.overrides if o.partition("=")[0] not in fixed]
+        own = [o for o in self.overrides if o.partition("=")[0] not in fixed and not o.startswith("optuna.")]
         return " ".join(own or self.overrides)
 
     @property
