@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ktrain.errors import UserError
 from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES
+from ktrain.run_lock import refuse_if_held
 from ktrain.schema.run import group_options
 
 ALLOWED = ("resume", "fit.epochs")
@@ -62,6 +63,7 @@ def check_run_dir(value: str) -> Path:
             f"python train.py {' '.join(overrides)}".rstrip()
             + "."
         )
+    refuse_if_held(run_dir, f"resume={value}: the run in {run_dir}")
     return run_dir
 
 

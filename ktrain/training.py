@@ -15,6 +15,7 @@ from ktrain.build import build, compiled_model, configured_callbacks
 from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
 from ktrain.names import BACKUP_DIR, FINAL_MODEL, RESUMED_AT_TAG
 from ktrain.schema import TrainConfig
+from ktrain.tracking.holder import holding
 from ktrain.tracking.metrics import MlflowMetricsLogger
 from ktrain.tracking.run import TrackedRun, UnrecordedRun, ui_hint
 from ktrain.tracking.run_files import RunFiles
@@ -43,7 +44,8 @@ def train(
         run_id=resumed_run_id,
         checkpoints_at_end=config.mlflow.checkpoints == "end",  # else sent as written (RunFiles)
     )
-    best = _train(config, strategy, tracked, run_dir, restore=resumed_run_id is not None)
+    with holding(run_dir, config.mlflow.tracking_uri, lambda: tracked.run_id):  # one process per run
+        best = _train(config, strategy, tracked, run_dir, restore=resumed_run_id is not None)
     log.info("run dir:       %s", run_dir)
     log.info("MLflow run id: %s", tracked.run_id)
     log.info("MLflow UI:     %s", ui_hint(config.mlflow.tracking_uri))
