@@ -99,8 +99,8 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
     # The backup follows the callbacks it restores, and MLflow follows the backup: an epoch
     # is logged only once it is backed up (see MlflowMetricsLogger).
     # The checkpoint uploads come before the configured callbacks (see CheckpointUploads).
-    files = RunFiles(config, tracked.run_id, run_dir, configured)
-    callbacks = [*files.first, *configured, epoch_log, backup]
+    files = RunFiles(config, tracked.run_id, run_dir, configured, backup)
+    callbacks = [*files.first, *configured, epoch_log, backup, *files.last]
     if tracked.run_id is not None:
         callbacks.append(MlflowMetricsLogger(tracked.run_id, epoch_log, backup))
     arguments = fitting.fit_arguments(config.fit, spec, backup, shuffle_arrays=splits["train"].y is not None)

@@ -61,6 +61,10 @@ class CheckpointUploads(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.look()
 
+    def close(self) -> None:
+        """Hand over what the last epoch wrote (a fit stopped by a signal skips on_train_end)."""
+        self.look()
+
     def look(self) -> None:
         """Hand every checkpoint file written since the last look to the uploader."""
         for role, path in self.files.items():
