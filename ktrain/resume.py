@@ -19,6 +19,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ktrain import sweep_resume
 from ktrain.errors import UserError
 from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES
 from ktrain.run_lock import refuse_if_held
@@ -45,7 +46,7 @@ def hydra_args(args: list[str]) -> list[str]:
     if value in ("", "null"):
         return args
     if {"-m", "--multirun"} & set(args):
-        raise UserError(f"resume={value} continues one run; drop -m/--multirun.")
+        return sweep_resume.hydra_args(value, args)
     kept = [arg for arg in args if arg not in given]
     if is_run_id(value):
         kept, run_dir = _fetch(value, kept)
