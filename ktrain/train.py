@@ -98,7 +98,7 @@ def _train(cfg: DictConfig, job: "SweepJob | None", chief: bool) -> float:
     continue_with = (
         None if config.hardware.strategy == "multi_worker" else (f"python train.py resume={config.paths.output_dir}")
     )
-    with interrupts.exit_when_stopped(continue_with):
+    with interrupts.exit_when_stopped(continue_with, config.stop_signal):
         return training.train(config, strategy, job, resumed_run_id, record=chief)
 
 
