@@ -20,13 +20,12 @@ def holding(run_dir: Path, tracking_uri: str, run_id: Callable[[], str | None]) 
     out the tag is deleted and the lock given up."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri)
     told: list[str] = []
 
     def beat(due: bool) -> None:
-        current = run_id()
+        current = run_id()  # the client only once the run exists: a new SQLite store is made under a lock
         if current is not None and (due or current not in told):
-            client.set_tag(current, HOLDER_TAG, this_process().to_json())
+            MlflowClient(tracking_uri).set_tag(current, HOLDER_TAG, this_process().to_json())
             told[:] = [current]
 
     lock = RunLock(run_dir, beat)
@@ -37,7 +36,7 @@ def holding(run_dir: Path, tracking_uri: str, run_id: Callable[[], str | None]) 
         lock.release()
         for current in told:
             try:
-                client.delete_tag(current, HOLDER_TAG)
+                MlflowClient(tracking_uri).delete_tag(current, HOLDER_TAG)
             except Exception:  # the tag then goes stale, which blocks nothing after STALE_S
                 log.debug("could not delete the holder tag", exc_info=True)
 
