@@ -8,7 +8,15 @@ what the loop spends in the epoch-end callbacks that record the epoch, and the e
 - asynchronous: ktrain's ``MlflowMetricsLogger`` without a backup (MLflow's async queue);
 - ktrain: what the default run adds to a plain Keras fit: the NaN check, ``EpochLog``,
   ``RunBackup`` then ``MlflowMetricsLogger``: the loop copies the variables, a writer
-  thread saves them and then logs the epoch.
+  thread saves them and then logs the epoch;
+- uploads: ktrain with the best and the last checkpoint (Keras' ``ModelCheckpoint``, not
+  counted: a plain script writes its checkpoints too) sent to MLflow as they are written
+  (``CheckpointUploads``, counted, with its copying and uploading threads' CPU).
+
+``--big-checkpoint-mb`` then times what the loop spends handing a checkpoint of that size
+over (noticing it, then waiting at the next epoch's end for its copy) against the copy's
+and the upload's own time, into a real ``mlflow server`` on 127.0.0.1 if ``--server`` gives
+its address, else into the SQLite store's artifact folder.
 
 The ways take turns over ``--rounds`` fits of ``--epochs`` each; a fit's first epoch, which
 traces the model, is left out. An epoch's figure is the median. Measured in one process,
@@ -42,7 +50,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("none", "synchronous", "asynchronous", "ktrain")
+MODES = ("none", "synchronous", "asynchronous", "ktrain", "uploads")
 
 
 def other_threads_cpu_s() -> dict[int, float]:
@@ -61,7 +69,9 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
     from ktrain.data.arrays import DigitsData
     from ktrain.models.small import simple_cnn
+    from ktrain.tracking.checkpoints import CheckpointUploads
     from ktrain.tracking.metrics import MlflowMetricsLogger, _metrics
+    from ktrain.tracking.uploads import Uploads
 
     class SynchronousLogger(keras.callbacks.Callback):
         def __init__(self, run_id, epoch_log):
@@ -108,7 +118,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     epoch_log = EpochLog()
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run() as run:
-        backup = None
+        backup, uploads, checkpoints = None, None, []
         if mode == "none":
             recording = []
         elif mode == "synchronous":
@@ -123,8 +133,19 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
                 backup,
                 MlflowMetricsLogger(run.info.run_id, epoch_log, backup),
             ]
+        if mode == "uploads":
+            folder = scratch / f"checkpoints-{time.monotonic_ns()}"
+            checkpoints = [
+                keras.callbacks.ModelCheckpoint(folder / "best.keras", save_best_only=True),
+                keras.callbacks.ModelCheckpoint(folder / "last.keras"),
+            ]
+            uploads = Uploads(mlflow.MlflowClient(), run.info.run_id, folder)
+            files = {"best": folder / "best.keras", "last": folder / "last.keras"}
+            recording.insert(0, CheckpointUploads(uploads, files))
         stopwatch = Stopwatch(recording)
         callbacks = [stopwatch] if epoch_log in recording else [epoch_log, stopwatch]
+        if checkpoints:  # after the stopwatch: CheckpointUploads waits for its copies before they write
+            callbacks = [*callbacks, *checkpoints]
         threads_before = other_threads_cpu_s()
         model.fit(
             **data.split("train").fit_args(),
@@ -136,6 +157,8 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
         start = time.perf_counter()
         if backup is not None:
             backup.close()
+        if uploads is not None:
+            uploads.close()
         # Before the flush, which ends MLflow's threads (and their clocks) and starts new ones.
         threads_cpu_s = sum(
             seconds - threads_before.get(ident, 0.0) for ident, seconds in other_threads_cpu_s().items()
@@ -143,7 +166,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
         mlflow.flush_async_logging()
         flush_s = time.perf_counter() - start
     blocked = {name: 1000 * statistics.mean(seconds[1:]) for name, seconds in stopwatch.blocked_s.items()}
-    loggers = ("SynchronousLogger", "MlflowMetricsLogger")
+    loggers = ("SynchronousLogger", "MlflowMetricsLogger", "CheckpointUploads")
     return {
         "mlflow_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k in loggers),
         "backup_blocked_ms_per_epoch": blocked.get("RunBackup", 0.0),
@@ -151,6 +174,50 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
         "threads_cpu_ms_per_epoch": 1000 * threads_cpu_s / epochs,
         "epochs_ms": [1000 * seconds for seconds in stopwatch.epochs_s[1:]],
         "final_flush_ms": 1000 * flush_s,
+    }
+
+
+def big_checkpoint(size_mb: int, tracking_uri: str, scratch: Path, epoch_s: float = 2.0) -> dict[str, float]:
+    """A checkpoint of ``size_mb`` written at each of 4 epochs' ends, handed to
+    ``CheckpointUploads`` as in a run: the loop's time noticing it (the epoch's start) and
+    waiting for its copy (the next epoch's end), against the copy's and upload's own time."""
+    import shutil
+
+    import mlflow
+
+    from ktrain.tracking.checkpoints import CheckpointUploads
+    from ktrain.tracking.uploads import Uploads
+
+    client = mlflow.MlflowClient(tracking_uri)
+    run_id = client.create_run(client.get_experiment_by_name("Default").experiment_id).info.run_id
+    folder = scratch / f"big-{time.monotonic_ns()}"
+    folder.mkdir()
+    uploads = Uploads(client, run_id, folder)
+    callback = CheckpointUploads(uploads, {"best": folder / "best.keras"}, "best")
+    callback.on_train_begin()
+    payload = os.urandom(size_mb * 1_000_000)
+    handover_ms, waited_ms, copy_ms = [], [], []
+    for epoch in range(4):
+        (folder / "best.keras").write_bytes(payload)  # what ModelCheckpoint does at an epoch's end
+        start = time.perf_counter()
+        callback.on_epoch_begin(epoch + 1)
+        handover_ms.append(1000 * (time.perf_counter() - start))
+        time.sleep(epoch_s)  # the next epoch trains
+        start = time.perf_counter()
+        callback.on_epoch_end(epoch + 1)
+        waited_ms.append(1000 * (time.perf_counter() - start))
+        start = time.perf_counter()
+        shutil.copyfile(folder / "best.keras", folder / "copy.keras")
+        copy_ms.append(1000 * (time.perf_counter() - start))
+    start = time.perf_counter()
+    uploads.close()
+    return {
+        "size_mb": size_mb,
+        "loop_handover_ms": statistics.median(handover_ms),
+        "loop_wait_for_copy_ms": statistics.median(waited_ms),
+        "copy_ms": statistics.median(copy_ms),
+        "upload_s_total": uploads.sent_s,
+        "final_close_s": time.perf_counter() - start,
     }
 
 
@@ -170,9 +237,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "tracking.json")
+    parser.add_argument("--big-checkpoint-mb", type=int, default=100)
+    parser.add_argument("--server", help="an mlflow server's address for the big checkpoint's uploads")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="ktrain-tracking-"))
     uri = f"sqlite:///{scratch / 'mlflow.db'}"
+    big = big_checkpoint(args.big_checkpoint_mb, args.server or uri, scratch) if args.big_checkpoint_mb else None
     for mode in MODES:  # warm up: store creation, tracing, the backup's first save
         measure(mode, 2, uri, scratch)
     fits: dict[str, list[dict]] = {mode: [] for mode in MODES}
@@ -195,7 +265,7 @@ def main() -> None:
         counted_ms += r["threads_cpu_ms_per_epoch"]
         r["counted_ratio_bound"] = r["epoch_ms"] / (r["epoch_ms"] - counted_ms)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1))
+    args.json.write_text(json.dumps({**result, "big_checkpoint": big}, indent=1))
     print(
         "| recording | loop blocked by MLflow per epoch (ms) | by the backup (ms) | by EpochLog and the NaN check "
         "(ms) | other threads' CPU (ms) | epoch (ms) | epoch / none: timed | counted, at most | flush at run end (ms) |"
@@ -208,6 +278,12 @@ def main() -> None:
             f"| {r['threads_cpu_ms_per_epoch']:.2f} | {r['epoch_ms']:.1f} "
             f"| {r['epoch_ratio']:.3f} ± {r['epoch_ratio_standard_error']:.3f} "
             f"| {r['counted_ratio_bound']:.3f} | {r['final_flush_ms']:.1f} |"
+        )
+    if big:
+        print(
+            f"\n{big['size_mb']} MB checkpoint: the loop spent {big['loop_handover_ms']:.2f} ms handing it over and "
+            f"{big['loop_wait_for_copy_ms']:.2f} ms waiting for its copy (median of 4 epochs); the copy took "
+            f"{big['copy_ms']:.0f} ms, the 4 uploads {big['upload_s_total']:.2f} s in all"
         )
 
 

@@ -20,11 +20,13 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextmanager
-def exit_when_stopped(continue_with: str | None) -> Iterator[None]:
-    """Inside, SIGTERM raises ``Interrupted``; a stop that gets out (after the MLflow run has
-    ended KILLED) is logged with ``continue_with``, the command that continues the run, and
-    the process exits with 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
-    with _sigterm_raises():
+def exit_when_stopped(continue_with: str | None, stop_signal: str = "SIGTERM") -> Iterator[None]:
+    """Inside, SIGTERM (and ``stop_signal``, the one a scheduler sends before its kill, e.g.
+    SLURM's ``--signal=USR1@120``) raises ``Interrupted``; a stop that gets out (after the
+    MLflow run has ended KILLED, its backup committed and uploaded) is logged with
+    ``continue_with``, the command that continues the run, and the process exits with 128 +
+    the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+    with _signals_raise({signal.SIGTERM, signal.Signals[stop_signal]} - {signal.SIGINT}):
         try:
             yield
         except KeyboardInterrupt as stop:
@@ -36,15 +38,16 @@ def exit_when_stopped(continue_with: str | None) -> Iterator[None]:
 
 
 @contextmanager
-def _sigterm_raises() -> Iterator[None]:
+def _signals_raise(numbers: set[int]) -> Iterator[None]:
     def interrupt(signal_number, frame):
         raise Interrupted(signal_number)
 
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
         return
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.signal(number, interrupt) for number in numbers}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -17,6 +17,12 @@ RUN_RECORD = "mlflow_run.json"  # the MLflow run id and tracking URI, written wh
 BACKUP_DIR = "backup"  # what resume= restores (ktrain.callbacks.RunBackup)
 CHECKPOINT_DIR = "checkpoints"
 BEST_CHECKPOINT = f"{CHECKPOINT_DIR}/best.keras"
+LAST_CHECKPOINT = f"{CHECKPOINT_DIR}/last.keras"
+EPOCH_CHECKPOINTS = f"{CHECKPOINT_DIR}/epochs"  # in MLflow, with mlflow.checkpoints=every
+UPLOAD_STAGING = ".uploads"  # copies of files on their way to MLflow (ktrain.tracking.uploads)
+RUN_LOCK = "run.lock"  # host, pid and heartbeat of the process training the run (ktrain.run_lock)
+SWEEP_RECORD = "mlflow_sweep.json"  # in a sweep dir: the parent MLflow run, written when it starts
+MULTIRUN_CONFIG = "multirun.yaml"  # in a sweep dir: Hydra's record of the sweep's config and overrides
 FINAL_MODEL = "model.keras"
 CLASS_NAMES = "class_names.json"
 MODEL_SUMMARY = "model_summary.txt"
@@ -24,6 +30,7 @@ MODEL_SUMMARY = "model_summary.txt"
 # --- MLflow ------------------------------------------------------------------------------
 
 HYDRA_ARTIFACTS = "hydra"  # the run's .hydra/ files, as an artifact folder
+BACKUP_ARTIFACTS = "backup"  # the run's latest backup, as resume=<run id> downloads it
 LOGGED_MODEL = "model"  # the final model, logged with MLflow's Keras flavor
 LOGGED_MODEL_FILE = f"{LOGGED_MODEL}/data/model.keras"  # its .keras file inside the flavor's folder
 
@@ -35,6 +42,7 @@ OVERRIDES_TAG = "ktrain.overrides"
 RESUMED_WITH_TAG = "ktrain.resumed_with"
 RESUMED_AT_TAG = "ktrain.resumed_at_epoch"
 VERSION_TAG = "ktrain.version"
+HOLDER_TAG = "ktrain.holder"  # JSON host, pid, heartbeat of the process training the run
 JOB_TAG = "ktrain.sweep.job"
 SWEEP_TAG_PREFIX = "ktrain.sweep."  # .dir, .sweeper, .launcher on a sweep's parent run
 BEST_TAG_PREFIX = "ktrain.best_"  # .run_id, .job, .overrides on a sweep's parent run

@@ -1,5 +1,8 @@
 """``python train.py resume=<run dir>``: continue a run from its last completed epoch.
 
+``resume=<MLflow run id>`` first downloads the run's config and backup from the tracking
+server into a run dir (``ktrain.tracking.fetch_run``), then goes on the same way.
+
 Two steps. Before Hydra starts, ``hydra_args`` makes the job run in the old run dir: its
 ``train.log`` grows, and its saved ``.hydra/`` config stays as the run wrote it. Inside the
 job, ``load`` swaps the composed config for that saved one (only ``fit.epochs`` may be raised
@@ -9,16 +12,21 @@ the run's backup (``ktrain.backup``).
 """
 
 import json
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ktrain import sweep_resume
 from ktrain.errors import UserError
 from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES
+from ktrain.run_lock import refuse_if_held
 from ktrain.schema.run import group_options
 
 ALLOWED = ("resume", "fit.epochs")
+RUN_ID = re.compile(r"[0-9a-f]{32}")  # MLflow's run ids
 
 
 @dataclass(frozen=True)
@@ -38,10 +46,31 @@ def hydra_args(args: list[str]) -> list[str]:
     if value in ("", "null"):
         return args
     if {"-m", "--multirun"} & set(args):
-        raise UserError(f"resume={value} continues one run; drop -m/--multirun.")
-    run_dir = check_run_dir(value)
+        return sweep_resume.hydra_args(value, args)
     kept = [arg for arg in args if arg not in given]
+    if is_run_id(value):
+        kept, run_dir = _fetch(value, kept)
+    run_dir = check_run_dir(value if not is_run_id(value) else str(run_dir))
     return [*kept, f"resume='{run_dir}'", f"hydra.run.dir='{run_dir}'", "hydra.output_subdir=null"]
+
+
+def is_run_id(value: str) -> bool:
+    """Whether ``resume=value`` names an MLflow run (32 hex digits, and no such path here)."""
+    return bool(RUN_ID.fullmatch(value)) and not Path(value).exists()
+
+
+def _fetch(run_id: str, args: list[str]) -> tuple[list[str], Path]:
+    """The run dir that ``resume=<run id>`` downloads the run into, and ``args`` without the
+    ``hydra.run.dir`` and ``mlflow.tracking_uri`` that chose it and the server."""
+    settings = {arg.split("=", 1)[0]: arg.split("=", 1)[1] for arg in args if "=" in arg}
+    tracking_uri = settings.get("mlflow.tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+    tracking_uri = tracking_uri or f"sqlite:///{Path.cwd() / 'outputs' / 'mlflow.db'}"  # train.yaml's default
+    run_dir = Path(settings.get("hydra.run.dir") or Path("outputs") / "resumed" / run_id).expanduser().resolve()
+    from ktrain.tracking.fetch_run import fetch_run  # MLflow: only for a resume by run id
+
+    fetch_run(run_id, tracking_uri, run_dir)
+    kept = [arg for arg in args if arg.split("=", 1)[0] not in ("hydra.run.dir", "mlflow.tracking_uri")]
+    return kept, run_dir
 
 
 def check_run_dir(value: str) -> Path:
@@ -62,6 +91,7 @@ def check_run_dir(value: str) -> Path:
             f"python train.py {' '.join(overrides)}".rstrip()
             + "."
         )
+    refuse_if_held(run_dir, f"resume={value}: the run in {run_dir}")
     return run_dir
 
 

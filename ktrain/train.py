@@ -49,10 +49,30 @@ def run(cfg: DictConfig) -> float:
 
     job = SweepJob.current()
     try:
+        earlier = _earlier_try(cfg, job)
+        if earlier is not None:
+            return earlier
         return _run(cfg, job)
     except Exception as error:
         job.record_failure(error, cfg, Path(HydraConfig.get().runtime.output_dir))
         return math.nan
+
+
+def _earlier_try(cfg: DictConfig, job: "SweepJob") -> float | None:
+    """A job that an earlier try of its sweep finished: its best value (it is skipped). A job
+    it left KILLED or lost is to resume its run (``job.resume_run_id``): None."""
+    from ktrain.tracking.sweep_jobs import continue_job, earlier_run
+
+    if job.sweep is None:
+        return None
+    earlier = earlier_run(job.sweep, job.number, cfg.monitor.metric)
+    if earlier is None:
+        return None
+    if earlier.status == "FINISHED":
+        log.info("sweep: job %d (%s) finished in an earlier try of the sweep; skipped", job.number, job.name)
+        return earlier.best
+    job.resume_run_id = continue_job(job.sweep, job.number, Path(HydraConfig.get().runtime.output_dir), earlier)
+    return None
 
 
 def _run(cfg: DictConfig, job: "SweepJob | None") -> float:
@@ -81,7 +101,7 @@ def _train(cfg: DictConfig, job: "SweepJob | None", chief: bool) -> float:
     continue_with = (
         None if config.hardware.strategy == "multi_worker" else (f"python train.py resume={config.paths.output_dir}")
     )
-    with interrupts.exit_when_stopped(continue_with):
+    with interrupts.exit_when_stopped(continue_with, config.stop_signal):
         return training.train(config, strategy, job, resumed_run_id, record=chief)
 
 
@@ -93,6 +113,8 @@ def _configure(cfg: DictConfig, job: "SweepJob | None") -> tuple[schema.TrainCon
         _share_cores(config.hardware, job)
     print_config_tree(config.values())
     check_tracking_server(config.mlflow.tracking_uri)
+    if job is not None and job.resume_run_id:  # a job of a continued sweep
+        return config, job.resume_run_id
     return config, resumed.run_id if resumed else None
 
 

@@ -16,8 +16,10 @@ from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
 from ktrain.names import BACKUP_DIR, FINAL_MODEL, RESUMED_AT_TAG
 from ktrain.schema import TrainConfig
 from ktrain.search.trial import pruning_callbacks, tag_if_pruned
+from ktrain.tracking.holder import holding
 from ktrain.tracking.metrics import MlflowMetricsLogger
 from ktrain.tracking.run import TrackedRun, UnrecordedRun, ui_hint
+from ktrain.tracking.run_files import RunFiles
 from ktrain.tracking.tags import run_tags
 
 if TYPE_CHECKING:
@@ -46,8 +48,10 @@ def train(
         tags={**run_tags(config.paths.root_dir, resumed=resumed_run_id is not None), **(job.tags if job else {})},
         parent_run_id=job.parent_run_id if job else None,
         run_id=resumed_run_id,
+        checkpoints_at_end=config.mlflow.checkpoints == "end",  # else sent as written (RunFiles)
     )
-    best = _train(config, strategy, tracked, run_dir, restore=resumed_run_id is not None)
+    with holding(run_dir, config.mlflow.tracking_uri, lambda: tracked.run_id):  # one process per run
+        best = _train(config, strategy, tracked, run_dir, restore=resumed_run_id is not None)
     log.info("run dir:       %s", run_dir)
     log.info("MLflow run id: %s", tracked.run_id)
     log.info("MLflow UI:     %s", ui_hint(config.mlflow.tracking_uri))
@@ -101,7 +105,9 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
     backup = RunBackup(run_dir / BACKUP_DIR, [*configured, epoch_log], epochs=config.fit.epochs, restore=restore)
     # The backup follows the callbacks it restores, and MLflow follows the backup: an epoch
     # is logged only once it is backed up (see MlflowMetricsLogger).
-    callbacks = [*configured, epoch_log, backup]
+    # The checkpoint uploads come before the configured callbacks (see CheckpointUploads).
+    files = RunFiles(config, tracked.run_id, run_dir, configured, backup)
+    callbacks = [*files.first, *configured, epoch_log, backup, *files.last]
     if tracked.run_id is not None:
         callbacks.append(MlflowMetricsLogger(tracked.run_id, epoch_log, backup))
     pruning = pruning_callbacks(config.optuna, config.monitor.metric)  # [] outside an Optuna search
@@ -127,6 +133,7 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
             fine_tune.fit_in_phases(model, config, fit, arguments, backup, configured, strategy)
     finally:
         backup.close()  # a stopped or failed fit still commits (and logs) its last epoch
+        files.close()  # and sends what it wrote
     tag_if_pruned(tracked, pruning)
     return epoch_log.rows
 

@@ -98,7 +98,10 @@ def test_sigterm_ends_the_run_killed_and_prints_the_resume_command(killed_twice,
     assert returncode == 128 + signal.SIGTERM, output[-3000:]
     assert f"mlflow: run {run_id} ended KILLED" in output
     assert f"continue it with: python train.py resume={run_dir}" in output
-    assert [a.path for a in client.list_artifacts(run_id, "checkpoints")] == ["checkpoints/best.keras"]
+    assert [a.path for a in client.list_artifacts(run_id, "checkpoints")] == [
+        "checkpoints/best.keras",
+        "checkpoints/last.keras",
+    ]
 
 
 def test_resumed_runs_reopen_the_same_mlflow_run_and_finish_it(killed_twice, run_id, client):

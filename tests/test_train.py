@@ -78,7 +78,8 @@ def test_artifacts_hold_config_summary_checkpoint_history_and_class_names(mlflow
         "hydra/overrides.yaml",
         "hydra/hydra.yaml",
     }
-    assert [a.path for a in client.list_artifacts(run_id, "checkpoints")] == ["checkpoints/best.keras"]
+    artifacts = [a.path for a in client.list_artifacts(run_id, "checkpoints")]
+    assert artifacts == ["checkpoints/best.keras", "checkpoints/last.keras"]
     names = json.loads(Path(client.download_artifacts(run_id, "class_names.json")).read_text())
     assert names == [str(d) for d in range(10)]
 

@@ -8,7 +8,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
-from ktrain.schema.base import KerasKeywords, Mode, NonNegativeInt, PositiveFloat, PositiveInt, Section, Verbose
+from ktrain.schema.base import (
+    KerasKeywords,
+    Mode,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Section,
+    Verbose,
+)
 
 
 def _class_weight(value: Any) -> Any:
@@ -19,6 +28,15 @@ def _class_weight(value: Any) -> Any:
     ):
         return value
     raise ValueError("allowed: null, 'balanced', or a mapping {class index: weight > 0}")
+
+
+def _stop_signal(name: str) -> str:
+    import signal
+
+    allowed = ("SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGCONT")
+    if name not in allowed or not hasattr(signal, name):
+        raise ValueError(f"allowed: {', '.join(allowed)} (the signal a scheduler sends before its kill)")
+    return name
 
 
 def _predict_input(path: str) -> str:
@@ -113,6 +131,11 @@ class Mlflow(Section):
     experiment_name: Annotated[str, Field(min_length=1)]
     run_name: str | None = None
     log_model: bool = True
+    # The defaults let a run saved before these keys existed be resumed.
+    checkpoints: Literal["best", "last", "best_and_last", "every", "end"] = "best_and_last"
+    keep_checkpoints: PositiveInt = 3
+    backup_every_epoch_mb: NonNegativeFloat = 50.0
+    backup_interval_s: NonNegativeFloat = 600.0
 
 
 class LrRangeTest(Section):
@@ -155,6 +178,7 @@ class TrainConfig(Section):
     """
 
     seed: NonNegativeInt
+    stop_signal: Annotated[str, AfterValidator(_stop_signal)] = "SIGTERM"
     resume: str | None = None
     monitor: Monitor
     fit: Fit

@@ -45,6 +45,7 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
         self.backup = backup
         self.client = MlflowClient()
         self._writes = []  # MLflow's RunOperations of the queued epochs
+        self._logged: dict[str, set[int]] = {}  # (key, steps) MLflow held when a resumed run began
         self._restored_checked = False
         os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", BUFFERING_SECONDS)
 
@@ -52,11 +53,15 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
         # Once, at the first fit's start, when the rows are the restored ones. A run's later fit
         # (a fine-tune's second phase) finds every row logged: on_train_end waited for them.
         if self.epoch_log.rows and not self._restored_checked:
-            log_missing(self.client, self.run_id, self.epoch_log.rows)
+            self._logged = log_missing(self.client, self.run_id, self.epoch_log.rows)
         self._restored_checked = True
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = _metrics(self.epoch_log.rows[-1])
+        # A run resumed from the backup in MLflow (resume=<run id>) may train again epochs
+        # that it logged after that backup was sent: MLflow keeps their first values.
+        metrics = [m for m in _metrics(self.epoch_log.rows[-1]) if m.step not in self._logged.get(m.key, ())]
+        if not metrics:
+            return
         if self.backup is None:
             self._log(metrics)
         else:
@@ -72,8 +77,9 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
         self._writes.append(self.client.log_batch(self.run_id, metrics=metrics, synchronous=False))
 
 
-def log_missing(client: MlflowClient, run_id: str, rows: list[dict[str, float]]) -> None:
-    """Log each (key, epoch) of ``rows`` that the run's metric history lacks, synchronously."""
+def log_missing(client: MlflowClient, run_id: str, rows: list[dict[str, float]]) -> dict[str, set[int]]:
+    """Log each (key, epoch) of ``rows`` that the run's metric history lacks, synchronously;
+    return the steps of each key that the history held."""
     keys = {key for row in rows for key in row if key != "epoch"}
     logged = {key: {m.step for m in client.get_metric_history(run_id, key)} for key in keys}
     missing = [m for row in rows for m in _metrics(row) if m.step not in logged[m.key]]
@@ -83,6 +89,7 @@ def log_missing(client: MlflowClient, run_id: str, rows: list[dict[str, float]])
         log.info(
             "mlflow: logged %d metric values of restored epochs %s", len(missing), sorted({m.step for m in missing})
         )
+    return logged
 
 
 def _metrics(row: dict[str, float]) -> list[Metric]:

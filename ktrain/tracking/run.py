@@ -51,6 +51,7 @@ class TrackedRun:
         tags: dict[str, str] | None = None,
         parent_run_id: str | None = None,
         run_id: str | None = None,
+        checkpoints_at_end: bool = True,
     ):
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
@@ -60,6 +61,7 @@ class TrackedRun:
         self.parent_run_id = parent_run_id
         self.run_id = run_id
         self.reopened = run_id is not None
+        self.checkpoints_at_end = checkpoints_at_end  # False: they were sent as written
         self._params: dict[str, str] = {}
 
     def __enter__(self) -> "TrackedRun":
@@ -146,7 +148,7 @@ class TrackedRun:
 
     def _keep_run_files(self) -> None:
         checkpoints = self.run_dir / CHECKPOINT_DIR
-        if checkpoints.is_dir() and any(checkpoints.iterdir()):
+        if self.checkpoints_at_end and checkpoints.is_dir() and any(checkpoints.iterdir()):
             mlflow.log_artifacts(str(checkpoints), CHECKPOINT_DIR)
         for log_file in self.run_dir.glob("*.log"):
             mlflow.log_artifact(str(log_file))

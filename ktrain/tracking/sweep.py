@@ -82,6 +82,7 @@ class SweepCallback(Callback):
             check_search(config)
         import mlflow
 
+        from ktrain.tracking import sweep_jobs
         from ktrain.tracking.run import ensure_experiment
 
         sweep_dir = Path(config.hydra.sweep.dir).absolute()
@@ -98,11 +99,14 @@ class SweepCallback(Callback):
         }
         name = config.mlflow.run_name or " ".join(["sweep", *command_line])
         client = mlflow.MlflowClient(tracking_uri)
-        run = client.create_run(experiment_id, run_name=name, tags=tags)
-        client.log_param(run.info.run_id, "monitor.metric", config.monitor.metric)
-        client.log_param(run.info.run_id, "monitor.mode", config.monitor.mode)
+        run_id = sweep_jobs.reopened_parent(sweep_dir, client)  # a continued sweep's (-m resume=)
+        if run_id is None:
+            run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+            client.log_param(run_id, "monitor.metric", config.monitor.metric)
+            client.log_param(run_id, "monitor.mode", config.monitor.mode)
+            sweep_jobs.record_parent(sweep_dir, run_id)
         self.sweep = Sweep(
-            parent_run_id=run.info.run_id,
+            parent_run_id=run_id,
             tracking_uri=tracking_uri,
             experiment_id=experiment_id,
             sweep_dir=str(sweep_dir),
@@ -111,9 +115,7 @@ class SweepCallback(Callback):
             monitor_mode=config.monitor.mode,
         )
         atexit.register(self._end_early)
-        log.info(
-            "mlflow: sweep run %s in experiment %r at %s", run.info.run_id, config.mlflow.experiment_name, tracking_uri
-        )
+        log.info("mlflow: sweep run %s in experiment %r at %s", run_id, config.mlflow.experiment_name, tracking_uri)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         """In the job's process: hand the sweep to the task."""
@@ -218,6 +220,7 @@ class SweepJob:
     number: int
     overrides: list[str]
     parallel_jobs: int
+    resume_run_id: str | None = None  # the child run an earlier try of the sweep left to resume
 
     @classmethod
     def current(cls) -> "SweepJob":

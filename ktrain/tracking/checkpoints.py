@@ -1,0 +1,111 @@
+"""A Keras callback that sends a run's checkpoints to MLflow as soon as Keras writes them."""
+
+import logging
+from pathlib import Path
+
+import keras
+
+from ktrain.names import CHECKPOINT_DIR, EPOCH_CHECKPOINTS
+from ktrain.tracking.uploads import Uploads, delete_artifacts
+
+log = logging.getLogger(__name__)
+
+# Which checkpoints each mlflow.checkpoints policy sends while the run trains ("end": none;
+# the run's end sends all of checkpoints/ instead).
+POLICIES = {"best": ("best",), "last": ("last",), "best_and_last": ("best", "last"), "every": ("last",), "end": ()}
+
+
+class CheckpointUploads(keras.callbacks.Callback):
+    """Uploads the checkpoint files that ``ModelCheckpoint`` callbacks write, in the
+    background: a file is noticed when the epoch that wrote it has ended, copied aside in a
+    thread while the next epoch trains, then uploaded by ``uploads`` (one at a time, a newer
+    file replacing a queued older one).
+
+    Place it before the ``ModelCheckpoint`` callbacks: at the end of an epoch it first waits
+    for the copy of the previous file (long done unless a copy outlasts an epoch), so that
+    Keras never rewrites a file while it is being copied.
+
+    Args:
+        uploads: the run's ``Uploads``.
+        files: the checkpoint files by role, ``{"best": path, "last": path}``.
+        policy: a key of ``POLICIES``; with ``every``, each epoch's ``last`` file is kept
+            in MLflow as ``checkpoints/epochs/epoch-00012.keras``.
+        keep: with ``every``, how many of those stay in MLflow (older ones are deleted).
+
+    Example:
+
+    >>> uploads = CheckpointUploads(Uploads(client, run_id, run_dir), {"best": run_dir / "checkpoints/best.keras"})
+    >>> model.fit(x, y, callbacks=[uploads, best_checkpoint])
+    """
+
+    def __init__(self, uploads: Uploads, files: dict[str, Path], policy: str = "best_and_last", keep: int = 3):
+        super().__init__()
+        self.uploads = uploads
+        self.files = {role: Path(path) for role, path in files.items() if role in POLICIES[policy]}
+        self.policy = policy
+        self.keep = keep
+        self._seen: dict[str, tuple[int, int] | None] = {}
+        self._epoch = -1
+        self._kept: list[str] = []
+
+    def on_train_begin(self, logs=None):
+        self._seen = {role: _stamp(path) for role, path in self.files.items()}  # a resumed run's are sent
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.look()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.uploads.wait_for_copies()  # before the ModelCheckpoint callbacks write again
+        self._epoch = epoch
+
+    def on_train_end(self, logs=None):
+        self.look()
+
+    def close(self) -> None:
+        """Hand over what the last epoch wrote (a fit stopped by a signal skips on_train_end)."""
+        self.look()
+
+    def look(self) -> None:
+        """Hand every checkpoint file written since the last look to the uploader."""
+        for role, path in self.files.items():
+            stamp = _stamp(path)
+            if stamp is None or stamp == self._seen.get(role):
+                continue
+            self._seen[role] = stamp
+            if self.policy == "every":
+                self._send_epoch(path)
+            else:
+                self.uploads.send(role, [(path, CHECKPOINT_DIR)], copy=True)
+
+    def _send_epoch(self, path: Path) -> None:
+        name = f"epoch-{self._epoch + 1:05d}{''.join(path.suffixes)}"
+        self._kept.append(f"{EPOCH_CHECKPOINTS}/{name}")
+        dropped = self._kept[: -self.keep]
+        self._kept = self._kept[-self.keep :]
+        client, run_id = self.uploads.client, self.uploads.run_id
+
+        def drop_older() -> None:
+            for artifact in dropped:
+                delete_artifacts(client, run_id, artifact)
+
+        self.uploads.send(name, [(path, EPOCH_CHECKPOINTS)], copy=True, after=drop_older, name=name)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """The file's modification time and size, or None if it is not there."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def checkpoint_files(callbacks) -> dict[str, Path]:
+    """The files the ``ModelCheckpoint`` callbacks among ``callbacks`` write, by role: ``best``
+    (``save_best_only``) and ``last``; a file name with ``{epoch}`` placeholders is left to
+    the upload at the run's end."""
+    files = {}
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.ModelCheckpoint) and "{" not in str(callback.filepath):
+            files.setdefault("best" if callback.save_best_only else "last", Path(callback.filepath))
+    return files

@@ -1,0 +1,80 @@
+"""The background uploader of checkpoints and backups (``ktrain.tracking.uploads``), and the
+checkpoint uploads of a real run: in MLflow as Keras writes them."""
+
+import threading
+import time
+
+import pytest
+
+from ktrain.tracking.uploads import Uploads
+
+
+class SlowClient:
+    """An ``MlflowClient`` stand-in: each upload takes ``seconds``; records what it got."""
+
+    def __init__(self, seconds=0.0, fail=False):
+        self.seconds, self.fail = seconds, fail
+        self.sent: list[tuple[str, str, bytes]] = []
+        self.in_flight = self.most_in_flight = 0
+        self.lock = threading.Lock()
+
+    def log_artifact(self, run_id, local_path, artifact_path=None):
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        time.sleep(self.seconds)
+        with self.lock:
+            self.in_flight -= 1
+        if self.fail:
+            raise OSError("the server said 503")
+        with open(local_path, "rb") as f:
+            self.sent.append((artifact_path, local_path.rsplit("/", 1)[1], f.read()))
+
+
+def test_a_newer_file_replaces_a_queued_one_and_one_upload_is_in_flight(tmp_path):
+    client = SlowClient(seconds=0.3)
+    uploads = Uploads(client, "run", tmp_path)
+    checkpoint = tmp_path / "best.keras"
+    for version in range(4):
+        checkpoint.write_bytes(b"v%d" % version)
+        uploads.send("best", [(checkpoint, "checkpoints")], copy=True)
+        uploads.wait_for_copies()  # what the callback does before Keras writes again
+    uploads.close()
+    # One went at once; those handed over while it was in flight were replaced by the newest.
+    sent = [content for _, _, content in client.sent]
+    assert len(sent) == 2 and sent[-1] == b"v3"
+    assert client.most_in_flight == 1
+    assert not (tmp_path / ".uploads").exists()
+
+
+def test_the_file_is_copied_so_keras_may_overwrite_it_while_it_uploads(tmp_path):
+    client = SlowClient(seconds=0.3)
+    uploads = Uploads(client, "run", tmp_path)
+    checkpoint = tmp_path / "best.keras"
+    checkpoint.write_bytes(b"epoch 1")
+    uploads.send("best", [(checkpoint, "checkpoints")], copy=True)
+    uploads.wait_for_copies()
+    with checkpoint.open("wb") as f:  # as Keras saves: in place
+        f.write(b"epoch 2, half writ")
+    uploads.close()
+    assert client.sent == [("checkpoints", "best.keras", b"epoch 1")]
+
+
+def test_a_failed_upload_is_raised_when_the_run_closes_its_uploads(tmp_path):
+    uploads = Uploads(SlowClient(fail=True), "run", tmp_path)
+    (tmp_path / "state.json").write_text("{}")
+    uploads.send("backup", [(tmp_path / "state.json", "backup")], copy=False)
+    with pytest.raises(RuntimeError, match="uploading the run's files to MLflow failed: the server said 503"):
+        uploads.close()
+
+
+def test_handing_a_100_mb_checkpoint_over_does_not_wait_for_its_upload(tmp_path):
+    client = SlowClient(seconds=1.0)
+    uploads = Uploads(client, "run", tmp_path)
+    checkpoint = tmp_path / "big.keras"
+    checkpoint.write_bytes(b"\0" * 100_000_000)
+    start = time.perf_counter()
+    uploads.send("best", [(checkpoint, "checkpoints")], copy=True)
+    handed_over = time.perf_counter() - start
+    uploads.close()
+    assert handed_over < 0.05 and uploads.sent_s >= 1.0
