@@ -67,6 +67,7 @@ def main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[], Any]
             import_user_modules()
             if {"--help", "-h"} & set(sys.argv[1:]):
                 return _print_help(config_name)
+            _refuse_mixed_modes(sys.argv[1:])
             if config_name == "train":
                 _prepare_resume()
             if "HYDRA_FULL_ERROR" in os.environ:
@@ -143,6 +144,17 @@ def _print_help(config_name: str) -> None:
         print(render_help(config_name, overrides))
     except HydraException as error:
         refuse(explain(error, overrides, config_name))
+
+
+def _refuse_mixed_modes(args: list[str]) -> None:
+    """Hydra's own refusal of ``-m`` beside ``--cfg`` (or ``--info``) is a traceback."""
+    printing = [arg for arg in args if arg in ("--cfg", "-c", "--info", "-i")]
+    if printing and {"-m", "--multirun"} & set(args):
+        refuse(
+            f"-m and {printing[0]} cannot be given together: {printing[0]} prints the config of one "
+            "job and runs nothing. Drop -m to print it (a sweep's own settings, such as its sweeper, "
+            f"are in --cfg hydra), or drop {printing[0]} to run the sweep."
+        )
 
 
 def _prepare_resume() -> None:

@@ -47,6 +47,7 @@ CASES = {
         ["needs the Python database driver 'pg8000', which is not installed: pip install 'pg8000'"],
         {},
     ),
+    "-m with --cfg": (["-m", "hparams_search=optuna", "--cfg", "hydra"], ["-m and --cfg cannot be given together"], {}),
     "unwritable output dir": (["hydra.run.dir={tmp}/a_file/run"], ["cannot use", "a_file/run", "hydra.run.dir="], {}),
     "resume of a dir that is not a run": (["resume={tmp}/empty"], ["is not a ktrain run dir"], {}),
     "invalid TF_CONFIG": (["hardware=multi_worker"], ["TF_CONFIG is not JSON"], {"TF_CONFIG": "{cluster:"}),
