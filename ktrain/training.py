@@ -5,6 +5,7 @@ it once the config is valid and the hardware prepared, since it imports Keras.
 """
 
 import logging
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,14 +127,13 @@ def _fit(config: TrainConfig, model, splits, spec, run_dir: Path, tracked, resto
             **{**arguments, **overrides},
         )
 
-    try:
+    with ExitStack() as closing:  # last in, first out: whatever either raises, both are closed
+        closing.callback(files.close)  # and sends what it wrote
+        closing.callback(backup.close)  # a stopped or failed fit still commits (and logs) its last epoch
         if config.fine_tune is None:
             fit()
         else:
             fine_tune.fit_in_phases(model, config, fit, arguments, backup, configured, strategy)
-    finally:
-        backup.close()  # a stopped or failed fit still commits (and logs) its last epoch
-        files.close()  # and sends what it wrote
     tag_if_pruned(tracked, pruning)
     return epoch_log.rows
 

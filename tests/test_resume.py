@@ -71,9 +71,14 @@ def killed_twice(tracking_uri, tmp_path_factory):
     killed = (first.wait(timeout=60), first.stdout.read())
 
     second = start(tracking_uri, f"resume={run_dir}")
-    wait_for_backup(second, run_dir, json.loads((run_dir / "backup" / "state.json").read_text())["epoch"] + 1)
-    second.send_signal(signal.SIGTERM)
-    terminated = (second.wait(timeout=120), second.stdout.read())
+    try:
+        wait_for_backup(second, run_dir, json.loads((run_dir / "backup" / "state.json").read_text())["epoch"] + 1)
+        second.send_signal(signal.SIGTERM)
+        terminated = (second.wait(timeout=120), second.stdout.read())
+    finally:
+        if second.poll() is None:  # it did not end: stop it, and the test fails above
+            second.kill()
+            second.wait()
 
     third = subprocess.run(
         [sys.executable, "train.py", f"resume={run_dir}"],

@@ -111,8 +111,13 @@ class Uploads:
             log.debug("mlflow: a newer %s replaced one still waiting to be uploaded", key)
 
     def close(self) -> None:
-        """Wait until everything queued is sent; raise the first error an upload met."""
-        self.wait_for_copies()
+        """Wait until everything queued is sent; raise the first error an upload met. The
+        copying thread ends here: a pool's thread left idle can hold up the interpreter's
+        exit (a run stopped by SIGTERM was seen waiting for it at exit)."""
+        try:
+            self.wait_for_copies()
+        finally:
+            self._stager.shutdown(wait=False)
         with self._condition:
             while (self._queued or self._busy) and self._error is None:
                 self._condition.wait(timeout=1.0)
