@@ -8,17 +8,15 @@ closed port (any fetch fails at once) and a temporary ``KERAS_HOME``.
 
 import json
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, Run, refuse, run_train, script_env
+from conftest import Run, refuse, run_train
 from images import make_image_folder
 from ktrain import schema
 from test_config import cli, composed, imported_tensorflow, refusal
-from test_resume import start, wait_for_backup
+from test_resume import resume_to_the_end, start, wait_for_backup
 
 MOBILENET_V2_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 ORIGIN = f"https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/{MOBILENET_V2_FILE}"
@@ -206,14 +204,7 @@ def resumed(tracking_uri, tmp_path_factory, folder):
     first.send_signal(signal.SIGKILL)
     killed = Run(first.wait(timeout=60), first.stdout.read(), "", run_dir)
     backed_up = json.loads((run_dir / "backup" / "state.json").read_text())
-    finished = subprocess.run(
-        [sys.executable, "train.py", f"resume={run_dir}"],
-        cwd=ROOT,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    finished = resume_to_the_end(tracking_uri, run_dir)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     return killed, backed_up, Run(0, finished.stdout, finished.stderr, run_dir)
 

@@ -48,6 +48,18 @@ def start(tracking_uri: str, *args: str) -> subprocess.Popen:
     )
 
 
+def resume_to_the_end(tracking_uri: str, run_dir) -> subprocess.CompletedProcess:
+    """``python train.py resume=RUN_DIR``, run to its end."""
+    return subprocess.run(
+        [sys.executable, "train.py", f"resume={run_dir}"],
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def wait_for_backup(process: subprocess.Popen, run_dir, epoch: int) -> None:
     """Wait until the run's backup holds ``epoch`` completed epochs."""
     state = run_dir / "backup" / "state.json"
@@ -80,14 +92,7 @@ def killed_twice(tracking_uri, tmp_path_factory):
             second.kill()
             second.wait()
 
-    third = subprocess.run(
-        [sys.executable, "train.py", f"resume={run_dir}"],
-        cwd=ROOT,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    third = resume_to_the_end(tracking_uri, run_dir)
     finished = (third.returncode, third.stdout + third.stderr)
     return killed, terminated, finished, run_dir
 
