@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from ktrain import tf_config
+from ktrain import multi_host, tf_config
 from ktrain.data import SPLITS, Split
 from ktrain.errors import UserError
 from ktrain.schema import Hardware
@@ -64,11 +64,26 @@ def prepare_environment(hardware: Hardware) -> None:
             os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     if hardware.strategy == "multi_worker":
         tf_config.read_role()
+    if hardware.strategy == "multi_host":
+        multi_host.read_role(hardware)
 
 
 def is_chief(hardware: Hardware) -> bool:
-    """Whether this process records the run: always, except a multi-worker run's non-chiefs."""
-    return hardware.strategy != "multi_worker" or tf_config.read_role().is_chief
+    """Whether this process records the run: always, except the other processes of a
+    multi-worker (TF_CONFIG) or multi-host (jax.distributed) run."""
+    if hardware.strategy == "multi_worker":
+        return tf_config.read_role().is_chief
+    if hardware.strategy == "multi_host":
+        return multi_host.read_role(hardware).is_chief
+    return True
+
+
+def process_name(hardware: Hardware) -> str:
+    """This process among a multi-worker or multi-host run's: ``worker1``, ``process1``, ..."""
+    if hardware.strategy == "multi_worker":
+        role = tf_config.read_role()
+        return f"{role.task_type}{role.task_index}"
+    return f"process{multi_host.read_role(hardware).process_id}"
 
 
 def setup(hardware: Hardware, seed: int, option: str):
@@ -141,9 +156,11 @@ class KerasDistribution:
     the replica count. Several replicas are a ``keras.distribution.DataParallel`` set for
     the whole process, since Keras shards each batch when ``fit`` runs, not at build time."""
 
-    def __init__(self, devices: list[str]):
+    def __init__(self, devices: list[str], process_id: int = 0, processes: int = 1):
         self.devices = devices
         self.num_replicas_in_sync = len(devices)
+        self.process_id = process_id
+        self.processes = processes  # several with hardware=multi_host: each feeds its share
 
     def scope(self):
         return contextlib.nullcontext()
@@ -153,13 +170,27 @@ def _keras_distribution(hardware: Hardware, option: str, backend: str) -> KerasD
     import keras  # (backend imports are made here, after prepare_environment: see the docstring)
 
     kind = "gpu" if hardware.device == "gpu" else "cpu"
+    if hardware.strategy == "multi_host":  # before anything asks JAX for its devices
+        multi_host.join(multi_host.read_role(hardware), hardware.initialization_timeout_s, cpu=kind == "cpu")
     devices = _devices(kind, backend)
     if kind == "gpu" and not devices:
         _refuse_no_gpu(hardware, option, BACKEND_NAMES.get(backend, backend))
+    if hardware.strategy == "multi_host":
+        return _across_hosts(hardware, devices)
     if hardware.strategy != "mirrored":
         return KerasDistribution(devices[:1] or [kind])
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return KerasDistribution(devices)
+
+
+def _across_hosts(hardware: Hardware, devices: list[str]) -> KerasDistribution:
+    """Every process's ``devices`` (all of them, once joined) in one DataParallel; each process
+    feeds its own share of the data (``split_across_replicas``), hence no auto-sharding."""
+    import keras  # (backend imports are made here, after prepare_environment: see the docstring)
+
+    role = multi_host.read_role(hardware)
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
+    return KerasDistribution(devices, process_id=role.process_id, processes=role.num_processes)
 
 
 def _devices(kind: str, backend: str) -> list[str]:
@@ -177,6 +208,12 @@ def _devices(kind: str, backend: str) -> list[str]:
 
 
 def _refuse_unsupported(hardware: Hardware, backend: str) -> None:
+    if hardware.strategy == "multi_host" and backend != "jax":
+        raise UserError(
+            f"hardware=multi_host joins its processes with jax.distributed, on the JAX backend only, and "
+            f"KERAS_BACKEND is {backend}. Run every process with KERAS_BACKEND=jax (pip install -e '.[jax]'), "
+            "or use hardware=multi_worker on TensorFlow."
+        )
     if backend == "tensorflow":
         return
     problems = [
@@ -236,7 +273,9 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
             f"on the {keras_backend()} backend every batch is split evenly, so give a multiple "
             f"of {replicas} (for example data.batch_size={data.batch_size - data.batch_size % replicas or replicas})."
         )
-    even = {name: split.divisible(replicas) for name, split in splits.items()}
+    if strategy.processes > 1:
+        splits = {name: split.share(strategy.process_id, strategy.processes) for name, split in splits.items()}
+    even = {name: split.divisible(replicas // strategy.processes) for name, split in splits.items()}
     dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
     if any(dropped.values()):
         log.info(

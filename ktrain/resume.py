@@ -26,6 +26,8 @@ from ktrain.run_lock import refuse_if_held
 from ktrain.schema.run import group_options
 
 ALLOWED = ("resume", "fit.epochs")
+# What each process of a hardware=multi_host run may give anew: where it now runs.
+PROCESS_KEYS = ("hardware.coordinator_address", "hardware.num_processes", "hardware.process_id")
 RUN_ID = re.compile(r"[0-9a-f]{32}")  # MLflow's run ids
 
 
@@ -51,6 +53,8 @@ def hydra_args(args: list[str]) -> list[str]:
     if is_run_id(value):
         kept, run_dir = _fetch(value, kept)
     run_dir = check_run_dir(value if not is_run_id(value) else str(run_dir))
+    if any(arg.startswith("hardware.") for arg in kept):  # Hydra composes a process's keys only
+        kept = [f"hardware={_saved_choices(run_dir).get('hardware', 'cpu')}", *kept]  # in its option
     return [*kept, f"resume='{run_dir}'", f"hydra.run.dir='{run_dir}'", "hydra.output_subdir=null"]
 
 
@@ -102,18 +106,13 @@ def load(cfg: DictConfig, overrides: list[str]) -> Resumed:
     saved = OmegaConf.load(run_dir / SAVED_CONFIG)
     record = json.loads((run_dir / RUN_RECORD).read_text())
     where = f"resume={run_dir}"
-    others = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in ALLOWED]
-    if others:
-        raise UserError(
-            f"{where} continues the run with its own saved config, so other overrides are "
-            f"refused (got: {' '.join(others)}). Only fit.epochs may be given, to raise it (the "
-            f"run has fit.epochs={saved.fit.epochs}). To change anything else, start a new run."
-        )
     if saved.hardware.get("strategy") == "multi_worker":
         raise UserError(
             f"{where} is a hardware=multi_worker run, and resuming one is not supported: its "
-            "workers kept no backup. Start it anew."
+            "workers kept no backup. Start it anew, or train on many machines with hardware=multi_host."
         )
+    _refuse_other_overrides(overrides, saved, _saved_choices(run_dir), where)
+    _take_process_keys(cfg, saved, overrides)
     epochs = saved.fit.epochs
     if any(o.split("=", 1)[0] == "fit.epochs" for o in overrides):
         if cfg.fit.epochs < epochs:
@@ -135,6 +134,30 @@ def load(cfg: DictConfig, overrides: list[str]) -> Resumed:
         saved.paths.output_dir = str(run_dir)
         saved.mlflow.tracking_uri = record["tracking_uri"]
     return Resumed(saved, record["run_id"], _saved_choices(run_dir))
+
+
+def _refuse_other_overrides(overrides: list[str], saved: DictConfig, choices: dict[str, str], where: str) -> None:
+    allowed = [*ALLOWED]
+    if saved.hardware.get("strategy") == "multi_host":
+        allowed += [*PROCESS_KEYS, f"hardware={choices.get('hardware')}"]  # (which hydra_args adds)
+    others = [o for o in overrides if o not in allowed and o.lstrip("+~").split("=", 1)[0] not in allowed]
+    if others:
+        raise UserError(
+            f"{where} continues the run with its own saved config, so other overrides are "
+            f"refused (got: {' '.join(others)}). Only fit.epochs may be given, to raise it (the "
+            f"run has fit.epochs={saved.fit.epochs})"
+            + (f", and each process's {', '.join(PROCESS_KEYS)}" if len(allowed) > len(ALLOWED) else "")
+            + ". To change anything else, start a new run."
+        )
+
+
+def _take_process_keys(cfg: DictConfig, saved: DictConfig, overrides: list[str]) -> None:
+    """The multi-host process keys given alongside ``resume``, into the saved config."""
+    given = {o.split("=", 1)[0] for o in overrides}
+    with open_dict(saved):
+        for key in PROCESS_KEYS:
+            if key in given:
+                OmegaConf.update(saved, key, OmegaConf.select(cfg, key))
 
 
 def _status(record: dict, where: str) -> str:

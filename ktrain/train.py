@@ -7,6 +7,7 @@ The order of a run is in docs/design.md.
 
 import logging
 import math
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from omegaconf import DictConfig, open_dict
 from ktrain import cli, hardware, interrupts, resume, schema
 from ktrain.config_tree import print_config_tree
 from ktrain.errors import exit_on_user_error
+from ktrain.names import BACKUP_DIR
 from ktrain.search.checks import refuse_without_multirun
 from ktrain.tracking.reachable import check_tracking_server
 
@@ -76,21 +78,25 @@ def _earlier_try(cfg: DictConfig, job: "SweepJob") -> float | None:
 
 
 def _run(cfg: DictConfig, job: "SweepJob | None") -> float:
+    resumed = resume.load(cfg, _command_line()) if cfg.get("resume") else None
+    if resumed:
+        cfg = resumed.cfg  # the run's own saved config
     if hardware.is_chief(cfg.hardware):
-        return _train(cfg, job, chief=True)
-    # A multi-worker run's other workers train in step with the chief, writing their model,
-    # checkpoints and backups to a temporary dir (TensorFlow's multi-worker guide) and
-    # recording nothing: the chief records the run.
+        return _train(cfg, resumed, job)
+    # The other processes of a multi-worker or multi-host run train in step with the chief,
+    # writing their model, checkpoints and backups to a temporary dir (TensorFlow's
+    # multi-worker guide) and recording nothing: the chief records the run.
     with tempfile.TemporaryDirectory(prefix="ktrain-worker-") as scratch:
-        with open_dict(cfg):
-            cfg.paths.output_dir = scratch
-        best = _train(cfg, job, chief=False)
+        if resumed:  # in the chief's run dir: this process logs beside its train.log
+            _log_to(f"train.{hardware.process_name(cfg.hardware)}.log")
+        _work_in(cfg, Path(scratch))
+        best = _train(cfg, resumed, job, chief=False)
     log.info("worker done; the chief records the run")
     return best
 
 
-def _train(cfg: DictConfig, job: "SweepJob | None", chief: bool) -> float:
-    config, resumed_run_id = _configure(cfg, job)
+def _train(cfg: DictConfig, resumed: "resume.Resumed | None", job: "SweepJob | None", chief: bool = True) -> float:
+    config, resumed_run_id = _configure(cfg, resumed, job)
     hardware.prepare_environment(config.hardware)
     # Imported only now: it imports Keras, which reads what prepare_environment set.
     from ktrain import training
@@ -98,17 +104,15 @@ def _train(cfg: DictConfig, job: "SweepJob | None", chief: bool) -> float:
     if job is not None:  # jobs of a sweep may share a process: each starts from a clean Keras state
         training.clear_keras_session()  # (before setup: it would also forget the seed and precision)
     strategy = hardware.setup(config.hardware, config.seed, config.option("hardware"))
-    continue_with = (
-        None if config.hardware.strategy == "multi_worker" else (f"python train.py resume={config.paths.output_dir}")
-    )
-    with interrupts.exit_when_stopped(continue_with, config.stop_signal):
+    with interrupts.exit_when_stopped(_continue_command(config) if chief else None, config.stop_signal):
         return training.train(config, strategy, job, resumed_run_id, record=chief)
 
 
-def _configure(cfg: DictConfig, job: "SweepJob | None") -> tuple[schema.TrainConfig, str | None]:
-    """The validated config (a resumed run's own), and the MLflow run id a resume reopens."""
-    resumed = resume.load(cfg, _command_line()) if cfg.get("resume") else None
-    config = schema.validate(resumed.cfg if resumed else cfg, _command_line(), resumed.choices if resumed else None)
+def _configure(
+    cfg: DictConfig, resumed: "resume.Resumed | None", job: "SweepJob | None"
+) -> tuple[schema.TrainConfig, str | None]:
+    """The validated config, and the MLflow run id a resume reopens."""
+    config = schema.validate(cfg, _command_line(), resumed.choices if resumed else None)
     if job is not None and job.parallel_jobs > 1:
         _share_cores(config.hardware, job)
     print_config_tree(config.values())
@@ -116,6 +120,38 @@ def _configure(cfg: DictConfig, job: "SweepJob | None") -> tuple[schema.TrainCon
     if job is not None and job.resume_run_id:  # a job of a continued sweep
         return config, job.resume_run_id
     return config, resumed.run_id if resumed else None
+
+
+def _work_in(cfg: DictConfig, scratch: Path) -> None:
+    """A non-chief's output dir is ``scratch`` (set before validation, which resolves the
+    paths in it); resumed, it starts from a copy of the run's backup, as the chief does."""
+    backup = Path(cfg.paths.output_dir) / BACKUP_DIR
+    if cfg.get("resume") and backup.is_dir():
+        shutil.copytree(backup, scratch / BACKUP_DIR)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(scratch)
+
+
+def _log_to(name: str) -> None:
+    """Hydra's log file handler replaced by one writing to ``name`` in the same dir."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        moved = logging.FileHandler(Path(handler.baseFilename).with_name(name))
+        moved.setFormatter(handler.formatter)
+        moved.setLevel(handler.level)
+        root.removeHandler(handler)
+        handler.close()
+        root.addHandler(moved)
+
+
+def _continue_command(config: schema.TrainConfig) -> str | None:
+    """The command that continues a stopped run, for the chief's log."""
+    if config.hardware.strategy == "multi_worker":
+        return None
+    command = f"python train.py resume={config.paths.output_dir}"
+    if config.hardware.strategy == "multi_host":
+        return f"{command} on every process, each with its hardware.process_id"
+    return command
 
 
 def _in_multirun() -> bool:

@@ -40,7 +40,7 @@ def train(
         lr_find.use_suggestion(config, strategy)
     run_dir = Path(config.paths.output_dir)
     if not record:
-        return _train(config, strategy, UnrecordedRun(), run_dir, restore=False)
+        return _train(config, strategy, UnrecordedRun(), run_dir, restore=resumed_run_id is not None)
     tracked = TrackedRun(
         tracking_uri=config.mlflow.tracking_uri,
         experiment_name=config.mlflow.experiment_name,
@@ -67,6 +67,9 @@ def _train(config: TrainConfig, strategy, tracked, run_dir: Path, restore: bool)
     with tracked:
         tracked.log_params(config.values())
         tracked.log_params(config.chosen_options())  # model=simple_cnn, ...: the group options
+        # Seeded again: starting an MLflow run draws its name from Python's random, and every
+        # process of a multi-host run has to draw the same data order and initial weights.
+        keras.utils.set_random_seed(config.seed)
         data = build(config.data, "data")
         spec = data.spec
         log.info(

@@ -106,7 +106,7 @@ def test_a_multi_worker_run_is_not_resumed(two_workers):
 # --- the configs --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("option", ["cpu", "gpu", "multi_gpu", "multi_worker"])
+@pytest.mark.parametrize("option", ["cpu", "gpu", "multi_gpu", "multi_worker", "multi_host"])
 def test_every_hardware_option_validates(option):
     from test_config import composed
 

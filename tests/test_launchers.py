@@ -1,8 +1,12 @@
 """The cluster launchers: their configs compose where their plugins are not installed, and
-submitit (local executor) runs a real sweep."""
+submitit (local executor) runs a real sweep and requeues a preempted job."""
 
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -50,3 +54,57 @@ def test_a_sweep_runs_through_submitit_as_on_slurm(tracking_uri, client, tmp_pat
     assert sorted(child.data.params["optimizer.learning_rate"] for child in children) == ["0.001", "0.01"]
     assert [child.info.status for child in children] == ["FINISHED", "FINISHED"]
     assert list((tmp_path / "sweep" / ".submitit").iterdir())  # submitit's own job folders
+
+
+@pytest.mark.slow
+def test_a_preempted_submitit_job_is_requeued_and_resumes_its_run(tracking_uri, client, tmp_path):
+    """SIGUSR2, submitit's preemption signal, in the middle of training: submitit requeues the
+    job through the launcher's checkpoint hook, and the requeued job continues its child run
+    from its backup, every epoch once."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install -e '.[slurm]'")
+    sweep_dir = tmp_path / "sweep"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "train.py",
+            "-m",
+            "hydra/launcher=submitit_local",
+            "fit.epochs=30",
+            "fit.verbose=2",
+            "mlflow.log_model=false",
+            "optimizer.learning_rate=1e-3",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        cwd=ROOT,
+        env=script_env(tracking_uri, MLFLOW_EXPERIMENT_NAME="requeued"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        holder = wait_for_epochs(sweep_dir / "0", 2)
+        os.kill(holder["pid"], signal.SIGUSR2)
+        output = process.communicate(timeout=300)[0]
+    finally:
+        process.kill()
+    assert process.returncode == 0, output[-4000:]
+    (child,) = client.search_runs(
+        [client.get_experiment_by_name("requeued").experiment_id], "tags.ktrain.sweep.job = '0'"
+    )
+    assert child.info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(child.info.run_id, "loss")]
+    assert steps == list(range(len(steps))) and len(steps) > int(child.data.tags["ktrain.resumed_at_epoch"]) >= 2
+    logs = "".join(path.read_text() for path in (sweep_dir / ".submitit").rglob("*_log.out"))
+    assert "this job is preempted" in logs and "Requeued job" in logs
+
+
+def wait_for_epochs(run_dir, epochs: int, timeout: float = 180) -> dict:
+    """The holder (host, pid) of the run training in ``run_dir``, once ``epochs`` are in its
+    epochs.csv."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = run_dir / "epochs.csv"
+        if rows.is_file() and len(rows.read_text().splitlines()) > epochs and (run_dir / "run.lock").is_file():
+            return json.loads((run_dir / "run.lock").read_text())
+        time.sleep(0.1)
+    raise AssertionError(f"no {epochs} epochs in {run_dir} within {timeout} s")

@@ -100,7 +100,7 @@ class Compile(KerasKeywords):
 
 class Hardware(Section):
     device: Literal["cpu", "gpu"]
-    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+    strategy: Literal["default", "mirrored", "multi_worker", "multi_host"] = "default"
     cpu_devices: PositiveInt = 1
     visible_devices: list[NonNegativeInt] | None = None
     memory_growth: bool = False
@@ -110,6 +110,11 @@ class Hardware(Section):
     intra_op_threads: NonNegativeInt | None = None
     inter_op_threads: NonNegativeInt | None = None
     deterministic: bool = False
+    # hardware=multi_host (ktrain.multi_host): the processes and where they meet
+    coordinator_address: str | None = None
+    num_processes: PositiveInt | None = None
+    process_id: NonNegativeInt | None = None
+    initialization_timeout_s: PositiveInt = 60
 
     @model_validator(mode="after")
     def _cpu_devices_split_the_cpu(self):

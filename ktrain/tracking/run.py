@@ -5,6 +5,7 @@ checkpoints kept either way."""
 import json
 import logging
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,9 +97,9 @@ class TrackedRun:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc is None:
             status = "FINISHED"
-        elif isinstance(exc, KeyboardInterrupt):
-            status = "KILLED"
-            mlflow.set_tag(KILLED_TAG, str(exc) or type(exc).__name__)  # SIGTERM, or KeyboardInterrupt
+        elif isinstance(exc, (KeyboardInterrupt, SystemExit)):  # SystemExit: e.g. submitit's requeue
+            status = "KILLED"  # (it exits from its signal handler, in the middle of fit)
+            mlflow.set_tag(KILLED_TAG, str(exc) if isinstance(exc, KeyboardInterrupt) else f"exit {exc.code}")
         else:
             status = "FAILED"
             mlflow.set_tag(ERROR_TAG, f"{type(exc).__name__}: {exc}"[:5000])
@@ -155,8 +156,8 @@ class TrackedRun:
 
 
 class UnrecordedRun:
-    """The tracking of a multi-worker run's non-chief process: the chief records the run,
-    the others train alongside it and record nothing."""
+    """The tracking of a multi-worker or multi-host run's other processes: the chief records
+    the run, the others train alongside it and record nothing."""
 
     run_id = None
 
@@ -179,7 +180,13 @@ class UnrecordedRun:
         pass
 
     def log_keras_model(self, model, sample_inputs) -> None:
-        pass
+        """The model work of the chief's ``log_keras_model`` (a call and a save), to scratch:
+        across the processes of a multi-host run each is a collective that all must join."""
+        import keras  # as in TrackedRun.log_keras_model
+
+        keras.ops.convert_to_numpy(model(sample_inputs, training=False))
+        with tempfile.TemporaryDirectory(prefix="ktrain-worker-model-") as scratch:
+            model.save(Path(scratch) / "model.keras")
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:
