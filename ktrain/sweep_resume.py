@@ -9,15 +9,26 @@ skipped, KILLED or lost resumes from its backup, never started runs.
 This module imports MLflow only for a parent run id.
 """
 
+import json
 import os
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from ktrain.errors import UserError
-from ktrain.names import MULTIRUN_CONFIG, SWEEP_TAG_PREFIX
+from ktrain.names import MULTIRUN_CONFIG, SWEEP_RECORD, SWEEP_TAG_PREFIX
 
 RESUMED_SWEEP_ENV = "KTRAIN_RESUMED_SWEEP"  # the sweep dir being continued
+
+
+def record_parent(sweep_dir: Path, run_id: str) -> None:
+    """Write the sweep dir's record of its parent run, which a continued sweep reopens."""
+    (sweep_dir / SWEEP_RECORD).write_text(json.dumps({"run_id": run_id}))
+
+
+def continues(sweep_dir: Path) -> bool:
+    """Whether this process continues the sweep in ``sweep_dir`` (``-m resume=``)."""
+    return os.environ.get(RESUMED_SWEEP_ENV) == str(sweep_dir)
 
 
 def hydra_args(value: str, args: list[str]) -> list[str]:
@@ -65,4 +76,29 @@ def _parent_run_sweep_dir(run_id: str) -> Path:
         raise UserError(
             f"-m resume={run_id}: MLflow run {run_id} is not a sweep's parent run (no {SWEEP_TAG_PREFIX}dir tag)."
         )
-    return Path(tags[f"{SWEEP_TAG_PREFIX}dir"])
+    sweep_dir = Path(tags[f"{SWEEP_TAG_PREFIX}dir"])
+    if not (sweep_dir / MULTIRUN_CONFIG).is_file():  # on a machine that lacks it
+        _download_sweep(MlflowClient(uri), run_id, sweep_dir)
+    return sweep_dir
+
+
+def _download_sweep(client, run_id: str, sweep_dir: Path) -> None:
+    """The sweep dir made again from its parent run: Hydra's record of the sweep and the record
+    of the parent run (each job then fetches its own backup, ``ktrain.tracking.sweep_jobs``)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        client.download_artifacts(run_id, MULTIRUN_CONFIG, str(sweep_dir))
+    except OSError as error:
+        raise UserError(
+            f"-m resume={run_id}: the sweep's dir {sweep_dir} is not on this machine and cannot be made "
+            f"here ({error.strerror}). Continue it where that path can be written (the jobs' run dirs go there)."
+        ) from error
+    except MlflowException as error:
+        raise UserError(
+            f"-m resume={run_id}: the sweep's dir {sweep_dir} is not on this machine, and its parent run has no "
+            f"{MULTIRUN_CONFIG} artifact to make it again from. Continue it on the machine that holds the dir, "
+            "with -m resume=<sweep dir>."
+        ) from error
+    record_parent(sweep_dir, run_id)

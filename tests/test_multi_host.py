@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import ROOT, refuse, script_env
+from ktrain.errors import UserError
 from test_hardware import epoch_lines, free_ports
 
 pytestmark = pytest.mark.skipif(
@@ -149,3 +150,19 @@ def test_multi_host_on_tensorflow_is_refused(tracking_uri, tmp_path):
         KERAS_BACKEND="tensorflow",
     )
     assert "on the JAX backend only" in error
+
+
+def test_a_cluster_task_reads_its_place_from_slurm_or_open_mpi(monkeypatch):
+    from ktrain import multi_host
+    from test_hardware import hardware_config
+
+    config = hardware_config("multi_host")
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "node01:12355")
+    assert multi_host.read_role(config) == multi_host.Role(3, 4, "node01:12355")
+    monkeypatch.delenv("SLURM_PROCID")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "0")
+    assert multi_host.read_role(config).is_chief
+    with pytest.raises(UserError, match="hardware.process_id=5 is not below hardware.num_processes=4"):
+        multi_host.read_role(config.model_copy(update={"process_id": 5}))

@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 # The study's user attribute that holds the pruner's config: a job, in whatever process or
 # machine it runs, builds the same pruner from it (Optuna keeps no pruner in the storage).
 PRUNER_ATTR = "ktrain.pruner"
+# A trial's user attributes that tie it to its job: the sweep dir and the job number, so that a
+# continued sweep (-m resume=) launches its interrupted trials again as the same jobs.
+SWEEP_DIR_ATTR = "ktrain.sweep.dir"
+JOB_ATTR = "ktrain.sweep.job"
 
 
 def open_storage(storage: str) -> optuna.storages.BaseStorage:
@@ -28,9 +32,21 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
-def open_study(name: str, storage: str, direction: str, sampler: Any, pruner: dict | None) -> optuna.Study:
+def trial_count(name: str, storage: str) -> int:
+    """How many trials study ``name`` already holds (0 where it does not exist yet)."""
+    storage_ = open_storage(storage)
+    try:
+        return storage_.get_n_trials(storage_.get_study_id_from_name(name))
+    except KeyError:  # no such study
+        return 0
+
+
+def open_study(
+    name: str, storage: str, direction: str, sampler: Any, pruner: dict | None, continued_sweep: str | None = None
+) -> optuna.Study:
     """The study ``name`` in ``storage``, created or continued. Trials left RUNNING by a sweep
-    that died are marked FAILED and their parameters queued, so that they are asked again."""
+    that died are marked FAILED and their parameters queued, so that they are asked again;
+    except those of ``continued_sweep`` (the sweep dir of ``-m resume=``), which its jobs resume."""
     study = optuna.create_study(
         study_name=name,
         storage=open_storage(storage),
@@ -42,7 +58,8 @@ def open_study(name: str, storage: str, direction: str, sampler: Any, pruner: di
     study.set_user_attr(PRUNER_ATTR, pruner)
     earlier = study.get_trials(deepcopy=False)
     for trial in earlier:
-        if trial.state == TrialState.RUNNING:
+        ours = continued_sweep is not None and trial.user_attrs.get(SWEEP_DIR_ATTR) == continued_sweep
+        if trial.state == TrialState.RUNNING and not ours:
             tell(study, trial.number, state=TrialState.FAIL)
             study.enqueue_trial(trial.params, skip_if_exists=False)
             log.warning("optuna: trial %d was running when its sweep stopped: FAILED, and asked again", trial.number)
@@ -50,6 +67,15 @@ def open_study(name: str, storage: str, direction: str, sampler: Any, pruner: di
         done = sum(trial.state.is_finished() for trial in earlier)
         log.info("optuna: continuing study %r: %d earlier trials kept", name, done)
     return study
+
+
+def sweep_trials(study: optuna.Study, sweep_dir: str) -> dict[int, optuna.trial.FrozenTrial]:
+    """The trials that the sweep in ``sweep_dir`` asked, by job number."""
+    return {
+        trial.user_attrs[JOB_ATTR]: trial
+        for trial in study.get_trials(deepcopy=False)
+        if trial.user_attrs.get(SWEEP_DIR_ATTR) == sweep_dir
+    }
 
 
 def open_trial(storage: str, study_name: str, number: int) -> optuna.Trial:

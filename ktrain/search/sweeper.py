@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from ktrain import sweep_resume
 from ktrain.names import PRUNED_AT_ATTR
 from ktrain.search import results, space, storage, study
 from ktrain.search.checks import storage_of
@@ -46,6 +47,10 @@ class OptunaSearch:
         settings, config = self.settings, self.config
         search_space, fixed = space.search_space(_plain(settings.get("params")), arguments)
         sampler_cfg = _plain(settings.get("sampler")) or {"_target_": "optuna.samplers.TPESampler"}
+        name = settings.get("study_name") or storage.study_name(config.mlflow.experiment_name, arguments)
+        where = storage_of(config)
+        if sampler_cfg.get("seed") is not None:  # a continued study's sampler starts anew: from the
+            sampler_cfg["seed"] += study.trial_count(name, where)  # same seed it would ask its first trials again
         n_trials = settings["n_trials"]
         if sampler_cfg["_target_"].endswith("GridSampler"):
             grid = space.grid(search_space)
@@ -53,30 +58,55 @@ class OptunaSearch:
             n_trials = min(n_trials, math.prod(len(values) for values in grid.values()))
         else:
             sampler = instantiate(sampler_cfg)
-        name = settings.get("study_name") or storage.study_name(config.mlflow.experiment_name, arguments)
-        where = storage_of(config)
         pruner = _plain(settings.get("pruner"))
-        the_study = study.open_study(name, where, settings["direction"], sampler, pruner)
+        sweep_dir = str(Path(config.hydra.sweep.dir).absolute())
+        continued = sweep_resume.continues(Path(sweep_dir))  # -m resume=<this sweep>
+        the_study = study.open_study(
+            name, where, settings["direction"], sampler, pruner, sweep_dir if continued else None
+        )
+        earlier = study.sweep_trials(the_study, sweep_dir) if continued else {}
         log.info(
             "optuna: study %r in %s; %d new trials, %s, %s, sampler %s, pruner %s",
             name,
             where,
-            n_trials,
+            max(n_trials - len(earlier), 0),
             settings["direction"],
             config.monitor.metric,
             type(sampler).__name__,
             pruner["_target_"].rpartition(".")[2] if pruner else None,
         )
-        job_number = 0
-        while job_number < n_trials:
-            batch = [the_study.ask(search_space) for _ in range(min(settings["n_jobs"], n_trials - job_number))]
-            jobs = [
-                space.trial_overrides(trial.params, fixed) + _trial_keys(trial.number, name, where) for trial in batch
-            ]
-            returns = self.launcher.launch(jobs, initial_job_idx=job_number)
-            job_number += len(returns)
-            _tell(the_study, batch, returns)
+        # A continued sweep first launches again the jobs of its trials left RUNNING: each resumes
+        # its child run from its backup, or is skipped if it had finished (see ktrain.train).
+        interrupted = sorted(number for number, trial in earlier.items() if trial.state == TrialState.RUNNING)
+        for first, batch in _consecutive(interrupted):
+            log.info("optuna: jobs %s were interrupted; continuing them", ", ".join(map(str, batch)))
+            self._launch(the_study, [earlier[number] for number in batch], first, (name, where, fixed))
+        job_number, asked = max(earlier, default=-1) + 1, len(earlier)
+        while asked < n_trials:
+            batch = [the_study.ask(search_space) for _ in range(min(settings["n_jobs"], n_trials - asked))]
+            for offset, trial in enumerate(batch):
+                trial.set_user_attr(study.SWEEP_DIR_ATTR, sweep_dir)
+                trial.set_user_attr(study.JOB_ATTR, job_number + offset)
+            self._launch(the_study, batch, job_number, (name, where, fixed))
+            job_number, asked = job_number + len(batch), asked + len(batch)
         results.write(the_study, Path(config.hydra.sweep.dir), where, config.monitor.metric)
+
+    def _launch(self, the_study: optuna.Study, batch: list, job_number: int, study_keys: tuple) -> None:
+        """Launch ``batch``'s trials as jobs ``job_number``, ... and tell Optuna how they ended."""
+        name, where, fixed = study_keys
+        jobs = [space.trial_overrides(trial.params, fixed) + _trial_keys(trial.number, name, where) for trial in batch]
+        _tell(the_study, batch, self.launcher.launch(jobs, initial_job_idx=job_number))
+
+
+def _consecutive(numbers: list[int]) -> list[tuple[int, list[int]]]:
+    """Sorted ``numbers`` in runs of consecutive ones, each with its first: [(3, [3, 4]), (7, [7])]."""
+    runs: list[tuple[int, list[int]]] = []
+    for number in numbers:
+        if runs and runs[-1][1][-1] == number - 1:
+            runs[-1][1].append(number)
+        else:
+            runs.append((number, [number]))
+    return runs
 
 
 def _tell(the_study: optuna.Study, batch: list[optuna.Trial], returns: list) -> None:
@@ -85,12 +115,12 @@ def _tell(the_study: optuna.Study, batch: list[optuna.Trial], returns: list) -> 
     attrs = {t.number: t.user_attrs for t in the_study.get_trials(deepcopy=False)}
     for trial, job in zip(batch, returns):
         value = job.return_value if job.status == JobStatus.COMPLETED else math.nan
-        if PRUNED_AT_ATTR in attrs.get(trial.number, {}):
-            study.tell(the_study, trial, state=TrialState.PRUNED)
+        if PRUNED_AT_ATTR in attrs.get(trial.number, {}):  # (by number: a continued sweep's are frozen)
+            study.tell(the_study, trial.number, state=TrialState.PRUNED)
         elif isinstance(value, int | float) and math.isfinite(value):
-            study.tell(the_study, trial, values=float(value))
+            study.tell(the_study, trial.number, values=float(value))
         else:
-            study.tell(the_study, trial, state=TrialState.FAIL)
+            study.tell(the_study, trial.number, state=TrialState.FAIL)
 
 
 def _trial_keys(number: int, name: str, where: str) -> list[str]:

@@ -66,16 +66,22 @@ class CheckpointUploads(keras.callbacks.Callback):
         self.look()
 
     def look(self) -> None:
-        """Hand every checkpoint file written since the last look to the uploader."""
+        """Hand every checkpoint file written since the last look to the uploader: those of
+        one epoch together (queued under their roles, ``best+last``: a newer group of the same
+        roles replaces a queued one and goes last, so the newest of each file is sent last)."""
+        written = []
         for role, path in self.files.items():
             stamp = _stamp(path)
             if stamp is None or stamp == self._seen.get(role):
                 continue
             self._seen[role] = stamp
-            if self.policy == "every":
+            written.append((role, path))
+        if self.policy == "every":
+            for _, path in written:
                 self._send_epoch(path)
-            else:
-                self.uploads.send(role, [(path, CHECKPOINT_DIR)], copy=True)
+        elif written:
+            key = "+".join(role for role, _ in written)
+            self.uploads.send(key, [(path, CHECKPOINT_DIR) for _, path in written], copy=True, together=True)
 
     def _send_epoch(self, path: Path) -> None:
         name = f"epoch-{self._epoch + 1:05d}{''.join(path.suffixes)}"

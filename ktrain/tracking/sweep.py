@@ -30,12 +30,14 @@ from hydra.experimental.callback import Callback
 from joblib import cpu_count, effective_n_jobs
 from omegaconf import DictConfig, OmegaConf
 
+from ktrain import sweep_resume
 from ktrain.errors import UserError, exit_on_user_error
 from ktrain.names import (
     BEST_TAG_PREFIX,
     ERROR_TAG,
     JOB_TAG,
     LOCAL_UI,
+    MULTIRUN_CONFIG,
     OVERRIDES_TAG,
     PARENT_RUN_TAG,
     SEARCH_RESULTS,
@@ -104,7 +106,8 @@ class SweepCallback(Callback):
             run_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
             client.log_param(run_id, "monitor.metric", config.monitor.metric)
             client.log_param(run_id, "monitor.mode", config.monitor.mode)
-            sweep_jobs.record_parent(sweep_dir, run_id)
+            sweep_resume.record_parent(sweep_dir, run_id)
+            _log_sweep_config(client, run_id, config, sweep_dir)
         self.sweep = Sweep(
             parent_run_id=run_id,
             tracking_uri=tracking_uri,
@@ -141,6 +144,15 @@ class SweepCallback(Callback):
             _end_sweep(self.sweep, ended_early=True)
 
 
+def _log_sweep_config(client, run_id: str, config: DictConfig, sweep_dir: Path) -> None:
+    """Hydra's record of the sweep (``multirun.yaml``: its config and overrides) in the sweep
+    dir, for every sweeper (Hydra's basic one writes it again), and on the parent run at once:
+    ``-m resume=<parent run id>`` continues the sweep from it on a machine that lacks the dir."""
+    path = sweep_dir / MULTIRUN_CONFIG
+    OmegaConf.save(config, path)
+    client.log_artifact(run_id, str(path))
+
+
 def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
     """Write the summary, end the parent run; return the number of failed jobs."""
     from ktrain.tracking import summary  # MLflow (see the module's docstring)
@@ -152,7 +164,7 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
     jobs = summary.collect_jobs(client, sweep.experiment_id, parent, sweep.monitor_metric)
     metric = f"best_{sweep.monitor_metric}"
     paths = summary.write_summary(jobs, metric, Path(sweep.sweep_dir))
-    for path in [*paths, *(Path(sweep.sweep_dir, n) for n in ("multirun.yaml", SEARCH_RESULTS))]:
+    for path in [*paths, Path(sweep.sweep_dir, SEARCH_RESULTS)]:
         if path.is_file():
             client.log_artifact(parent, str(path))
     log_search_results(client, parent, Path(sweep.sweep_dir))  # an Optuna search's best trial, counts, plots

@@ -4,26 +4,20 @@ each job's earlier child run, which tells the job to skip, resume or run."""
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ktrain.errors import UserError
 from ktrain.names import ERROR_TAG, JOB_TAG, PARENT_RUN_TAG, SWEEP_RECORD
-from ktrain.sweep_resume import RESUMED_SWEEP_ENV
+from ktrain.sweep_resume import continues
 
 log = logging.getLogger(__name__)
-
-
-def record_parent(sweep_dir: Path, run_id: str) -> None:
-    """Write the sweep dir's record of its parent run, which a continued sweep reopens."""
-    (sweep_dir / SWEEP_RECORD).write_text(json.dumps({"run_id": run_id}))
 
 
 def reopened_parent(sweep_dir: Path, client) -> str | None:
     """The parent run of the sweep in ``sweep_dir``, RUNNING again, if this process continues
     that sweep (``-m resume=``); else None."""
-    if os.environ.get(RESUMED_SWEEP_ENV) != str(sweep_dir):
+    if not continues(sweep_dir):
         return None
     try:
         run_id = json.loads((sweep_dir / SWEEP_RECORD).read_text())["run_id"]
