@@ -60,6 +60,31 @@ def test_the_file_is_copied_so_keras_may_overwrite_it_while_it_uploads(tmp_path)
     assert client.sent == [("checkpoints", "best.keras", b"epoch 1")]
 
 
+def test_the_best_and_last_checkpoint_of_an_epoch_go_up_together_as_they_were(tmp_path):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = client.create_run(client.create_experiment("x", (tmp_path / "artifacts").as_uri())).info.run_id
+    uploads = Uploads(client, run_id, tmp_path / "run")
+    best, last = tmp_path / "best.keras", tmp_path / "last.keras"
+    for epoch in (1, 2):
+        best.write_bytes(b"best %d" % epoch)
+        last.write_bytes(b"last %d" % epoch)
+        uploads.send("best+last", [(best, "checkpoints"), (last, "checkpoints")], copy=True, together=True)
+        uploads.wait_for_copies()
+    with best.open("wb") as f:  # rewritten in place, after the hand-over
+        f.write(b"best 3, half")
+    uploads.close()
+    folder = tmp_path / "artifacts" / run_id / "artifacts" / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["best.keras", "last.keras"]  # no part files left
+    assert (folder / "best.keras").read_bytes() == b"best 2" and (folder / "last.keras").read_bytes() == b"last 2"
+    assert [a.path for a in client.list_artifacts(run_id, "checkpoints")] == [
+        "checkpoints/best.keras",
+        "checkpoints/last.keras",
+    ]
+    assert not (tmp_path / "run" / ".uploads").exists()
+
+
 def test_a_failed_upload_is_raised_when_the_run_closes_its_uploads(tmp_path):
     uploads = Uploads(SlowClient(fail=True), "run", tmp_path)
     (tmp_path / "state.json").write_text("{}")
