@@ -154,15 +154,16 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
             callbacks=callbacks,
             verbose=0,
         )
+        # Before the closes and the flush, which end threads (the uploads' copying thread, MLflow's)
+        # and their clocks with them: what the fit cost them (the run-end flush is timed apart).
+        threads_cpu_s = sum(
+            seconds - threads_before.get(ident, 0.0) for ident, seconds in other_threads_cpu_s().items()
+        )
         start = time.perf_counter()
         if backup is not None:
             backup.close()
         if uploads is not None:
             uploads.close()
-        # Before the flush, which ends MLflow's threads (and their clocks) and starts new ones.
-        threads_cpu_s = sum(
-            seconds - threads_before.get(ident, 0.0) for ident, seconds in other_threads_cpu_s().items()
-        )
         mlflow.flush_async_logging()
         flush_s = time.perf_counter() - start
     blocked = {name: 1000 * statistics.mean(seconds[1:]) for name, seconds in stopwatch.blocked_s.items()}
