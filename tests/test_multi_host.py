@@ -124,6 +124,7 @@ def test_a_process_whose_coordinator_never_answers_is_refused_within_its_timeout
     assert "could not be reached" in error and time.monotonic() - started < 60
 
 
+@pytest.mark.slow
 def test_process_0_without_the_others_is_refused_naming_the_missing(tracking_uri, tmp_path):
     error, _ = refuse(
         tracking_uri,

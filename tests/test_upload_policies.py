@@ -7,6 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
+
 from test_resume import start, wait_for_backup
 
 
@@ -23,6 +25,7 @@ def test_the_every_policy_keeps_the_newest_epochs_checkpoints(train, client):
     assert kept == ["checkpoints/epochs/epoch-00003.keras", "checkpoints/epochs/epoch-00004.keras"]
 
 
+@pytest.mark.slow
 def test_a_large_backup_waits_for_its_interval_and_a_stop_signal_sends_it(tracking_uri, client, tmp_path):
     process = start(
         tracking_uri,
