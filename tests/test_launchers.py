@@ -93,7 +93,7 @@ def test_a_preempted_submitit_job_is_requeued_and_resumes_its_run(tracking_uri, 
     )
     assert child.info.status == "FINISHED"
     steps = [m.step for m in client.get_metric_history(child.info.run_id, "loss")]
-    assert steps == list(range(len(steps))) and len(steps) > int(child.data.tags["ktrain.resumed_at_epoch"]) >= 2
+    assert steps == list(range(len(steps))) and len(steps) > int(child.data.tags["ktrain.resumed_at_epoch"]) >= 1
     logs = "".join(path.read_text() for path in (sweep_dir / ".submitit").rglob("*_log.out"))
     assert "this job is preempted" in logs and "Requeued job" in logs
     assert child.data.tags["ktrain.killed_by"] == "exit 144"  # the first try's end: submitit's requeue exit

@@ -123,7 +123,7 @@ def test_a_killed_optuna_search_continues_its_trials_and_asks_no_more(tracking_u
     parent, children = sweep_runs(client, continued.parent_run_id)
     assert f"mlflow: sweep run {parent.info.run_id}" in first_output and parent.info.status == "FINISHED"
     assert [child.info.status for child in children] == ["FINISHED"] * 4
-    assert int(children[2].data.tags["ktrain.resumed_at_epoch"]) >= 2  # the interrupted job went on in its run
+    assert int(children[2].data.tags["ktrain.resumed_at_epoch"]) >= 1  # the interrupted job went on in its run
     for child in children:
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == list(range(8))
     (study,) = optuna.get_all_study_summaries(JournalStorage(JournalFileBackend(str(storage))))

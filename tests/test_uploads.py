@@ -103,3 +103,18 @@ def test_handing_a_100_mb_checkpoint_over_does_not_wait_for_its_upload(tmp_path)
     handed_over = time.perf_counter() - start
     uploads.close()
     assert handed_over < 0.05 and uploads.sent_s >= 1.0
+
+
+def test_staging_left_by_a_killed_try_of_the_run_does_not_stop_the_uploads(tmp_path):
+    # A SIGKILLed try leaves its numbered staging folders; the resumed run's must not meet them
+    # (a sending thread that died on one left close() waiting forever).
+    (tmp_path / ".uploads" / "0").mkdir(parents=True)
+    (tmp_path / ".uploads" / "0" / "arrays-00002.npz").write_bytes(b"old")
+    client = SlowClient()
+    uploads = Uploads(client, "run", tmp_path)
+    (tmp_path / "state.json").write_text("{}")
+    uploads.send("backup", [(tmp_path / "state.json", "backup")], copy=False)
+    closing = threading.Thread(target=uploads.close, daemon=True)
+    closing.start()
+    closing.join(timeout=30)
+    assert not closing.is_alive() and client.sent == [("backup", "state.json", b"{}")]

@@ -56,6 +56,9 @@ class Uploads:
         self.client = client
         self.run_id = run_id
         self.staging = Path(run_dir) / UPLOAD_STAGING
+        # Left by a process of this run that was killed (a resumed run is this run's only live
+        # process: run.lock): its numbered folders would collide with this process's.
+        shutil.rmtree(self.staging, ignore_errors=True)
         self._queued: dict[str, Upload] = {}
         self._busy = False
         self._error: BaseException | None = None
@@ -183,12 +186,10 @@ def _stage(path: Path, staged: Path, copy: bool) -> None:
 
 
 def _remove(upload: Upload) -> None:
-    for (staged, _), folder in zip(upload.files, upload.staged):
-        if upload.tree:
-            shutil.rmtree(folder, ignore_errors=True)
-            continue
-        staged.unlink(missing_ok=True)
-        folder.rmdir()
+    """The upload's staging folders, whatever they hold: this must not end the sending thread,
+    or ``close`` would wait for it forever (seen when a killed try's folders were left)."""
+    for folder in upload.staged:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def delete_artifacts(client, run_id: str, artifact_path: str) -> None:
