@@ -170,25 +170,25 @@ def _keras_distribution(hardware: Hardware, option: str, backend: str) -> KerasD
     import keras  # (backend imports are made here, after prepare_environment: see the docstring)
 
     kind = "gpu" if hardware.device == "gpu" else "cpu"
-    if hardware.strategy == "multi_host":  # before anything asks JAX for its devices
-        multi_host.join(multi_host.read_role(hardware), hardware.initialization_timeout_s, cpu=kind == "cpu")
+    role = multi_host.read_role(hardware) if hardware.strategy == "multi_host" else None
+    if role is not None:  # before anything asks JAX for its devices
+        multi_host.join(role, hardware.initialization_timeout_s, cpu=kind == "cpu")
     devices = _devices(kind, backend)
     if kind == "gpu" and not devices:
         _refuse_no_gpu(hardware, option, BACKEND_NAMES.get(backend, backend))
-    if hardware.strategy == "multi_host":
-        return _across_hosts(hardware, devices)
+    if role is not None:
+        return _across_hosts(role, devices)
     if hardware.strategy != "mirrored":
         return KerasDistribution(devices[:1] or [kind])
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return KerasDistribution(devices)
 
 
-def _across_hosts(hardware: Hardware, devices: list[str]) -> KerasDistribution:
+def _across_hosts(role: multi_host.Role, devices: list[str]) -> KerasDistribution:
     """Every process's ``devices`` (all of them, once joined) in one DataParallel; each process
     feeds its own share of the data (``split_across_replicas``), hence no auto-sharding."""
     import keras  # (backend imports are made here, after prepare_environment: see the docstring)
 
-    role = multi_host.read_role(hardware)
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
     return KerasDistribution(devices, process_id=role.process_id, processes=role.num_processes)
 
@@ -274,7 +274,8 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
             f"of {replicas} (for example data.batch_size={data.batch_size - data.batch_size % replicas or replicas})."
         )
     if strategy.processes > 1:
-        splits = {name: split.share(strategy.process_id, strategy.processes) for name, split in splits.items()}
+        shares = (strategy.process_id, strategy.processes, data.batch_size)
+        splits = {name: split.share(*shares) for name, split in splits.items()}
     even = {name: split.divisible(replicas // strategy.processes) for name, split in splits.items()}
     dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
     if any(dropped.values()):

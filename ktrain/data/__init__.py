@@ -63,20 +63,15 @@ class Split:
         keep = len(self.y) - len(self.y) % replicas
         return Split(self.x[:keep], self.y[:keep], self.batch_size)
 
-    def share(self, process_id: int, processes: int) -> "Split":
-        """The part of this split that process ``process_id`` of ``processes`` feeds, with the
-        batch size of its part of each batch: every ``processes``-th sample (arrays cut to an
+    def share(self, process_id: int, processes: int, batch_size: int) -> "Split":
+        """The part of this split that process ``process_id`` of ``processes`` feeds, batched by
+        its part of each ``batch_size`` batch: every ``processes``-th sample (arrays cut to an
         equal length for every process, so that all take the same steps), or every
         ``processes``-th sample of a dataset, rebatched."""
         if self.y is None:
-            inputs = self.x.unbatch().shard(processes, process_id)
-            return Split(inputs.batch(self._batch_of(self.x) // processes))
+            return Split(self.x.unbatch().shard(processes, process_id).batch(batch_size // processes))
         keep = len(self.y) - len(self.y) % processes
-        return Split(self.x[process_id:keep:processes], self.y[process_id:keep:processes], self.batch_size // processes)
-
-    @staticmethod
-    def _batch_of(dataset) -> int:
-        return int(next(iter(dataset))[0].shape[0])
+        return Split(self.x[process_id:keep:processes], self.y[process_id:keep:processes], batch_size // processes)
 
     def validation_data(self) -> Any:
         """The ``validation_data`` argument of ``Model.fit``."""
