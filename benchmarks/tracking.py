@@ -9,9 +9,12 @@ what the loop spends in the epoch-end callbacks that record the epoch, and the e
 - ktrain: what the default run adds to a plain Keras fit: the NaN check, ``EpochLog``,
   ``RunBackup`` then ``MlflowMetricsLogger``: the loop copies the variables, a writer
   thread saves them and then logs the epoch;
-- uploads: ktrain with the best and the last checkpoint (Keras' ``ModelCheckpoint``, not
-  counted: a plain script writes its checkpoints too) sent to MLflow as they are written
-  (``CheckpointUploads``, counted, with its copying and uploading threads' CPU).
+- checkpoints: ktrain with the best and the last checkpoint written (ktrain's
+  ``ModelCheckpoint``, not counted: a plain script writes its checkpoints too), none uploaded:
+  what writing them at the epoch's end does to the backup's writer thread shows here;
+- uploads: the same, with the checkpoints sent to MLflow as they are written
+  (``CheckpointUploads``) and the backup after each epoch (``BackupUploads``), as the default
+  run does: counted, with the staging and uploading threads' CPU.
 
 ``--big-checkpoint-mb`` then times what the loop spends handing a checkpoint of that size
 over (noticing it, then waiting at the next epoch's end for its copy) against the copy's
@@ -50,7 +53,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("none", "synchronous", "asynchronous", "ktrain", "uploads")
+MODES = ("none", "synchronous", "asynchronous", "ktrain", "checkpoints", "uploads")
 
 
 def other_threads_cpu_s() -> dict[int, float]:
@@ -66,9 +69,10 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     import keras
     import mlflow
 
-    from ktrain.callbacks import EpochLog, RunBackup, StopOnNonFiniteLoss
+    from ktrain.callbacks import EpochLog, ModelCheckpoint, RunBackup, StopOnNonFiniteLoss
     from ktrain.data.arrays import DigitsData
     from ktrain.models.small import simple_cnn
+    from ktrain.tracking.backup_uploads import BackupUploads
     from ktrain.tracking.checkpoints import CheckpointUploads
     from ktrain.tracking.metrics import MlflowMetricsLogger, _metrics
     from ktrain.tracking.uploads import Uploads
@@ -133,15 +137,17 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
                 backup,
                 MlflowMetricsLogger(run.info.run_id, epoch_log, backup),
             ]
-        if mode == "uploads":
+        if mode in ("checkpoints", "uploads"):
             folder = scratch / f"checkpoints-{time.monotonic_ns()}"
             checkpoints = [
-                keras.callbacks.ModelCheckpoint(folder / "best.keras", save_best_only=True),
-                keras.callbacks.ModelCheckpoint(folder / "last.keras"),
+                ModelCheckpoint(folder / "best.keras", save_best_only=True),
+                ModelCheckpoint(folder / "last.keras"),
             ]
+        if mode == "uploads":
             uploads = Uploads(mlflow.MlflowClient(), run.info.run_id, folder)
             files = {"best": folder / "best.keras", "last": folder / "last.keras"}
-            recording.insert(0, CheckpointUploads(uploads, files))
+            recording.insert(0, CheckpointUploads(uploads, files, copy=False))
+            recording.append(BackupUploads(uploads, backup))
         stopwatch = Stopwatch(recording)
         callbacks = [stopwatch] if epoch_log in recording else [epoch_log, stopwatch]
         if checkpoints:  # after the stopwatch: CheckpointUploads waits for its copies before they write
@@ -163,11 +169,13 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
         if backup is not None:
             backup.close()
         if uploads is not None:
+            for callback in (recording[0], recording[-1]):  # CheckpointUploads, BackupUploads
+                callback.close()
             uploads.close()
         mlflow.flush_async_logging()
         flush_s = time.perf_counter() - start
     blocked = {name: 1000 * statistics.mean(seconds[1:]) for name, seconds in stopwatch.blocked_s.items()}
-    loggers = ("SynchronousLogger", "MlflowMetricsLogger", "CheckpointUploads")
+    loggers = ("SynchronousLogger", "MlflowMetricsLogger", "CheckpointUploads", "BackupUploads")
     return {
         "mlflow_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k in loggers),
         "backup_blocked_ms_per_epoch": blocked.get("RunBackup", 0.0),

@@ -27,6 +27,18 @@ def test_keywords_include_the_base_class_ones_and_kwargs_taken_only_where_keras_
     assert not any(target.startswith("keras.optimizers.schedules") for target in load())
 
 
+def test_ktrain_subclasses_said_to_take_their_keras_base_arguments_do():
+    import importlib
+
+    from ktrain.schema.keras_signatures import SAME_AS_KERAS, _class_entry
+
+    for ours, theirs in SAME_AS_KERAS.items():
+        module, _, name = ours.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        assert _class_entry(cls) == _class_entry(cls.__mro__[1]), ours
+        assert signature(ours) == signature(theirs) is not None
+
+
 @pytest.mark.parametrize(
     "target, schema",
     [*OPTIMIZERS.items(), *CALLBACKS.items(), ("keras.Model.fit", Fit), ("keras.Model.compile", Compile)],

@@ -240,7 +240,56 @@ def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     for a, b in zip(kept[0].best_weights, restored[0].best_weights):
         np.testing.assert_array_equal(a, b)
     assert restored[2].rows == kept[2].rows and [r["epoch"] for r in restored[2].rows] == [0, 1, 2]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-00003.npz", "state.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-00003.bin", "state.json"]
+
+
+def dense_model():
+    import keras
+
+    built = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    built.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    return built
+
+
+def trained_backup(directory):
+    """A 2-epoch backup of ``dense_model`` in ``directory``, and the model it saved."""
+    from ktrain.callbacks import RunBackup, read_state
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    trained = dense_model()
+    trained.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[RunBackup(directory, [], epochs=4)])
+    return trained, read_state(directory)
+
+
+def test_a_backup_an_earlier_ktrain_wrote_as_an_npz_is_restored(tmp_path):
+    from ktrain.callbacks import RunBackup
+    from ktrain.callbacks.run_backup import _read_arrays
+
+    trained, state = trained_backup(tmp_path)
+    np.savez(tmp_path / "epoch-00002.npz", **_read_arrays(tmp_path, state))
+    (tmp_path / state["arrays"]).unlink()
+    del state["layout"]
+    (tmp_path / "state.json").write_text(json.dumps({**state, "arrays": "epoch-00002.npz"}))
+
+    restored = dense_model()
+    restored.fit(np.zeros((1, 4), "float32"), np.zeros(1, "int64"), epochs=2, initial_epoch=2, verbose=0,
+                 callbacks=[RunBackup(tmp_path, [], epochs=2)])  # fmt: skip
+    for a, b in zip(trained.get_weights(), restored.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(restored.optimizer.iterations) == int(trained.optimizer.iterations)
+
+
+def test_an_arrays_file_cut_short_is_refused_with_what_to_do(tmp_path):
+    from ktrain.callbacks import RunBackup
+
+    _, state = trained_backup(tmp_path)
+    arrays = tmp_path / state["arrays"]
+    arrays.write_bytes(arrays.read_bytes()[:-10])
+    with pytest.raises(UserError, match=r"shorter than its state.json says .*\(resume=<run id>"):
+        dense_model().fit(np.zeros((1, 4), "float32"), np.zeros(1, "int64"), epochs=4, initial_epoch=2, verbose=0,
+                          callbacks=[RunBackup(tmp_path, [], epochs=4)])  # fmt: skip
 
 
 def test_the_backup_copy_of_the_variables_keeps_its_values_while_training_goes_on():

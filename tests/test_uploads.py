@@ -1,8 +1,10 @@
 """The background uploader of checkpoints and backups (``ktrain.tracking.uploads``), and the
 checkpoint uploads of a real run: in MLflow as Keras writes them."""
 
+import os
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,13 +12,17 @@ from ktrain.tracking.uploads import Uploads
 
 
 class SlowClient:
-    """An ``MlflowClient`` stand-in: each upload takes ``seconds``; records what it got."""
+    """An ``MlflowClient`` stand-in for a remote server: each upload takes ``seconds``;
+    records what it got."""
 
     def __init__(self, seconds=0.0, fail=False):
         self.seconds, self.fail = seconds, fail
         self.sent: list[tuple[str, str, bytes]] = []
         self.in_flight = self.most_in_flight = 0
         self.lock = threading.Lock()
+
+    def get_run(self, run_id):
+        return SimpleNamespace(info=SimpleNamespace(artifact_uri=f"mlflow-artifacts:/0/{run_id}/artifacts"))
 
     def log_artifact(self, run_id, local_path, artifact_path=None):
         with self.lock:
@@ -38,7 +44,7 @@ def test_a_newer_file_replaces_a_queued_one_and_one_upload_is_in_flight(tmp_path
     for version in range(4):
         checkpoint.write_bytes(b"v%d" % version)
         uploads.send("best", [(checkpoint, "checkpoints")], copy=True)
-        uploads.wait_for_copies()  # what the callback does before Keras writes again
+        uploads.wait_for_staging()  # what the callback does before Keras writes again
     uploads.close()
     # One went at once; those handed over while it was in flight were replaced by the newest.
     sent = [content for _, _, content in client.sent]
@@ -53,7 +59,7 @@ def test_the_file_is_copied_so_keras_may_overwrite_it_while_it_uploads(tmp_path)
     checkpoint = tmp_path / "best.keras"
     checkpoint.write_bytes(b"epoch 1")
     uploads.send("best", [(checkpoint, "checkpoints")], copy=True)
-    uploads.wait_for_copies()
+    uploads.wait_for_staging()
     with checkpoint.open("wb") as f:  # as Keras saves: in place
         f.write(b"epoch 2, half writ")
     uploads.close()
@@ -71,7 +77,7 @@ def test_the_best_and_last_checkpoint_of_an_epoch_go_up_together_as_they_were(tm
         best.write_bytes(b"best %d" % epoch)
         last.write_bytes(b"last %d" % epoch)
         uploads.send("best+last", [(best, "checkpoints"), (last, "checkpoints")], copy=True, together=True)
-        uploads.wait_for_copies()
+        uploads.wait_for_staging()
     with best.open("wb") as f:  # rewritten in place, after the hand-over
         f.write(b"best 3, half")
     uploads.close()
@@ -83,6 +89,33 @@ def test_the_best_and_last_checkpoint_of_an_epoch_go_up_together_as_they_were(tm
         "checkpoints/last.keras",
     ]
     assert not (tmp_path / "run" / ".uploads").exists()
+
+
+def test_into_a_local_store_a_file_written_anew_is_linked_not_copied(tmp_path):
+    # ktrain's ModelCheckpoint and the backup write a new file each time: the file MLflow holds
+    # is the run dir's own, hard-linked, and a newer one replaces it whole.
+    from mlflow import MlflowClient
+
+    from ktrain.tracking.uploads import local_artifact_folder
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = client.create_run(client.create_experiment("x", (tmp_path / "artifacts").as_uri())).info.run_id
+    folder = local_artifact_folder(client.get_run(run_id).info.artifact_uri)
+    assert folder == tmp_path / "artifacts" / run_id / "artifacts"
+    uploads = Uploads(client, run_id, tmp_path / "run")
+    best = tmp_path / "best.keras"
+    inodes = []
+    for epoch in (1, 2):
+        best.with_name("new").write_bytes(b"best %d" % epoch)
+        os.replace(best.with_name("new"), best)  # as ktrain's ModelCheckpoint saves
+        inodes.append(best.stat().st_ino)
+        uploads.send("best", [(best, "checkpoints")], copy=False, together=True)
+        uploads.wait_for_staging()
+    uploads.close()
+    sent = folder / "checkpoints" / "best.keras"
+    assert sent.read_bytes() == b"best 2" and sent.stat().st_ino == inodes[-1]
+    assert sorted(p.name for p in sent.parent.iterdir()) == ["best.keras"]  # no link left half-made
+    assert [a.path for a in client.list_artifacts(run_id, "checkpoints")] == ["checkpoints/best.keras"]
 
 
 def test_a_failed_upload_is_raised_when_the_run_closes_its_uploads(tmp_path):

@@ -4,7 +4,8 @@ They know nothing of Hydra or MLflow (the MLflow logger is ``ktrain.tracking.met
 """
 
 from ktrain.callbacks.epoch_log import EpochLog
+from ktrain.callbacks.model_checkpoint import ModelCheckpoint
 from ktrain.callbacks.run_backup import RunBackup, read_state
 from ktrain.callbacks.stop_on_non_finite_loss import StopOnNonFiniteLoss
 
-__all__ = ["EpochLog", "RunBackup", "StopOnNonFiniteLoss", "read_state"]
+__all__ = ["EpochLog", "ModelCheckpoint", "RunBackup", "StopOnNonFiniteLoss", "read_state"]

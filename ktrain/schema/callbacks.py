@@ -73,6 +73,7 @@ class TensorBoard(KerasTarget):
 CALLBACKS = {
     "keras.callbacks.EarlyStopping": EarlyStopping,
     "keras.callbacks.ModelCheckpoint": ModelCheckpoint,
+    "ktrain.callbacks.ModelCheckpoint": ModelCheckpoint,
     "keras.callbacks.ReduceLROnPlateau": ReduceLROnPlateau,
     "keras.callbacks.CSVLogger": CSVLogger,
     "keras.callbacks.TensorBoard": TensorBoard,

@@ -23,6 +23,8 @@ MODULES = ("optimizers", "callbacks", "losses", "metrics")  # keras.optimizers.s
 METHODS = ("fit", "compile")
 REGENERATE = "python scripts/keras_signatures.py"
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+# ktrain's subclasses of Keras classes that take exactly their base class' arguments.
+SAME_AS_KERAS = {"ktrain.callbacks.ModelCheckpoint": "keras.callbacks.ModelCheckpoint"}
 
 
 class Signature(NamedTuple):
@@ -41,7 +43,7 @@ def load() -> dict[str, Signature]:
 
 def signature(target: str) -> Signature | None:
     """The signature of ``target``; None where Keras has no such class or method."""
-    return load().get(target)
+    return load().get(SAME_AS_KERAS.get(target, target))
 
 
 def generate() -> dict[str, Any]:

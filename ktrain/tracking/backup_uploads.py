@@ -8,7 +8,7 @@ import keras
 
 from ktrain.callbacks.run_backup import STATE_FILE
 from ktrain.names import BACKUP_ARTIFACTS
-from ktrain.tracking.uploads import Uploads, delete_artifacts
+from ktrain.tracking.uploads import Uploads
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,12 @@ class BackupUploads(keras.callbacks.Callback):
             return
         self._last_sent = time.monotonic()
         self._sent_state = state
-        client, run_id = self.uploads.client, self.uploads.run_id
 
         def drop_older() -> None:  # once the new state.json, which names the new arrays, is up
             for older in self._in_mlflow - {state["arrays"]}:
-                delete_artifacts(client, run_id, f"{BACKUP_ARTIFACTS}/{older}")
+                self.uploads.delete(f"{BACKUP_ARTIFACTS}/{older}")
             self._in_mlflow = {state["arrays"]}
 
         files = [(arrays, BACKUP_ARTIFACTS), (self.backup.directory / STATE_FILE, BACKUP_ARTIFACTS)]
-        self.uploads.send("backup", files, copy=False, after=drop_older)
+        # Staged here, in the backup's writer thread, which commits the next backup only after.
+        self.uploads.send("backup", files, copy=False, after=drop_older, background=False)

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import keras
 
+from ktrain.callbacks.model_checkpoint import ModelCheckpoint
 from ktrain.names import CHECKPOINT_DIR, EPOCH_CHECKPOINTS
-from ktrain.tracking.uploads import Uploads, delete_artifacts
+from ktrain.tracking.uploads import Uploads
 
 log = logging.getLogger(__name__)
 
@@ -17,12 +18,12 @@ POLICIES = {"best": ("best",), "last": ("last",), "best_and_last": ("best", "las
 
 class CheckpointUploads(keras.callbacks.Callback):
     """Uploads the checkpoint files that ``ModelCheckpoint`` callbacks write, in the
-    background: a file is noticed when the epoch that wrote it has ended, copied aside in a
-    thread while the next epoch trains, then uploaded by ``uploads`` (one at a time, a newer
-    file replacing a queued older one).
+    background: a file is noticed when the epoch that wrote it has ended, staged in a thread
+    while the next epoch trains (hard-linked, or copied aside if it is rewritten in place),
+    then uploaded by ``uploads`` (one at a time, a newer file replacing a queued older one).
 
     Place it before the ``ModelCheckpoint`` callbacks: at the end of an epoch it first waits
-    for the copy of the previous file (long done unless a copy outlasts an epoch), so that
+    for the staging of the previous file (long done unless a copy outlasts an epoch), so that
     Keras never rewrites a file while it is being copied.
 
     Args:
@@ -31,6 +32,8 @@ class CheckpointUploads(keras.callbacks.Callback):
         policy: a key of ``POLICIES``; with ``every``, each epoch's ``last`` file is kept
             in MLflow as ``checkpoints/epochs/epoch-00012.keras``.
         keep: with ``every``, how many of those stay in MLflow (older ones are deleted).
+        copy: whether a file is rewritten in place (Keras' ``ModelCheckpoint``) and must be
+            copied aside; False where each save is a new file (``ktrain.callbacks.ModelCheckpoint``).
 
     Example:
 
@@ -38,8 +41,16 @@ class CheckpointUploads(keras.callbacks.Callback):
     >>> model.fit(x, y, callbacks=[uploads, best_checkpoint])
     """
 
-    def __init__(self, uploads: Uploads, files: dict[str, Path], policy: str = "best_and_last", keep: int = 3):
+    def __init__(
+        self,
+        uploads: Uploads,
+        files: dict[str, Path],
+        policy: str = "best_and_last",
+        keep: int = 3,
+        copy: bool = True,
+    ):
         super().__init__()
+        self.copy = copy
         self.uploads = uploads
         self.files = {role: Path(path) for role, path in files.items() if role in POLICIES[policy]}
         self.policy = policy
@@ -55,7 +66,7 @@ class CheckpointUploads(keras.callbacks.Callback):
         self.look()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.uploads.wait_for_copies()  # before the ModelCheckpoint callbacks write again
+        self.uploads.wait_for_staging()  # before the ModelCheckpoint callbacks write again
         self._epoch = epoch
 
     def on_train_end(self, logs=None):
@@ -81,20 +92,19 @@ class CheckpointUploads(keras.callbacks.Callback):
                 self._send_epoch(path)
         elif written:
             key = "+".join(role for role, _ in written)
-            self.uploads.send(key, [(path, CHECKPOINT_DIR) for _, path in written], copy=True, together=True)
+            self.uploads.send(key, [(path, CHECKPOINT_DIR) for _, path in written], copy=self.copy, together=True)
 
     def _send_epoch(self, path: Path) -> None:
         name = f"epoch-{self._epoch + 1:05d}{''.join(path.suffixes)}"
         self._kept.append(f"{EPOCH_CHECKPOINTS}/{name}")
         dropped = self._kept[: -self.keep]
         self._kept = self._kept[-self.keep :]
-        client, run_id = self.uploads.client, self.uploads.run_id
 
         def drop_older() -> None:
             for artifact in dropped:
-                delete_artifacts(client, run_id, artifact)
+                self.uploads.delete(artifact)
 
-        self.uploads.send(name, [(path, EPOCH_CHECKPOINTS)], copy=True, after=drop_older, name=name)
+        self.uploads.send(name, [(path, EPOCH_CHECKPOINTS)], copy=self.copy, after=drop_older, name=name)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -106,12 +116,16 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def checkpoint_files(callbacks) -> dict[str, Path]:
+def checkpoint_files(callbacks) -> tuple[dict[str, Path], bool]:
     """The files the ``ModelCheckpoint`` callbacks among ``callbacks`` write, by role: ``best``
     (``save_best_only``) and ``last``; a file name with ``{epoch}`` placeholders is left to
-    the upload at the run's end."""
-    files = {}
+    the upload at the run's end. And whether any of them is rewritten in place (Keras' own
+    ``ModelCheckpoint``, not ktrain's): those are copied aside before they are uploaded."""
+    files, in_place = {}, False
     for callback in callbacks:
         if isinstance(callback, keras.callbacks.ModelCheckpoint) and "{" not in str(callback.filepath):
-            files.setdefault("best" if callback.save_best_only else "last", Path(callback.filepath))
-    return files
+            role = "best" if callback.save_best_only else "last"
+            if role not in files:
+                files[role] = Path(callback.filepath)
+                in_place = in_place or not isinstance(callback, ModelCheckpoint)
+    return files, in_place

@@ -38,12 +38,10 @@ class RunFiles:
         from ktrain.tracking.uploads import Uploads
 
         self.uploads = Uploads(MlflowClient(config.mlflow.tracking_uri), run_id, run_dir)
-        files = checkpoint_files(configured)
-        if config.mlflow.checkpoints != "end" and files:
-            self.first.append(
-                CheckpointUploads(self.uploads, files, config.mlflow.checkpoints, config.mlflow.keep_checkpoints)
-            )
         m = config.mlflow
+        files, in_place = checkpoint_files(configured)
+        if m.checkpoints != "end" and files:
+            self.first.append(CheckpointUploads(self.uploads, files, m.checkpoints, m.keep_checkpoints, copy=in_place))
         self.last.append(BackupUploads(self.uploads, backup, m.backup_every_epoch_mb, m.backup_interval_s))
 
     def close(self) -> None:

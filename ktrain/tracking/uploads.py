@@ -4,12 +4,20 @@ A run's checkpoints and backup change every epoch, and a ResNet50's are 100 to 3
 upload can outlast an epoch. ``Uploads`` sends one group of files at a time (at most one
 upload in flight) from a single thread; a newer group under the same key (``best``,
 ``backup``) replaces a queued older one, so a slow link sends the latest files, never a
-backlog. Each file is first staged, a copy (or a hard link, for a file that is never
-rewritten in place) under the run dir's ``.uploads/``, so that Keras may overwrite the
-original while it is on its way. ``close`` waits for everything queued and raises the first
-error an upload met: the run then fails, as it does when MLflow refuses a metric.
+backlog. Each file is first staged under the run dir's ``.uploads/``, so that it may change
+while it is on its way: a hard link where the file is written anew each time (ktrain's
+``ModelCheckpoint``, the backup), else a copy (Keras' own ``ModelCheckpoint`` rewrites its
+file in place). ``close`` waits for everything queued and raises the first error an upload
+met: the run then fails, as it does when MLflow refuses a metric.
+
+A local artifact store (``file:``) needs neither: each file is placed in the run's artifact
+folder at once, hard-linked where it is written anew (copied where it is rewritten in place,
+or on another file system) and renamed over the one there, as MLflow's local store does with
+a copy. MLflow's copies, and the freeing of the copies they replaced, were most of what the
+uploads cost each epoch (benchmarks/README.md).
 """
 
+import functools
 import itertools
 import logging
 import os
@@ -20,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ktrain.names import UPLOAD_STAGING
 
@@ -49,6 +58,7 @@ class Uploads:
 
     >>> uploads = Uploads(MlflowClient(uri), run_id, run_dir)
     >>> uploads.send("best", [(run_dir / "checkpoints/best.keras", "checkpoints")], copy=True)
+    >>> uploads.wait_for_staging()  # before Keras may rewrite the file
     >>> uploads.close()  # waits; raises if an upload failed
     """
 
@@ -65,11 +75,16 @@ class Uploads:
         self._condition = threading.Condition()
         self._numbers = itertools.count()
         self._thread: threading.Thread | None = None
-        # Copies are made in a thread of their own, so that one is never stuck behind an
+        # Files are staged in a thread of their own, so that one is never stuck behind an
         # upload in flight: a 100 MB checkpoint copies in a fraction of a second, and
         # Keras may write the next one as soon as the next epoch ends.
         self._stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ktrain-stage")
-        self._copying: Future | None = None
+        self._staging: Future | None = None
+        # Looked up once: a run's lookup costs 7 ms of CPU in a SQLite store (measured), which
+        # every epoch's delete of the previous backup paid when it looked the run up itself.
+        self._artifact_uri = client.get_run(run_id).info.artifact_uri
+        self._artifact_folder = local_artifact_folder(self._artifact_uri)
+        self._repository = None  # for deletes, made at the first
         self.sent_s = 0.0  # the uploads' own time, for the benchmark
 
     def send(
@@ -80,25 +95,52 @@ class Uploads:
         after=None,
         name: str | None = None,
         together: bool = False,
+        background: bool = True,
     ) -> None:
-        """Stage ``files`` and queue them under ``key``, replacing what ``key`` has queued.
-        ``copy``: copy each file in the background (Keras rewrites its checkpoints in place:
-        call ``wait_for_copies`` before it may write again); else hard-link it, here. ``name``:
-        the file's name in MLflow, if not its own (one file). ``together``: in one call to
-        MLflow, in no set order (half the cost of two calls for two checkpoints, measured
-        into a SQLite store: 1.0 ms of CPU instead of 2.0)."""
-        stage = self._stage_tree if together else self._stage_and_queue
-        if copy:
-            self._copying = self._stager.submit(stage, key, files, after, True, name)
+        """Stage ``files`` and queue them under ``key``, replacing what ``key`` has queued (into
+        a local store: place them). ``copy``: copy each file (one that is rewritten in place);
+        else hard-link it. ``background``: in the staging thread (call ``wait_for_staging``
+        before a file may be written again); else here, in the caller's thread. ``name``: the
+        file's name in MLflow, if not its own (one file). ``together``: in one call to MLflow,
+        in no set order (half the cost of two calls for two checkpoints, measured into a SQLite
+        store: 1.0 ms of CPU instead of 2.0)."""
+        if self._artifact_folder is not None:
+            work = functools.partial(self._place, files, after, copy, name)
         else:
-            stage(key, files, after, False, name)
+            stage = self._stage_tree if together else self._stage_and_queue
+            work = functools.partial(stage, key, files, after, copy, name)
+        if background:
+            self._staging = self._stager.submit(work)
+        else:
+            work()
 
-    def wait_for_copies(self) -> None:
-        """Return once the files handed to ``send`` are copied (at once, unless a copy is
-        still running)."""
-        if self._copying is not None:
-            self._copying.result()
-            self._copying = None
+    def wait_for_staging(self) -> None:
+        """Return once the files handed to ``send`` in the background are staged (at once,
+        unless a copy is still running)."""
+        if self._staging is not None:
+            self._staging.result()
+            self._staging = None
+
+    def _place(self, files, after, copy: bool, name: str | None) -> None:
+        """Into a local artifact folder: each file in, replacing the one there at once, then
+        ``after``; an error is kept for ``close``, as the sending thread keeps one."""
+        started = time.perf_counter()
+        try:
+            for path, artifact_path in files:
+                destination = self._artifact_folder / (artifact_path or "") / (name or Path(path).name)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                placing = destination.with_name(f".placing-{destination.name}")
+                placing.unlink(missing_ok=True)
+                _stage(Path(path), placing, copy)
+                os.replace(placing, destination)
+            if after is not None:
+                after()
+        except Exception as error:  # told by close(), in the training thread
+            log.debug("placing %s in the run's artifacts failed", files, exc_info=True)
+            with self._condition:
+                self._error = self._error or error
+        finally:
+            self.sent_s += time.perf_counter() - started
 
     def _stage_and_queue(self, key: str, files, after, copy: bool, name: str | None) -> None:
         upload = Upload([], after)
@@ -134,10 +176,10 @@ class Uploads:
 
     def close(self) -> None:
         """Wait until everything queued is sent; raise the first error an upload met. The
-        copying thread ends here: a pool's thread left idle can hold up the interpreter's
+        staging thread ends here: a pool's thread left idle can hold up the interpreter's
         exit (a run stopped by SIGTERM was seen waiting for it at exit)."""
         try:
-            self.wait_for_copies()
+            self.wait_for_staging()
         finally:
             self._stager.shutdown(wait=False)
         with self._condition:
@@ -174,6 +216,28 @@ class Uploads:
                     self._busy = False
                     self._condition.notify_all()
 
+    def delete(self, artifact_path: str) -> None:
+        """Delete ``artifact_path`` from the run's artifacts, where the store allows it (a local
+        folder and ``mlflow server --serve-artifacts`` do); otherwise leave it and say so. For
+        an upload's ``after``."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        try:
+            if self._repository is None:
+                self._repository = get_artifact_repository(self._artifact_uri, self.client.tracking_uri)
+            self._repository.delete_artifacts(artifact_path)
+        except Exception:  # NotImplementedError, or a store that refuses
+            log.debug("mlflow: could not delete %s of run %s", artifact_path, self.run_id, exc_info=True)
+
+
+def local_artifact_folder(artifact_uri: str) -> Path | None:
+    """The folder of a run's artifacts if their store is a local one (``file:`` or a plain
+    path), else None (``mlflow-artifacts:``, ``s3:``, ...)."""
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    local = urlparse(artifact_uri).scheme in ("", "file")
+    return Path(local_file_uri_to_path(artifact_uri)) if local else None
+
 
 def _stage(path: Path, staged: Path, copy: bool) -> None:
     if not copy:
@@ -190,14 +254,3 @@ def _remove(upload: Upload) -> None:
     or ``close`` would wait for it forever (seen when a killed try's folders were left)."""
     for folder in upload.staged:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def delete_artifacts(client, run_id: str, artifact_path: str) -> None:
-    """Delete ``artifact_path`` from the run's artifacts, where the store allows it (a local
-    folder and ``mlflow server --serve-artifacts`` do); otherwise leave it and say so."""
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    try:
-        get_artifact_repository(client.get_run(run_id).info.artifact_uri).delete_artifacts(artifact_path)
-    except Exception:  # NotImplementedError, or a store that refuses
-        log.debug("mlflow: could not delete %s of run %s", artifact_path, run_id, exc_info=True)
