@@ -2,8 +2,11 @@
 checkpoint uploads of a real run: in MLflow as Keras writes them."""
 
 import os
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -116,6 +119,27 @@ def test_into_a_local_store_a_file_written_anew_is_linked_not_copied(tmp_path):
     assert sent.read_bytes() == b"best 2" and sent.stat().st_ino == inodes[-1]
     assert sorted(p.name for p in sent.parent.iterdir()) == ["best.keras"]  # no link left half-made
     assert [a.path for a in client.list_artifacts(run_id, "checkpoints")] == ["checkpoints/best.keras"]
+
+
+def test_into_a_local_store_on_another_file_system_the_file_is_copied(tmp_path):
+    from mlflow import MlflowClient
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    artifacts = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        run_id = client.create_run(client.create_experiment("x", artifacts.as_uri())).info.run_id
+        uploads = Uploads(client, run_id, tmp_path / "run")
+        state = tmp_path / "state.json"
+        state.write_text('{"epoch": 1}')
+        uploads.send("backup", [(state, "backup")], copy=False, background=False)
+        uploads.close()
+        sent = artifacts / run_id / "artifacts" / "backup" / "state.json"
+        assert sent.read_text() == '{"epoch": 1}' and sent.stat().st_ino != state.stat().st_ino
+    finally:
+        shutil.rmtree(artifacts)
 
 
 def test_a_failed_upload_is_raised_when_the_run_closes_its_uploads(tmp_path):
