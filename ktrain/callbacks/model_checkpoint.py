@@ -22,7 +22,8 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
     (``ktrain.tracking.checkpoints``).
 
     Args:
-        The same as ``keras.callbacks.ModelCheckpoint``; ``filepath`` must be a local path.
+        The same as ``keras.callbacks.ModelCheckpoint``. A remote ``filepath`` (``gs://``) is
+        saved as Keras saves it.
 
     Example:
 
@@ -32,7 +33,7 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        if "{" not in self.filepath:  # what a process killed while saving left
+        if "{" not in self.filepath and "://" not in self.filepath:  # what a killed save left
             folder, name = os.path.split(self.filepath)
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(folder, WRITING_PREFIX + name))
@@ -40,6 +41,8 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
     def _save_model(self, epoch, batch, logs):
         # Keras' own, but for the file it writes: the decision and its messages are Keras'.
         filepath = self._get_file_path(epoch, batch, logs)
+        if "://" in filepath:  # a remote path (gs://...): no rename there is one atomic step
+            return super()._save_model(epoch, batch, logs)
         if not self._should_save_model(epoch, batch, logs, filepath):
             return
         folder, name = os.path.split(filepath)
