@@ -73,7 +73,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     from ktrain.data.arrays import DigitsData
     from ktrain.models.small import simple_cnn
     from ktrain.tracking.backup_uploads import BackupUploads
-    from ktrain.tracking.checkpoints import CheckpointUploads
+    from ktrain.tracking.checkpoints import CheckpointUploads, checkpoint_files
     from ktrain.tracking.metrics import MlflowMetricsLogger, _metrics
     from ktrain.tracking.uploads import Uploads
 
@@ -145,12 +145,12 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
             ]
         if mode == "uploads":
             uploads = Uploads(mlflow.MlflowClient(), run.info.run_id, folder)
-            files = {"best": folder / "best.keras", "last": folder / "last.keras"}
-            recording.insert(0, CheckpointUploads(uploads, files, copy=False))
+            files, in_place = checkpoint_files(checkpoints)  # as a run finds them
+            recording.insert(0, CheckpointUploads(uploads, files, copy=in_place))
             recording.append(BackupUploads(uploads, backup))
         stopwatch = Stopwatch(recording)
         callbacks = [stopwatch] if epoch_log in recording else [epoch_log, stopwatch]
-        if checkpoints:  # after the stopwatch: CheckpointUploads waits for its copies before they write
+        if checkpoints:  # after the stopwatch: CheckpointUploads waits for its staging before they write
             callbacks = [*callbacks, *checkpoints]
         threads_before = other_threads_cpu_s()
         model.fit(
@@ -160,7 +160,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
             callbacks=callbacks,
             verbose=0,
         )
-        # Before the closes and the flush, which end threads (the uploads' copying thread, MLflow's)
+        # Before the closes and the flush, which end threads (the uploads' staging thread, MLflow's)
         # and their clocks with them: what the fit cost them (the run-end flush is timed apart).
         threads_cpu_s = sum(
             seconds - threads_before.get(ident, 0.0) for ident, seconds in other_threads_cpu_s().items()

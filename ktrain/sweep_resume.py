@@ -26,6 +26,14 @@ def record_parent(sweep_dir: Path, run_id: str) -> None:
     (sweep_dir / SWEEP_RECORD).write_text(json.dumps({"run_id": run_id}))
 
 
+def recorded_parent(sweep_dir: Path) -> str:
+    """The parent run that ``record_parent`` wrote into ``sweep_dir``."""
+    try:
+        return json.loads((sweep_dir / SWEEP_RECORD).read_text())["run_id"]
+    except (OSError, ValueError, KeyError):
+        raise UserError(f"-m resume={sweep_dir}: the sweep dir has no {SWEEP_RECORD} naming its parent run.") from None
+
+
 def continues(sweep_dir: Path) -> bool:
     """Whether this process continues the sweep in ``sweep_dir`` (``-m resume=``)."""
     return os.environ.get(RESUMED_SWEEP_ENV) == str(sweep_dir)

@@ -205,19 +205,27 @@ def test_resume_of_a_run_that_never_reached_mlflow_says_how_to_start_it_anew(tmp
 # --- the pieces, in process ---------------------------------------------------------------
 
 
+def dense_data():
+    """64 samples of 4 features, labelled by the sign of the first."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    return x, (x[:, 0] > 0).astype("int64")
+
+
+def dense_model():
+    import keras
+
+    built = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    built.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    return built
+
+
 def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     import keras
 
     from ktrain.callbacks import EpochLog, RunBackup
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 4)).astype("float32")
-    y = (x[:, 0] > 0).astype("int64")
-
-    def model():
-        built = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-        built.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
-        return built
+    x, y = dense_data()
 
     def callbacks():
         return [
@@ -226,9 +234,9 @@ def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
             EpochLog(),
         ]
 
-    first, kept = model(), callbacks()
+    first, kept = dense_model(), callbacks()
     first.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[*kept, RunBackup(tmp_path, kept, epochs=3)])
-    second, restored = model(), callbacks()
+    second, restored = dense_model(), callbacks()
     backup = RunBackup(tmp_path, restored, epochs=3)
     assert backup.next_epoch == 3 and backup.finished_training
     second.fit(x, y, batch_size=16, epochs=3, initial_epoch=3, verbose=0, callbacks=[*restored, backup])
@@ -243,21 +251,11 @@ def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-00003.bin", "state.json"]
 
 
-def dense_model():
-    import keras
-
-    built = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-    built.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
-    return built
-
-
 def trained_backup(directory):
     """A 2-epoch backup of ``dense_model`` in ``directory``, and the model it saved."""
     from ktrain.callbacks import RunBackup, read_state
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 4)).astype("float32")
-    y = (x[:, 0] > 0).astype("int64")
+    x, y = dense_data()
     trained = dense_model()
     trained.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[RunBackup(directory, [], epochs=4)])
     return trained, read_state(directory)
@@ -295,15 +293,10 @@ def test_an_arrays_file_cut_short_is_refused_with_what_to_do(tmp_path):
 def test_the_backup_copy_of_the_variables_keeps_its_values_while_training_goes_on():
     """The writer thread saves the copy while the next epoch trains: the copy must not follow
     the variables as they change."""
-    import keras
-
     from ktrain.callbacks.run_backup import _values
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 4)).astype("float32")
-    y = (x[:, 0] > 0).astype("int64")
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    x, y = dense_data()
+    model = dense_model()
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     copy = {**_values("model", model.weights), **_values("optimizer", model.optimizer.variables)}
     values_then = {name: np.array(value) for name, value in copy.items()}

@@ -171,8 +171,8 @@ class RunBackup(keras.callbacks.Callback):
 
     def _write(self, arrays: dict[str, np.ndarray], state: dict) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        state["layout"] = _write_arrays(self.directory / state["arrays"], arrays)
-        _write_atomically(self.directory / STATE_FILE, json.dumps(state))
+        layout = _write_arrays(self.directory / state["arrays"], arrays)
+        _write_atomically(self.directory / STATE_FILE, json.dumps({**state, "layout": layout}))
         for path in self.directory.iterdir():
             if path.name not in (STATE_FILE, state["arrays"]):
                 path.unlink()

@@ -1,15 +1,14 @@
 """A continued sweep in MLflow (``ktrain.sweep_resume``): the same parent run, reopened, and
 each job's earlier child run, which tells the job to skip, resume or run."""
 
-import json
 import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from ktrain.errors import UserError
-from ktrain.names import ERROR_TAG, JOB_TAG, PARENT_RUN_TAG, SWEEP_RECORD
-from ktrain.sweep_resume import continues
+from ktrain.names import ERROR_TAG, JOB_TAG, PARENT_RUN_TAG
+from ktrain.sweep_resume import continues, recorded_parent
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +18,7 @@ def reopened_parent(sweep_dir: Path, client) -> str | None:
     that sweep (``-m resume=``); else None."""
     if not continues(sweep_dir):
         return None
-    try:
-        run_id = json.loads((sweep_dir / SWEEP_RECORD).read_text())["run_id"]
-    except (OSError, ValueError, KeyError):
-        raise UserError(f"-m resume={sweep_dir}: the sweep dir has no {SWEEP_RECORD} naming its parent run.") from None
+    run_id = recorded_parent(sweep_dir)
     client.update_run(run_id, status="RUNNING")
     if ERROR_TAG in client.get_run(run_id).data.tags:  # the tag of its early end
         client.delete_tag(run_id, ERROR_TAG)

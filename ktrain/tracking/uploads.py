@@ -124,7 +124,7 @@ class Uploads:
     def _place(self, files, after, copy: bool, name: str | None) -> None:
         """Into a local artifact folder: each file in, replacing the one there at once, then
         ``after``; an error is kept for ``close``, as the sending thread keeps one."""
-        started = time.perf_counter()
+        started, failed = time.perf_counter(), None
         try:
             for path, artifact_path in files:
                 destination = self._artifact_folder / (artifact_path or "") / (name or Path(path).name)
@@ -135,12 +135,18 @@ class Uploads:
                 os.replace(placing, destination)
             if after is not None:
                 after()
-        except Exception as error:  # told by close(), in the training thread
-            log.debug("placing %s in the run's artifacts failed", files, exc_info=True)
-            with self._condition:
-                self._error = self._error or error
-        finally:
+        except Exception as error:
+            failed = error
+        self._record(f"placing {files} in the run's artifacts", started, failed)
+
+    def _record(self, what: str, started: float, error: BaseException | None) -> None:
+        """Count the time of ``what`` (an upload or a placing, in whichever thread made it);
+        keep its error if it is the first, for ``close`` to raise in the training thread."""
+        with self._condition:
             self.sent_s += time.perf_counter() - started
+            if error is not None:
+                log.debug("%s failed", what, exc_info=error)
+                self._error = self._error or error
 
     def _stage_and_queue(self, key: str, files, after, copy: bool, name: str | None) -> None:
         upload = Upload([], after)
@@ -198,20 +204,18 @@ class Uploads:
                 key = next(iter(self._queued))
                 upload = self._queued.pop(key)
                 self._busy = True
-            started = time.perf_counter()
+            started, failed = time.perf_counter(), None
             try:
                 for staged, artifact_path in upload.files:
                     sending = self.client.log_artifacts if upload.tree else self.client.log_artifact
                     sending(self.run_id, str(staged), artifact_path)
                 if upload.after is not None:
                     upload.after()
-            except Exception as error:  # told by close(), in the training thread
-                log.debug("upload of %s failed", key, exc_info=True)
-                with self._condition:
-                    self._error = self._error or error
+            except Exception as error:
+                failed = error
             finally:
                 _remove(upload)
-                self.sent_s += time.perf_counter() - started
+                self._record(f"upload of {key}", started, failed)
                 with self._condition:
                     self._busy = False
                     self._condition.notify_all()
@@ -220,10 +224,10 @@ class Uploads:
         """Delete ``artifact_path`` from the run's artifacts, where the store allows it (a local
         folder and ``mlflow server --serve-artifacts`` do); otherwise leave it and say so. For
         an upload's ``after``."""
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
         try:
             if self._repository is None:
+                from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
                 self._repository = get_artifact_repository(self._artifact_uri, self.client.tracking_uri)
             self._repository.delete_artifacts(artifact_path)
         except Exception:  # NotImplementedError, or a store that refuses
