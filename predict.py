@@ -2,7 +2,7 @@
 See README.md. The same as the installed ``ktrain-predict`` command.
 """
 
-from ktrain.predict import main
+from ktrain.cli.predict import main
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@
 The same as the installed ``ktrain-train`` command.
 """
 
-from ktrain.train import main
+from ktrain.cli.train import main
 
 if __name__ == "__main__":
     main()

@@ -72,8 +72,9 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     from ktrain.callbacks import EpochLog, ModelCheckpoint, RunBackup, StopOnNonFiniteLoss
     from ktrain.data.arrays import DigitsData
     from ktrain.models.small import simple_cnn
+    from ktrain.run.callback_plan import checkpoint_files
     from ktrain.tracking.backup_uploads import BackupUploads
-    from ktrain.tracking.checkpoints import CheckpointUploads, checkpoint_files
+    from ktrain.tracking.checkpoints import CheckpointUploads
     from ktrain.tracking.metrics import MlflowMetricsLogger, _metrics
     from ktrain.tracking.uploads import Uploads
 

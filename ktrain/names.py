@@ -1,8 +1,10 @@
-"""The names that several modules must spell alike: a run dir's files, MLflow tag keys, the UI.
+"""The names that several packages must spell alike: a run dir's files, MLflow tag keys,
+Optuna attributes, the UI address.
 
 A run dir (``outputs/<date>/<time>/``) is written by the run, read back by ``resume=`` and by
-``predict.py``, and uploaded to MLflow by the tracking code; each of them imports the names
-from here. This module imports nothing, so the config-only paths may use it.
+``ktrain-predict``, and uploaded to MLflow by ``tracking/``; each of them imports the names
+from here, and no tag key or file name is spelt anywhere else. This module imports nothing, so
+the config-only paths may use it.
 """
 
 from pathlib import Path
@@ -15,12 +17,13 @@ SAVED_HYDRA_CONFIG = Path(HYDRA_DIR) / "hydra.yaml"
 SAVED_OVERRIDES = Path(HYDRA_DIR) / "overrides.yaml"
 RUN_RECORD = "mlflow_run.json"  # the MLflow run id and tracking URI, written when the run starts
 BACKUP_DIR = "backup"  # what resume= restores (ktrain.callbacks.RunBackup)
+BACKUP_STATE = "state.json"  # in the backup dir: the file that commits an epoch, naming its arrays file
 CHECKPOINT_DIR = "checkpoints"
 BEST_CHECKPOINT = f"{CHECKPOINT_DIR}/best.keras"
 LAST_CHECKPOINT = f"{CHECKPOINT_DIR}/last.keras"
 EPOCH_CHECKPOINTS = f"{CHECKPOINT_DIR}/epochs"  # in MLflow, with mlflow.checkpoints=every
 UPLOAD_STAGING = ".uploads"  # copies of files on their way to MLflow (ktrain.tracking.uploads)
-RUN_LOCK = "run.lock"  # host, pid and heartbeat of the process training the run (ktrain.run_lock)
+RUN_LOCK = "run.lock"  # host, pid and heartbeat of the process training the run (ktrain.resume.lock)
 SWEEP_RECORD = "mlflow_sweep.json"  # in a sweep dir: the parent MLflow run, written when it starts
 MULTIRUN_CONFIG = "multirun.yaml"  # in a sweep dir: Hydra's record of the sweep's config and overrides
 FINAL_MODEL = "model.keras"
@@ -42,6 +45,9 @@ OVERRIDES_TAG = "ktrain.overrides"
 RESUMED_WITH_TAG = "ktrain.resumed_with"
 RESUMED_AT_TAG = "ktrain.resumed_at_epoch"
 VERSION_TAG = "ktrain.version"
+KERAS_VERSION_TAG = "keras.version"
+KERAS_BACKEND_TAG = "keras.backend"
+TENSORFLOW_VERSION_TAG = "tensorflow.version"  # where TensorFlow is in use
 HOLDER_TAG = "ktrain.holder"  # JSON host, pid, heartbeat of the process training the run
 JOB_TAG = "ktrain.sweep.job"
 SWEEP_TAG_PREFIX = "ktrain.sweep."  # .dir, .sweeper, .launcher on a sweep's parent run
@@ -51,6 +57,15 @@ BEST_TAG_PREFIX = "ktrain.best_"  # .run_id, .job, .overrides on a sweep's paren
 PRUNED_AT_TAG = "ktrain.pruned_at_epoch"
 PRUNED_AT_ATTR = "ktrain.pruned_at_epoch"
 SEARCH_RESULTS = "optimization_results.yaml"  # the Optuna sweeper's results, in the sweep dir
+OPTUNA_STUDY_TAG = "ktrain.optuna.study"  # on a search's parent run: its study and storage
+OPTUNA_STORAGE_TAG = "ktrain.optuna.storage"
+# The study's user attribute that holds the pruner's config: a job, in whatever process or
+# machine it runs, builds the same pruner from it (Optuna keeps no pruner in the storage).
+PRUNER_ATTR = "ktrain.pruner"
+# A trial's user attributes that tie it to its job: the sweep dir and the job number, so that a
+# continued sweep (-m resume=) launches its interrupted trials again as the same jobs.
+TRIAL_SWEEP_DIR_ATTR = "ktrain.sweep.dir"
+TRIAL_JOB_ATTR = "ktrain.sweep.job"
 
 # The address `mlflow ui` serves on by default.
 LOCAL_UI = "http://127.0.0.1:5000"

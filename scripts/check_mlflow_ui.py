@@ -35,7 +35,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from ktrain.tracking.sweep import compare_url
+from ktrain.sweeps.callback import compare_url
 
 CHROMIUM_FLAGS = [  # headless, and quiet on a machine without network access
     "--headless",

@@ -14,7 +14,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import ROOT, script_env
-from ktrain import hardware, resume, schema, tf_config
+from ktrain import distribute as hardware
+from ktrain import resume, schema
+from ktrain.distribute import tf_config
 from ktrain.errors import UserError
 
 

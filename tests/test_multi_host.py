@@ -154,7 +154,7 @@ def test_multi_host_on_tensorflow_is_refused(tracking_uri, tmp_path):
 
 
 def test_a_cluster_task_reads_its_place_from_slurm_or_open_mpi(monkeypatch):
-    from ktrain import multi_host
+    from ktrain.distribute import multi_host
     from test_hardware import hardware_config
 
     config = hardware_config("multi_host")

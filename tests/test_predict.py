@@ -58,7 +58,7 @@ def predict_config(tracking_uri, *overrides):
 @pytest.fixture
 def predict(tracking_uri, tmp_path):
     """``predict(run, input, *overrides)``: predict.py in this process; returns the CSV rows."""
-    from ktrain.predict import run as predict_run
+    from ktrain.cli.predict import run as predict_run
 
     def run(run, input, *overrides):
         output = tmp_path / "predictions.csv"
@@ -134,7 +134,7 @@ def test_npy_input_gives_row_indices_and_the_same_labels_as_the_images(trained, 
 
 
 def test_without_output_the_table_is_printed(trained, unseen, tracking_uri, capsys):
-    from ktrain.predict import run as predict_run
+    from ktrain.cli.predict import run as predict_run
 
     image = next(unseen.rglob("*.jpg"))
     predict_run(predict_config(tracking_uri, f"run={trained.run_dir}", f"input={image}"))

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import refuse
 from ktrain.errors import UserError
-from ktrain.run_lock import STALE_S, Holder, RunLock, live_holder
-from ktrain.tracking.holder import refuse_if_held_remotely
+from ktrain.resume.holder import refuse_if_held_remotely
+from ktrain.resume.lock import STALE_S, Holder, RunLock, live_holder
 from test_resume import start, wait_for_backup
 
 

@@ -125,9 +125,9 @@ def test_run_dir_holds_model_checkpoint_and_history(default_run):
 GC_PROBE = """
 import gc, runpy, sys
 import keras
-import ktrain.train
+import ktrain.cli.train
 
-run, fit = ktrain.train.run, keras.Model.fit
+run, fit = ktrain.cli.train.run, keras.Model.fit
 
 def probed_run(cfg):
     print("collector on at startup:", gc.isenabled())
@@ -137,7 +137,7 @@ def probed_fit(self, *args, **kwargs):
     print("collector on at fit:", gc.isenabled(), "startup objects frozen:", gc.get_freeze_count() > 0)
     return fit(self, *args, **kwargs)
 
-ktrain.train.run, keras.Model.fit = probed_run, probed_fit
+ktrain.cli.train.run, keras.Model.fit = probed_run, probed_fit
 sys.argv[0] = "train.py"
 runpy.run_path("train.py", run_name="__main__")
 """

@@ -4,7 +4,7 @@ options.
 
 Hydra imports every plugin module of every run, even one whose config is refused in a second,
 so this one holds only the config schema and a thin ``Sweeper``: Optuna is imported by
-``ktrain.search.sweeper`` once a sweep starts. Why ktrain has its own sweeper rather than
+``ktrain.sweeps.search.sweeper`` once a sweep starts. Why ktrain has its own sweeper rather than
 hydra-optuna-sweeper: README, "Optuna".
 """
 
@@ -97,7 +97,7 @@ class KtrainOptunaSweeperConf:
     _recursive_: bool = False  # the sampler and pruner stay configs: a job rebuilds the pruner from its own
     defaults: list[Any] = field(default_factory=lambda: ["_self_", {"sampler": "tpe"}, {"pruner": None}])
     direction: str = "minimize"  # or maximize; hparams_search=optuna takes it from monitor.mode
-    study_name: str | None = None  # null: named after the sweep's command line (ktrain.search.study)
+    study_name: str | None = None  # null: named after the sweep's command line (ktrain.sweeps.search.study)
     storage: str | None = None  # null: a journal file beside the MLflow store; a path, or an RDB URL
     n_trials: int = 20  # new trials asked by this invocation; a continued study keeps its earlier ones
     n_jobs: int = 1  # trials asked for at once; hydra/launcher=joblib runs them in parallel
@@ -107,10 +107,10 @@ class KtrainOptunaSweeperConf:
 
 
 class KtrainOptunaSweeper(Sweeper):
-    """Hands the sweep to ``ktrain.search.sweeper.OptunaSearch`` (which imports Optuna)."""
+    """Hands the sweep to ``ktrain.sweeps.search.sweeper.OptunaSearch`` (which imports Optuna)."""
 
     def __init__(self, **settings: Any) -> None:
-        from ktrain.search.sweeper import OptunaSearch
+        from ktrain.sweeps.search.sweeper import OptunaSearch
 
         self.search = OptunaSearch(settings)
 

@@ -1,6 +1,8 @@
-"""ktrain's own Keras callbacks, one per module, each for what Keras' own do not do.
+"""ktrain's own Keras callbacks, one per module, each for what Keras' own do not do; what
+they share is in ``base.py``.
 
-They know nothing of Hydra or MLflow (the MLflow logger is ``ktrain.tracking.metrics``).
+They know nothing of Hydra or MLflow (the MLflow logger is ``ktrain.tracking.metrics``): this
+package imports Keras, NumPy, ``ktrain.names`` and ``ktrain.errors`` only.
 """
 
 from ktrain.callbacks.epoch_log import EpochLog

@@ -1,11 +1,9 @@
 """A per-epoch record of Keras' logs and the learning rate."""
 
-import keras
-
-from ktrain.callbacks.learning_rate import current_learning_rate
+from ktrain.callbacks.base import Callback
 
 
-class EpochLog(keras.callbacks.Callback):
+class EpochLog(Callback):
     """Keeps one row per epoch: its number, Keras' logs and ``lr``.
 
     ``lr`` is read when the epoch begins: the rate in effect for it, before a callback such
@@ -27,7 +25,7 @@ class EpochLog(keras.callbacks.Callback):
         self._lr = float("nan")
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._lr = current_learning_rate(self.model.optimizer)
+        self._lr = self.learning_rate()
 
     def on_epoch_end(self, epoch, logs=None):
         values = {k: float(v) for k, v in (logs or {}).items()}

@@ -37,10 +37,9 @@ import numpy as np
 
 from ktrain.callbacks.epoch_log import EpochLog
 from ktrain.errors import UserError
+from ktrain.names import BACKUP_STATE as STATE_FILE
 
 log = logging.getLogger(__name__)
-
-STATE_FILE = "state.json"
 
 # The attributes that hold a callback's progress; its settings come from the config.
 CALLBACK_STATE = {

@@ -2,13 +2,11 @@
 
 import math
 
-import keras
-
-from ktrain.callbacks.learning_rate import current_learning_rate
+from ktrain.callbacks.base import Callback
 from ktrain.errors import UserError
 
 
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
+class StopOnNonFiniteLoss(Callback):
     """Ends the run at the end of the first epoch whose training loss is NaN or infinite.
 
     Keras' ``TerminateOnNaN`` stops quietly, and the run would be recorded FINISHED with a
@@ -34,7 +32,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         )
         raise UserError(
             f"the training loss became {'NaN' if math.isnan(loss) else loss} in epoch {epoch + 1} "
-            f"(learning rate {current_learning_rate(self.model.optimizer):.3g}), so the run stopped{kept}. "
+            f"(learning rate {self.learning_rate():.3g}), so the run stopped{kept}. "
             "A loss that is not a number usually means a learning rate too high for this model and "
             "optimizer (lower optimizer.learning_rate, or warm up with schedule=warmup_cosine), or NaN "
             "or infinite values in the data."

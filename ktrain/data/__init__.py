@@ -10,6 +10,10 @@ A data module knows nothing of Hydra or MLflow; from a notebook::
 Image data arrive as float32 pixel values in [0, 255], whatever their source: scaling and
 normalisation belong to the model (see ``model.preprocessing``), so a saved model takes the
 same raw pixels at prediction time.
+
+A data module of a user's own fits ``ktrain.contracts.DataModule``. ``arrays``, ``splits``,
+``folders`` and ``checked_files`` import no TensorFlow (``folders`` is read by the schema);
+``image_folder`` builds tf.data pipelines. This package imports only ``ktrain.errors`` of ktrain.
 """
 
 from dataclasses import dataclass

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ktrain.data import SPLITS, DataSpec, Split
+from ktrain.data.splits import Arrays, complete_splits, stratified_split
 from ktrain.errors import UserError
-
-Arrays = tuple[np.ndarray, np.ndarray]
 
 
 class ArrayData:
@@ -127,14 +126,8 @@ def _npz_splits(path, arrays, val_fraction, test_fraction, seed) -> dict[str, Ar
             f"data.path={path!r} holds the arrays {sorted(arrays)}; it needs 'x' and 'y', or "
             "'x_train' and 'y_train' (with optional 'x_val'/'y_val' and 'x_test'/'y_test')."
         )
-    x, y = pair("x_train", "y_train")
     given = {name: pair(f"x_{name}", f"y_{name}") for name in ("val", "test") if f"x_{name}" in arrays}
-    fractions = {"val": val_fraction, "test": test_fraction}
-    missing = {name: fractions[name] for name in ("val", "test") if name not in given}
-    if not missing:
-        return {"train": (x, y), **given}
-    taken = stratified_split(x, y, missing.get("val", 0.0), missing.get("test", 0.0), seed)
-    return {name: given.get(name, taken[name]) for name in SPLITS}
+    return complete_splits(pair("x_train", "y_train"), given, val_fraction, test_fraction, seed)
 
 
 def _checked_arrays(path: str, x_key: str, x: np.ndarray, y_key: str, y: np.ndarray) -> Arrays:
@@ -153,31 +146,3 @@ def _checked_arrays(path: str, x_key: str, x: np.ndarray, y_key: str, y: np.ndar
     if x.ndim == 3:  # (n, height, width) grayscale images
         x = x[..., np.newaxis]
     return x.astype("float32"), y.astype("int64")
-
-
-def stratified_split(
-    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int
-) -> dict[str, Arrays]:
-    """Seeded split into train/val/test, each with the class proportions of ``y``.
-
-    A fraction of 0 gives an empty split.
-    """
-    from sklearn.model_selection import train_test_split  # (see DigitsData)
-
-    def take(x, y, fraction):
-        if fraction == 0:
-            return (x, y), (x[:0], y[:0])
-        try:
-            x_rest, x_part, y_rest, y_part = train_test_split(x, y, test_size=fraction, stratify=y, random_state=seed)
-        except ValueError as error:
-            counts = np.bincount(y)
-            raise UserError(
-                f"Cannot split {len(y)} samples into train/val/test with class proportions kept "
-                f"({error}); the smallest class has {counts[counts > 0].min()} samples. Use more "
-                "data, or smaller data.val_fraction and data.test_fraction."
-            ) from error
-        return (x_rest, y_rest), (x_part, y_part)
-
-    rest, test = take(x, y, test_fraction)
-    train, val = take(*rest, val_fraction / (1.0 - test_fraction))
-    return {"train": train, "val": val, "test": test}

@@ -23,9 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from ktrain.data import SPLITS, DataSpec, Split
-from ktrain.data.arrays import stratified_split
 from ktrain.data.checked_files import CheckedFiles
 from ktrain.data.folders import ClassFolder, FolderError, FolderScan, scan
+from ktrain.data.splits import complete_splits
 from ktrain.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -219,13 +219,6 @@ def _split_files(
         return paths, labels
 
     if not found.presplit:
-        return stratified_split(*files(None), val_fraction, test_fraction, seed)
-    train = files("train")
+        return complete_splits(files(None), {}, val_fraction, test_fraction, seed)
     given = {split: files(split) for split in ("val", "test") if any(f.split == split for f in folders)}
-    fractions = {
-        split: fraction for split, fraction in (("val", val_fraction), ("test", test_fraction)) if split not in given
-    }
-    if not fractions:
-        return {"train": train, **given}
-    taken = stratified_split(*train, fractions.get("val", 0.0), fractions.get("test", 0.0), seed)
-    return {split: given.get(split, taken[split]) for split in SPLITS}
+    return complete_splits(files("train"), given, val_fraction, test_fraction, seed)

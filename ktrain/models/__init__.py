@@ -3,6 +3,9 @@
 ``ktrain.models.small`` holds the small networks, ``ktrain.models.backbone`` the
 keras.applications backbones. This module itself imports no Keras: the config schema reads
 ``BACKBONES`` to refuse an unknown architecture before TensorFlow is imported.
+
+A builder of a user's own fits ``ktrain.contracts.ModelBuilder``. This package imports only
+``ktrain.errors`` of ktrain.
 """
 
 from typing import NamedTuple

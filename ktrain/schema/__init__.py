@@ -2,12 +2,17 @@
 
 ``validate`` runs right after Hydra composes the config and before TensorFlow is imported,
 so a typo or a bad value stops a run in well under a second, with one paragraph that names
-the key, the bad value and what is allowed. It returns the typed ``TrainConfig`` that the run
-reads from then on. Group options are checked by the schema of their ``_target_``
-(``groups.py``, ``callbacks.py``), and the keys of ``fit``, ``compile`` and of every node built
-by a Keras class by the installed Keras' signatures (``keywords.py``); a target neither knows (a
-user's own model, optimizer or callback) only needs ``_target_`` and takes any keyword
-arguments. Rules across keys are in ``rules.py``, the wording of problems in ``messages.py``.
+the key, the bad value and what is allowed. It returns the typed, frozen ``TrainConfig`` that
+the run reads from then on; no ``DictConfig`` goes further. Group options are checked by the
+schema of their ``_target_`` (``groups.py``, ``callbacks.py``), and the keys of ``fit``,
+``compile`` and of every node built by a Keras class by the installed Keras' signatures
+(``keywords.py``); a target neither knows (a user's own model, optimizer or callback) only
+needs ``_target_`` and takes any keyword arguments. Rules across keys are in ``rules.py``,
+every value derived from the config (the rules' changes among them) in ``derive.py``, the
+wording of problems in ``messages.py``.
+
+This package imports no TensorFlow, Keras or MLflow; it may import ``ktrain.data.folders`` and
+``ktrain.models`` (the lists they check against), ``ktrain.overrides``, ``names`` and ``errors``.
 """
 
 from collections.abc import Mapping, Sequence
@@ -18,16 +23,18 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ktrain.errors import ConfigError
-from ktrain.schema import keywords, rules
+from ktrain.schema import derive, keywords, rules
+from ktrain.schema.base import Targeted
 from ktrain.schema.groups import GROUPS
 from ktrain.schema.messages import paragraph, problems, schema_of
 from ktrain.schema.run import Hardware, PredictConfig, TrainConfig, group_options
 
-__all__ = ["Hardware", "PredictConfig", "TrainConfig", "validate", "validate_predict"]
+__all__ = ["ConfigError", "Hardware", "PredictConfig", "TrainConfig", "validate", "validate_predict"]
 
 
 def validate(cfg: DictConfig, overrides: Sequence[str] = (), choices: Mapping[str, str] | None = None) -> TrainConfig:
-    """Check a composed training config; return it typed, with the rules applied.
+    """Check a composed training config; return it typed and frozen, with the rules' changes
+    made (``derive.rules_applied``).
 
     ``overrides`` are the ones given on the command line (Hydra's task overrides), which
     some rules read (``rules.py``); ``choices`` the option of each group (default: Hydra's
@@ -35,7 +42,7 @@ def validate(cfg: DictConfig, overrides: Sequence[str] = (), choices: Mapping[st
     paragraph.
     """
     values = _resolve(cfg)
-    found = problems(TrainConfig, values, prefix="")
+    found = problems(TrainConfig, _groups_checked_apart(values), prefix="")
     for group in GROUPS:
         node = values.get(group)
         if isinstance(node, dict):
@@ -47,12 +54,11 @@ def validate(cfg: DictConfig, overrides: Sequence[str] = (), choices: Mapping[st
     found += keywords.problems(values)
     if found:
         raise ConfigError(paragraph(found))
-    config = TrainConfig.make(values, _hydra_choices() if choices is None else choices)
+    config = TrainConfig.make(values, _typed_groups(values), _hydra_choices() if choices is None else choices)
     found = rules.problems(config, overrides)  # rules read a config whose every node is sound
     if found:
         raise ConfigError(paragraph(found))
-    rules.apply(config)
-    return config
+    return derive.rules_applied(config)
 
 
 def validate_predict(cfg: DictConfig) -> PredictConfig:
@@ -62,6 +68,34 @@ def validate_predict(cfg: DictConfig) -> PredictConfig:
     if found:
         raise ConfigError(paragraph(found))
     return PredictConfig.model_validate(values)
+
+
+def _groups_checked_apart(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` for the top-level check: each group's mapping stands in as a bare node, since
+    its own schema (by its ``_target_``) checks it; a group that is no mapping stays, and is
+    refused by the top-level schema."""
+    apart = dict(values)
+    for group in GROUPS:
+        if isinstance(values.get(group), dict):
+            apart[group] = _CHECKED_APART
+    if isinstance(values.get("callbacks"), dict):
+        apart["callbacks"] = {
+            name: _CHECKED_APART if isinstance(node, dict) else node for name, node in values["callbacks"].items()
+        }
+    return apart
+
+
+_CHECKED_APART = Targeted.model_construct(target="")
+
+
+def _typed_groups(values: dict[str, Any]) -> dict[str, Any]:
+    """Each group's node as its target's schema reads it (the schema has passed them all)."""
+    nodes: dict[str, Any] = {group: schema_of(group, values[group]).model_validate(values[group]) for group in GROUPS}
+    nodes["callbacks"] = {
+        name: None if node is None else schema_of("callbacks", node).model_validate(node)
+        for name, node in values["callbacks"].items()
+    }
+    return nodes
 
 
 def _hydra_choices() -> dict[str, str]:

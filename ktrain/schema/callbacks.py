@@ -2,7 +2,8 @@
 
 The keys every Keras callback takes come from Keras' own signatures (``keywords.py``), so a
 key a callback's class takes is allowed whether or not it is typed here; a callback that is no
-Keras class (a user's own) takes any keyword argument.
+Keras class (a user's own) takes any keyword argument. Each schema is named after its Keras
+class, with ``Node``: ``ModelCheckpointNode`` is the config of a ``ModelCheckpoint``.
 """
 
 from typing import Literal
@@ -12,7 +13,7 @@ from pydantic import model_validator
 from ktrain.schema.base import KerasTarget, NonNegativeFloat, NonNegativeInt, OpenRate, SaveFreq
 
 
-class EarlyStopping(KerasTarget):
+class EarlyStoppingNode(KerasTarget):
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
     patience: NonNegativeInt = 0
@@ -23,7 +24,7 @@ class EarlyStopping(KerasTarget):
     verbose: Literal[0, 1] = 0
 
 
-class ModelCheckpoint(KerasTarget):
+class ModelCheckpointNode(KerasTarget):
     filepath: str
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
@@ -43,7 +44,7 @@ class ModelCheckpoint(KerasTarget):
         return self
 
 
-class ReduceLROnPlateau(KerasTarget):
+class ReduceLROnPlateauNode(KerasTarget):
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
     factor: OpenRate = 0.1
@@ -54,13 +55,13 @@ class ReduceLROnPlateau(KerasTarget):
     verbose: Literal[0, 1] = 0
 
 
-class CSVLogger(KerasTarget):
+class CSVLoggerNode(KerasTarget):
     filename: str
     separator: str = ","
     append: bool = False
 
 
-class TensorBoard(KerasTarget):
+class TensorBoardNode(KerasTarget):
     log_dir: str = "logs"
     histogram_freq: NonNegativeInt = 0
     write_graph: bool = True
@@ -71,10 +72,10 @@ class TensorBoard(KerasTarget):
 
 
 CALLBACKS = {
-    "keras.callbacks.EarlyStopping": EarlyStopping,
-    "keras.callbacks.ModelCheckpoint": ModelCheckpoint,
-    "ktrain.callbacks.ModelCheckpoint": ModelCheckpoint,
-    "keras.callbacks.ReduceLROnPlateau": ReduceLROnPlateau,
-    "keras.callbacks.CSVLogger": CSVLogger,
-    "keras.callbacks.TensorBoard": TensorBoard,
+    "keras.callbacks.EarlyStopping": EarlyStoppingNode,
+    "keras.callbacks.ModelCheckpoint": ModelCheckpointNode,
+    "ktrain.callbacks.ModelCheckpoint": ModelCheckpointNode,
+    "keras.callbacks.ReduceLROnPlateau": ReduceLROnPlateauNode,
+    "keras.callbacks.CSVLogger": CSVLoggerNode,
+    "keras.callbacks.TensorBoard": TensorBoardNode,
 }

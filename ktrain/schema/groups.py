@@ -8,7 +8,7 @@ the group's open schema, which needs only ``_target_`` and what the run itself r
 import os
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from ktrain.data.folders import FolderError, scan
 from ktrain.models import BACKBONES
@@ -152,6 +152,12 @@ class Schedule(Targeted):
     def epoch_problems(self, epochs: int) -> list[str]:
         """What in this schedule cannot happen within ``fit.epochs``."""
         return []
+
+
+class OpenSchedule(Schedule):
+    """A schedule ktrain does not know: taken to vary, its keys its own."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 class Constant(Schedule):
@@ -301,6 +307,6 @@ DATA = {
 GROUPS = {
     "model": (MODELS, OpenTarget),
     "optimizer": (OPTIMIZERS, OpenOptimizer),
-    "schedule": (SCHEDULES, OpenTarget),
+    "schedule": (SCHEDULES, OpenSchedule),
     "data": (DATA, OpenData),
 }

@@ -1,15 +1,17 @@
 """Rules across the keys of a config whose every node the schema has passed.
 
-Each rule is whole here: what it refuses and, where it gives way, what it changes.
+Each rule is whole here: what it refuses (``problems``) and, where it gives way, what it
+changes (``changes``, which ``derive.rules_applied`` makes into a new config).
 """
 
-import logging
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
+from ktrain import overrides as command_line
 from ktrain.schema.groups import MODELS, SCHEDULES, Backbone
 from ktrain.schema.run import TrainConfig
 
-log = logging.getLogger(__name__)
+DROP = None  # the value of a change that drops a callback
 
 # Callbacks that set the optimizer's learning rate themselves: beside a schedule that varies
 # they would fight over it (Keras refuses to set the rate of an optimizer built on a schedule).
@@ -26,25 +28,43 @@ def problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
     )
 
 
-def apply(config: TrainConfig) -> None:
-    """Where a rule gives way, change ``config`` as it says, and log it: a schedule that
-    varies turns off the learning-rate callbacks that the command line did not name (those it
-    named were refused by ``problems``); ``fine_tune`` builds the backbone frozen, for its first
-    phase (``ktrain.fine_tune`` unfreezes it for the second)."""
+class Change(NamedTuple):
+    """A value a rule sets (``DROP``: a callback it turns off), and why, for the log."""
+
+    key: str
+    value: Any
+    reason: str
+
+
+def changes(config: TrainConfig) -> list[Change]:
+    """Where a rule gives way, what it changes: a schedule that varies turns off the
+    learning-rate callbacks that the command line did not name (those it named were refused by
+    ``problems``); ``fine_tune`` builds the backbone frozen, for its first phase
+    (``ktrain.run.fine_tune`` unfreezes it for the second)."""
+    found = []
     if config.fine_tune is not None and config.model.get("trainable", True):
-        log.info("fine_tune: the backbone is built frozen (model.trainable=false) for the head phase")
-        config.model["trainable"] = False
-    for name in _callbacks_replaced_by_schedule(config):
-        log.info(
-            "schedule=%s sets the learning rate, so callbacks.%s is off in this run", config.option("schedule"), name
+        found.append(
+            Change(
+                "model.trainable",
+                False,
+                "fine_tune: the backbone is built frozen (model.trainable=false) for the head phase",
+            )
         )
-        del config.callbacks[name]
+    for name in _callbacks_replaced_by_schedule(config):
+        found.append(
+            Change(
+                f"callbacks.{name}",
+                DROP,
+                f"schedule={config.option('schedule')} sets the learning rate, so callbacks.{name} is off in this run",
+            )
+        )
+    return found
 
 
 def _monitor_problems(config: TrainConfig) -> list[str]:
     """Every monitored metric must be a key of Keras' epoch logs for the compiled metrics."""
     metrics = config.compile.metrics
-    weighted = (config.compile.model_extra or {}).get("weighted_metrics") or []
+    weighted = config.compile.get("weighted_metrics") or []
     if not isinstance(weighted, list) or not all(isinstance(m, str) for m in metrics + weighted):
         return []  # a metric object names its own log key; Keras will tell
     # Keras logs a weighted metric under its name, or as weighted_<name> beside the unweighted one.
@@ -64,19 +84,17 @@ def _monitor_problems(config: TrainConfig) -> list[str]:
 def _callbacks_replaced_by_schedule(config: TrainConfig) -> list[str]:
     """The callbacks a schedule that varies replaces: every one in ``RATE_CALLBACKS``, beside
     any schedule but ``constant`` (a schedule ktrain does not know is taken to vary)."""
-    schema = SCHEDULES.get(config.schedule.get("_target_"))
-    if schema is not None and not schema.varies:
+    if not config.schedule.varies:
         return []
-    return [name for name, node in config.callbacks.items() if node and node.get("_target_") in RATE_CALLBACKS]
+    return [name for name, node in config.callbacks.items() if node and node.target in RATE_CALLBACKS]
 
 
 def _schedule_problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
     """Schedule events beyond ``fit.epochs``; rate callbacks named on the command line."""
-    schema = SCHEDULES.get(config.schedule.get("_target_"))
-    found = schema.model_validate(config.schedule).epoch_problems(config.fit.epochs) if schema else []
+    found = config.schedule.epoch_problems(config.fit.epochs)
     for name in _callbacks_replaced_by_schedule(config):
         if _named_on_command_line(f"callbacks.{name}", overrides):
-            kind = config.callbacks[name]["_target_"].rpartition(".")[2]
+            kind = config.callbacks[name].target.rpartition(".")[2]
             found.append(
                 f"schedule={config.option('schedule')} changes the learning rate at every step, and "
                 f"callbacks.{name} ({kind}), given on the command line, would change it too; keep one "
@@ -92,7 +110,7 @@ def _fine_tune_problems(config: TrainConfig) -> list[str]:
     if plan is None:
         return []
     found = []
-    if MODELS.get(config.model.get("_target_")) is not Backbone:
+    if MODELS.get(config.model.target) is not Backbone:
         found.append(
             f"fine_tune trains a head on a frozen backbone and then the backbone, but model={config.option('model')} "
             "has no backbone; use a backbone model (model=resnet50, vgg16, mobilenet_v2, efficientnet_b0, or "
@@ -105,8 +123,7 @@ def _fine_tune_problems(config: TrainConfig) -> list[str]:
             f"fit.epochs={epochs}" + (f" and fit.initial_epoch={first}" if first else "") + "; give "
             f"head_epochs below {epochs - first}, or raise fit.epochs"
         )
-    schema = SCHEDULES.get(config.schedule.get("_target_"))
-    if schema is None or schema.varies:
+    if config.schedule.varies:
         found.append(
             f"fine_tune sets the learning rate of its second phase (optimizer.learning_rate times "
             f"fine_tune.learning_rate_factor), which schedule={config.option('schedule')} would fight; use "
@@ -119,25 +136,17 @@ def _named_on_command_line(key: str, overrides: Sequence[str]) -> bool:
     """Whether an override sets ``key`` or a key below it, or lists it as a group option
     (``callbacks=[early_stopping,reduce_lr]``). Deletions (``~key``) do not count."""
     group, _, option = key.rpartition(".")
-    for override in overrides:
-        if override.startswith("~"):
-            continue
-        name, _, value = override.lstrip("+").partition("=")
-        if name == key or name.startswith(f"{key}."):
-            return True
-        if name == group and option in value.strip("[]").replace(" ", "").split(","):
-            return True
-    return False
+    return command_line.sets_below(overrides, key) or command_line.names_option(overrides, group, option)
 
 
 def _auto_rate_problems(config: TrainConfig) -> list[str]:
     """``optimizer.learning_rate=auto`` becomes the base rate of ktrain's own schedules; a
     schedule ktrain does not know may not take a base rate at all (its rates its own)."""
-    if config.optimizer.get("learning_rate") != "auto" or config.schedule.get("_target_") in SCHEDULES:
+    if config.optimizer.learning_rate != "auto" or config.schedule.target in SCHEDULES:
         return []
     return [
         f"optimizer.learning_rate=auto trains with the LR range test's suggestion as the base rate of "
-        f"the schedule, and schedule._target_={config.schedule.get('_target_')} is not one of ktrain's "
+        f"the schedule, and schedule._target_={config.schedule.target} is not one of ktrain's "
         f"schedules, which take one (allowed: {', '.join(t.rpartition('.')[2] for t in SCHEDULES)}); "
         "give a number, or run python train.py lr_find=true to see the suggestion"
     ]

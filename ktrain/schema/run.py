@@ -1,6 +1,7 @@
-"""The top of the two configs, ``train.yaml`` and ``predict.yaml``: the typed objects that a
-validated run reads. The groups built by ``_target_`` stay plain mappings, checked against
-their own schemas (``ktrain.schema.groups``), since ``hydra.utils.instantiate`` builds them."""
+"""The top of the two configs, ``train.yaml`` and ``predict.yaml``: the typed, frozen objects
+that a validated run reads. The groups built by ``_target_`` (model, optimizer, schedule, data,
+callbacks) hold the node of their target's schema (``ktrain.schema.groups``,
+``ktrain.schema.callbacks``), or an open node where a user's own ``_target_`` takes its own keys."""
 
 import os
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from ktrain.schema.base import (
+    Frozen,
     KerasKeywords,
     Mode,
     NonNegativeFloat,
@@ -16,7 +18,9 @@ from ktrain.schema.base import (
     PositiveFloat,
     PositiveInt,
     Section,
+    Targeted,
     Verbose,
+    plain_mapping,
 )
 
 
@@ -177,6 +181,7 @@ class OptunaTrial(Section):
 
 class TrainConfig(Section):
     """A validated training config: what the run reads, and nothing else, once it is made.
+    Frozen: a value derived later (``ktrain.schema.derive``) makes a new config.
 
     Besides the keys of ``train.yaml`` it knows the option chosen in each group (``model``
     -> ``simple_cnn``), as Hydra records it (``hydra.runtime.choices``): ``option``.
@@ -191,11 +196,11 @@ class TrainConfig(Section):
     paths: Paths
     mlflow: Mlflow
     hardware: Hardware
-    model: dict[str, Any]
-    optimizer: dict[str, Any]
-    schedule: dict[str, Any]
-    data: dict[str, Any]
-    callbacks: dict[str, dict[str, Any] | None]
+    model: Targeted
+    optimizer: Targeted
+    schedule: Targeted
+    data: Targeted
+    callbacks: Frozen(Targeted | None)
     fine_tune: FineTune | None = None
     lr_find: bool = False
     lr_range_test: LrRangeTest = LrRangeTest()
@@ -203,9 +208,10 @@ class TrainConfig(Section):
     _choices: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
-    def make(cls, values: dict[str, Any], choices: dict[str, str]) -> "TrainConfig":
-        """The typed config of ``values``, which the schema has checked, with the groups' ``choices``."""
-        config = cls.model_validate(values)
+    def make(cls, values: dict[str, Any], nodes: dict[str, Any], choices: dict[str, str]) -> "TrainConfig":
+        """The typed config of ``values``, which the schema has checked, with the groups'
+        typed ``nodes`` (``schema_of`` each) and ``choices``."""
+        config = cls.model_validate({**values, **nodes})
         config._choices = dict(choices)
         return config
 
@@ -213,7 +219,7 @@ class TrainConfig(Section):
         """The option chosen in ``group`` (``hardware`` -> ``gpu``); its ``_target_`` where
         the config did not come through Hydra's defaults list."""
         node = getattr(self, group, None)
-        fallback = node.get("_target_", group) if isinstance(node, dict) else group
+        fallback = node.target if isinstance(node, Targeted) else group
         return self._choices.get(group) or fallback
 
     def chosen_options(self) -> dict[str, str]:
@@ -222,7 +228,15 @@ class TrainConfig(Section):
 
     def values(self) -> dict[str, Any]:
         """The config as plain values, as ``train.yaml`` spells its keys."""
-        return self.model_dump()
+        return {name: _plain(getattr(self, name)) for name in type(self).model_fields}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Section):
+        return value.values()
+    if isinstance(value, Mapping):
+        return plain_mapping(value)
+    return value
 
 
 class PredictMlflow(Section):

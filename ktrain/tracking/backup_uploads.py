@@ -6,8 +6,7 @@ import time
 
 import keras
 
-from ktrain.callbacks.run_backup import STATE_FILE
-from ktrain.names import BACKUP_ARTIFACTS
+from ktrain.names import BACKUP_ARTIFACTS, BACKUP_STATE
 from ktrain.tracking.uploads import Uploads
 
 log = logging.getLogger(__name__)
@@ -70,6 +69,6 @@ class BackupUploads(keras.callbacks.Callback):
                 self.uploads.delete(f"{BACKUP_ARTIFACTS}/{older}")
             self._in_mlflow = {state["arrays"]}
 
-        files = [(arrays, BACKUP_ARTIFACTS), (self.backup.directory / STATE_FILE, BACKUP_ARTIFACTS)]
+        files = [(arrays, BACKUP_ARTIFACTS), (self.backup.directory / BACKUP_STATE, BACKUP_ARTIFACTS)]
         # Staged here, in the backup's writer thread, which commits the next backup only after.
         self.uploads.send("backup", files, copy=False, after=drop_older, background=False)

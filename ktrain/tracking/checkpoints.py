@@ -5,7 +5,6 @@ from pathlib import Path
 
 import keras
 
-from ktrain.callbacks.model_checkpoint import ModelCheckpoint
 from ktrain.names import CHECKPOINT_DIR, EPOCH_CHECKPOINTS
 from ktrain.tracking.uploads import Uploads
 
@@ -114,18 +113,3 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return stat.st_mtime_ns, stat.st_size
-
-
-def checkpoint_files(callbacks) -> tuple[dict[str, Path], bool]:
-    """The files the ``ModelCheckpoint`` callbacks among ``callbacks`` write, by role: ``best``
-    (``save_best_only``) and ``last``; a file name with ``{epoch}`` placeholders is left to
-    the upload at the run's end. And whether any of them is rewritten in place (Keras' own
-    ``ModelCheckpoint``, not ktrain's): those are copied aside before they are uploaded."""
-    files, in_place = {}, False
-    for callback in callbacks:
-        if isinstance(callback, keras.callbacks.ModelCheckpoint) and "{" not in str(callback.filepath):
-            role = "best" if callback.save_best_only else "last"
-            if role not in files:
-                files[role] = Path(callback.filepath)
-                in_place = in_place or not isinstance(callback, ModelCheckpoint)
-    return files, in_place

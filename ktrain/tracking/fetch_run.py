@@ -1,7 +1,7 @@
 """``resume=<MLflow run id>``: a run dir rebuilt from the tracking server alone.
 
 A run sends its ``.hydra/`` config when it starts, its best checkpoint as Keras writes it and
-its backup after its epochs (``ktrain.tracking.run_files``). This downloads them into a run
+its backup after its epochs (``ktrain.tracking.run_uploads``). This downloads them into a run
 dir, ``outputs/resumed/<run id>`` under the current directory unless ``hydra.run.dir`` says
 otherwise, with an ``mlflow_run.json`` naming the run and the server, so that the resume
 then goes on as one from a run dir: the same MLflow run, the backup's epoch, the callbacks'
@@ -10,6 +10,7 @@ progress. A dir that already holds the run keeps its own backup when it is not o
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from ktrain.errors import UserError
@@ -22,17 +23,18 @@ from ktrain.names import (
     RUN_RECORD,
     SAVED_CONFIG,
 )
-from ktrain.tracking.holder import refuse_if_held_remotely
+from ktrain.names import BACKUP_STATE as STATE
 
 log = logging.getLogger(__name__)
 
-STATE = "state.json"  # the backup's commit file (ktrain.callbacks.run_backup.STATE_FILE)
 
-
-def fetch_run(run_id: str, tracking_uri: str, run_dir: Path) -> Path:
+def fetch_run(
+    run_id: str, tracking_uri: str, run_dir: Path, check_tags: Callable[[dict[str, str]], None] | None = None
+) -> Path:
     """Download MLflow run ``run_id``'s config and latest backup into ``run_dir``; return it.
-    ``UserError`` for a run the server does not know, one that a live process trains, and
-    one without an uploaded backup."""
+    ``check_tags`` is given the run's tags before anything is downloaded, and may refuse it
+    (resume's check that no live process trains it). ``UserError`` for a run the server does
+    not know, and one without an uploaded backup."""
     from mlflow import MlflowClient  # only for a resume by run id: a second of startup
 
     where = f"resume={run_id}"
@@ -40,7 +42,8 @@ def fetch_run(run_id: str, tracking_uri: str, run_dir: Path) -> Path:
         raise UserError(_unknown(run_id, tracking_uri))  # asking MLflow would create an empty store
     client = MlflowClient(tracking_uri)
     run = _get_run(client, run_id, tracking_uri)
-    refuse_if_held_remotely(client, run_id, f"{where}: MLflow run {run_id}")
+    if check_tags is not None:
+        check_tags(dict(run.data.tags))
     state = _remote_state(client, run)
     local = _local_state(run_dir, run_id)
     if local is not None and local["epoch"] >= state["epoch"]:

@@ -1,5 +1,5 @@
 """A trained run's files (its model, config and class names): from its run dir, or downloaded
-from MLflow by run id. Used by ``predict.py`` and by ``model=saved model.from_run=...``."""
+from MLflow by run id. Used by ``ktrain-predict`` and by ``model=saved model.from_run=...``."""
 
 import logging
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ LOGGED_MODEL_FILES = {"final": LOGGED_MODEL_FILE, "best": BEST_CHECKPOINT}
 
 
 @dataclass(frozen=True)
-class RunFiles:
+class ModelFiles:
     """The files of a trained run that predictions need; ``config`` and ``class_names`` may be absent."""
 
     model: Path
@@ -25,7 +25,7 @@ class RunFiles:
     class_names: Path | None
 
 
-def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str = "run") -> RunFiles:
+def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str = "run") -> ModelFiles:
     """The model, config and class names of a run dir, or of an MLflow run (downloaded);
     ``key`` is the config key that named the run, for the refusals."""
     run_dir = Path(run).expanduser()
@@ -34,7 +34,7 @@ def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, ke
         if not model.is_file():
             raise UserError(f"{key}={run!r} is a folder without {MODEL_FILES[checkpoint]}: {_no_model(checkpoint)}.")
         config, class_names = run_dir / SAVED_CONFIG, run_dir / CLASS_NAMES
-        return RunFiles(model, config if config.is_file() else None, class_names if class_names.is_file() else None)
+        return ModelFiles(model, config if config.is_file() else None, class_names if class_names.is_file() else None)
     return _download_run(run, checkpoint, tracking_uri, downloads, key)
 
 
@@ -47,7 +47,7 @@ def _no_model(checkpoint: str) -> str:
     return "the run wrote no checkpoint (its callbacks had no model_checkpoint)"
 
 
-def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str) -> RunFiles:
+def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
     unknown = UserError(
         f"{key}={run_id!r} is neither a run dir nor the id of a run in the MLflow store at "
         f"{tracking_uri}; give the run dir or the MLflow run id that train.py printed (set "
@@ -77,4 +77,4 @@ def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Pa
     if model is None:
         why = "it was trained with mlflow.log_model=false, or " if checkpoint == "final" else ""
         raise UserError(f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint]}: {why}{_no_model(checkpoint)}.")
-    return RunFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES))
+    return ModelFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES))

@@ -34,8 +34,9 @@ except ImportError:  # Windows
 log = logging.getLogger(__name__)
 
 
-class TrackedRun:
-    """A context manager around ``mlflow.start_run`` for one training run.
+class MlflowRun:
+    """The tracked run (``ktrain.contracts.TrackedRun``) of one training run: a context manager
+    around ``mlflow.start_run``.
 
     On entry it writes ``RUN_RECORD`` into the run directory, so that the run can be found
     again to resume it; given ``run_id``, it reopens that run instead of starting one. On exit
@@ -65,7 +66,7 @@ class TrackedRun:
         self.checkpoints_at_end = checkpoints_at_end  # False: they were sent as written
         self._params: dict[str, str] = {}
 
-    def __enter__(self) -> "TrackedRun":
+    def __enter__(self) -> "MlflowRun":
         mlflow.set_tracking_uri(self.tracking_uri)
         if self.reopened:
             run = mlflow.start_run(run_id=self.run_id)
@@ -156,8 +157,8 @@ class TrackedRun:
 
 
 class UnrecordedRun:
-    """The tracking of a multi-worker or multi-host run's other processes: the chief records
-    the run, the others train alongside it and record nothing."""
+    """The tracked run (``ktrain.contracts.TrackedRun``) of a multi-worker or multi-host run's
+    other processes: the chief records the run, the others train alongside it and record nothing."""
 
     run_id = None
 
@@ -180,13 +181,35 @@ class UnrecordedRun:
         pass
 
     def log_keras_model(self, model, sample_inputs) -> None:
-        """The model work of the chief's ``log_keras_model`` (a call and a save), to scratch:
+        """The model work of ``MlflowRun.log_keras_model`` (a call and a save), to scratch:
         across the processes of a multi-host run each is a collective that all must join."""
-        import keras  # as in TrackedRun.log_keras_model
+        import keras  # as in MlflowRun.log_keras_model
 
         keras.ops.convert_to_numpy(model(sample_inputs, training=False))
         with tempfile.TemporaryDirectory(prefix="ktrain-worker-model-") as scratch:
             model.save(Path(scratch) / "model.keras")
+
+
+def record_side_run(
+    tracking_uri: str,
+    experiment_name: str,
+    run_name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    artifacts: list[Path],
+) -> str:
+    """A finished run of its own beside the training runs (the LR range test's): its params,
+    metrics and files; returns its id."""
+    client = mlflow.MlflowClient(tracking_uri)
+    run_id = client.create_run(ensure_experiment(tracking_uri, experiment_name), run_name=run_name).info.run_id
+    for key, value in flatten(params).items():
+        client.log_param(run_id, key, value)
+    for key, value in metrics.items():
+        client.log_metric(run_id, key, value)
+    for path in artifacts:
+        client.log_artifact(run_id, str(path))
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:

@@ -1,37 +1,25 @@
-"""The tags every run gets: versions, the command line, the git commit of the project."""
+"""A run's tags read, set and deleted on their own, outside an active run: the heartbeat tag
+that ``ktrain.resume.holder`` keeps, say."""
 
-import subprocess
-import sys
+import logging
 
-import keras
-from hydra.core.hydra_config import HydraConfig
-
-import ktrain
-from ktrain.names import GIT_COMMIT_TAG, OVERRIDES_TAG, RESUMED_WITH_TAG, VERSION_TAG
+log = logging.getLogger(__name__)
 
 
-def run_tags(root_dir: str, resumed: bool) -> dict[str, str]:
-    """Versions, the overrides (``ktrain.resumed_with`` on a resumed run) and the git commit
-    of ``root_dir``."""
-    tags = {
-        VERSION_TAG: ktrain.__version__,
-        "keras.version": keras.__version__,
-        "keras.backend": keras.backend.backend(),
-    }
-    if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
-        tags["tensorflow.version"] = sys.modules["tensorflow"].__version__
-    if HydraConfig.initialized():
-        tags[RESUMED_WITH_TAG if resumed else OVERRIDES_TAG] = " ".join(HydraConfig.get().overrides.task)
-    commit = git_commit(root_dir)
-    if commit:
-        tags[GIT_COMMIT_TAG] = commit
-    return tags
+def run_tag(tracking_uri: str, run_id: str, key: str) -> str | None:
+    """The value of tag ``key`` of the run, or None."""
+    from mlflow import MlflowClient  # a second of startup: only once a tag is read
+
+    return MlflowClient(tracking_uri).get_run(run_id).data.tags.get(key)
 
 
-def git_commit(directory: str) -> str | None:
-    """The commit checked out in ``directory``; None outside a git checkout."""
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
+def set_run_tag(tracking_uri: str, run_id: str, key: str, value: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri).set_tag(run_id, key, value)
+
+
+def delete_run_tag(tracking_uri: str, run_id: str, key: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri).delete_tag(run_id, key)

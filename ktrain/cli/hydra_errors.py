@@ -1,0 +1,83 @@
+"""Hydra's composition errors and file-system errors, told as one paragraph.
+
+Hydra refuses an unknown key or group option before any of our code runs, and its message
+does not list what is allowed. ``explain`` rewrites those errors with the allowed keys or
+options and the nearest allowed name.
+"""
+
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+from ktrain import overrides as command_line
+from ktrain.cli.config_search import config_dirs
+from ktrain.schema.keywords import suggestion, supplied
+from ktrain.schema.messages import allowed_keys
+
+
+def explain_file_error(error: OSError) -> str:
+    """One paragraph for a file that could not be written or read, such as the run dir."""
+    return (
+        f"cannot use {error.filename}: {error.strerror}. A run writes its dir (hydra.run.dir, by "
+        "default outputs/<date>/<time> under the current directory; hydra.sweep.dir for -m) and "
+        "the local MLflow store (outputs/mlflow.db unless mlflow.tracking_uri says otherwise); "
+        "run from a directory you can write to, or point those at one, e.g. "
+        "hydra.run.dir=/tmp/my-run. If the run had started, it is recorded FAILED in MLflow "
+        "and its train.log holds the traceback."
+    )
+
+
+def explain(error: HydraException, overrides: list[str], config_name: str = "train") -> str:
+    """One paragraph for a Hydra error: the key or option, the bad value, what is allowed."""
+    if isinstance(error, MissingConfigException) and error.options and error.missing_cfg_file:
+        group, _, option = error.missing_cfg_file.rpartition("/")
+        allowed = ", ".join(sorted(error.options))
+        return f"Invalid config: {group}={option} is not an option of {group} (allowed: {allowed})."
+    cause = error.__cause__
+    if isinstance(error, ConfigCompositionException) and isinstance(cause, ConfigKeyError | ConfigAttributeError):
+        return _unknown_key(cause, overrides, config_name)
+    lines = [str(error)] + ([str(cause)] if cause is not None else [])
+    return " ".join(" ".join(lines).split())
+
+
+def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[str], config_name: str) -> str:
+    """A key the composed config lacks: one ktrain passes itself, one the node allows (it needs
+    a leading +), or an unknown one, told with the nearest allowed name and all of them."""
+    key = cause.full_key
+    unchosen = _unchosen_group(key, overrides)
+    if unchosen:
+        return unchosen
+    given = next((o for o in overrides if command_line.key_of(o) == key), key)
+    path, _, name = key.rpartition(".")
+    refused = supplied(key) if config_name == "train" else None
+    if refused:
+        return f"Invalid config: {refused}."
+    parent = cause.parent_node
+    # The whole config: a nested key's allowed keys depend on its group's _target_.
+    config = OmegaConf.to_container(parent._get_root(), resolve=False) if parent is not None else {}
+    keys, open_ended = allowed_keys(path, config, config_name)
+    where = path or "the top level"
+    if name in keys:
+        return (
+            f"Invalid config: {given} sets {key}, which {where} allows but this config does not "
+            f"set yet; add it with a leading +: +{given.lstrip('+')}."
+        )
+    near = suggestion(name, keys)
+    hint = f" (did you mean {near}?)" if near else ""
+    allowed = ", ".join(keys) if keys else "no keys"
+    more = " (and any other keyword argument of its _target_, added with a leading +)" if open_ended else ""
+    return f"Invalid config: {given} names an unknown key {key!r}{hint}; {where} takes: {allowed}{more}."
+
+
+def _unchosen_group(key: str, overrides: list[str]) -> str | None:
+    """For a key below a group that the config has not chosen an option of (``fine_tune`` is
+    null by default), the option to choose first; None for any other key."""
+    options = sorted({path.stem for folder in config_dirs() for path in (folder / key).glob("*.yaml")})
+    given = next((o.text for o in command_line.parsed(overrides) if o.key.startswith(f"{key}.")), None)
+    if "." in key or not options or given is None:
+        return None
+    return (
+        f"Invalid config: {given} sets a key of the group {key}, of which this config has chosen no "
+        f"option; choose one first: {key}={options[0]} {given.lstrip('+')} (the options of {key}: "
+        f"{', '.join(options)})."
+    )

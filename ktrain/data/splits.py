@@ -1,0 +1,55 @@
+"""Train, val and test splits: the ones a data set gives, and the others taken from its
+training data by their fractions, each with the class proportions of the whole.
+
+``complete_splits`` keeps the splits a data set gives and takes the missing ones, for an
+``.npz`` file's arrays (``arrays.py``) and an image folder's files (``image_folder.py``) alike.
+"""
+
+import numpy as np
+
+from ktrain.data import SPLITS
+from ktrain.errors import UserError
+
+Arrays = tuple[np.ndarray, np.ndarray]  # (inputs, labels), or (file paths, labels)
+
+
+def complete_splits(
+    train: Arrays, given: dict[str, Arrays], val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, Arrays]:
+    """The train/val/test splits: ``given`` ones (val, test) as they are, the missing ones taken
+    from ``train`` by their fractions, stratified and seeded; with nothing given, all three
+    from ``train``."""
+    fractions = {"val": val_fraction, "test": test_fraction}
+    missing = {split: fraction for split, fraction in fractions.items() if split not in given}
+    if not missing:
+        return {"train": train, **given}
+    taken = stratified_split(*train, missing.get("val", 0.0), missing.get("test", 0.0), seed)
+    return {split: given.get(split, taken[split]) for split in SPLITS}
+
+
+def stratified_split(
+    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, Arrays]:
+    """Seeded split into train/val/test, each with the class proportions of ``y``.
+
+    A fraction of 0 gives an empty split.
+    """
+    from sklearn.model_selection import train_test_split  # scikit-learn: imported once data are split
+
+    def take(x, y, fraction):
+        if fraction == 0:
+            return (x, y), (x[:0], y[:0])
+        try:
+            x_rest, x_part, y_rest, y_part = train_test_split(x, y, test_size=fraction, stratify=y, random_state=seed)
+        except ValueError as error:
+            counts = np.bincount(y)
+            raise UserError(
+                f"Cannot split {len(y)} samples into train/val/test with class proportions kept "
+                f"({error}); the smallest class has {counts[counts > 0].min()} samples. Use more "
+                "data, or smaller data.val_fraction and data.test_fraction."
+            ) from error
+        return (x_rest, y_rest), (x_part, y_part)
+
+    rest, test = take(x, y, test_fraction)
+    train, val = take(*rest, val_fraction / (1.0 - test_fraction))
+    return {"train": train, "val": val, "test": test}

@@ -1,0 +1,109 @@
+"""What a run's process sets up before its backend is imported: the environment variables the
+backend reads, and this process's place among a run's processes.
+
+``prepare_environment`` runs before Keras is imported (visible GPUs, the CPU's logical devices
+on JAX, TF_CONFIG or the multi-host role checked); ``is_chief`` says whether this process
+records the run.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from ktrain.distribute import multi_host, tf_config
+from ktrain.errors import UserError
+from ktrain.schema import Hardware
+
+# Keys that only the TensorFlow backend implements, with what they are for.
+TENSORFLOW_ONLY = {
+    "memory_limit_mb": "a logical GPU device of a given size",
+    "intra_op_threads": "TensorFlow's thread pools",
+    "inter_op_threads": "TensorFlow's thread pools",
+}
+
+
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
+def keras_backend() -> str:
+    """The backend ``import keras`` loads: ``KERAS_BACKEND``, else keras.json's, else tensorflow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    try:
+        return json.loads((keras_home / "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
+
+
+def prepare_environment(hardware: Hardware) -> None:
+    """Set what the backend reads at import: quiet C++ logs, the visible GPUs, the CPU's
+    logical devices (JAX); refuse what the backend cannot do before importing it."""
+    backend = keras_backend()
+    _refuse_unsupported(hardware, backend)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if hardware.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    elif hardware.visible_devices is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, hardware.visible_devices))
+    if backend == "jax":
+        if hardware.device == "cpu":
+            os.environ["JAX_PLATFORMS"] = "cpu"
+        flags = [f"--xla_force_host_platform_device_count={hardware.cpu_devices}"] if hardware.cpu_devices > 1 else []
+        if hardware.deterministic:
+            flags.append("--xla_gpu_deterministic_ops=true")
+        if flags:
+            os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
+        if hardware.memory_growth:
+            os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    if hardware.strategy == "multi_worker":
+        tf_config.read_role()
+    if hardware.strategy == "multi_host":
+        multi_host.read_role(hardware)
+
+
+def is_chief(hardware: Hardware) -> bool:
+    """Whether this process records the run: always, except the other processes of a
+    multi-worker (TF_CONFIG) or multi-host (jax.distributed) run."""
+    if hardware.strategy == "multi_worker":
+        return tf_config.read_role().is_chief
+    if hardware.strategy == "multi_host":
+        return multi_host.read_role(hardware).is_chief
+    return True
+
+
+def process_name(hardware: Hardware) -> str:
+    """This process among a multi-worker or multi-host run's: ``worker1``, ``process1``, ..."""
+    if hardware.strategy == "multi_worker":
+        role = tf_config.read_role()
+        return f"{role.task_type}{role.task_index}"
+    return f"process{multi_host.read_role(hardware).process_id}"
+
+
+def _refuse_unsupported(hardware: Hardware, backend: str) -> None:
+    if hardware.strategy == "multi_host" and backend != "jax":
+        raise UserError(
+            f"hardware=multi_host joins its processes with jax.distributed, on the JAX backend only, and "
+            f"KERAS_BACKEND is {backend}. Run every process with KERAS_BACKEND=jax (pip install -e '.[jax]'), "
+            "or use hardware=multi_worker on TensorFlow."
+        )
+    if backend == "tensorflow":
+        return
+    problems = [
+        f"hardware.{key}={getattr(hardware, key)!r} ({what})"
+        for key, what in TENSORFLOW_ONLY.items()
+        if getattr(hardware, key) is not None
+    ]
+    if hardware.strategy == "multi_worker":
+        problems.append("hardware=multi_worker (MultiWorkerMirroredStrategy over TF_CONFIG)")
+    if backend != "jax" and (hardware.strategy == "mirrored" or hardware.cpu_devices > 1):
+        problems.append(f"hardware.strategy={hardware.strategy} with several devices (keras.distribution)")
+    if problems:
+        what = "is" if len(problems) == 1 else "are"
+        raise UserError(
+            f"{'; '.join(problems)} {what} not available on the {backend} backend "
+            f"(KERAS_BACKEND={backend}). Leave {'it' if len(problems) == 1 else 'them'} at the "
+            "default, or train on the TensorFlow backend (unset KERAS_BACKEND)"
+            + (", or on JAX for several devices" if backend not in ("tensorflow", "jax") else "")
+            + "."
+        )

@@ -1,0 +1,45 @@
+"""A data module's splits spread over the strategy's replicas and processes."""
+
+import logging
+
+from ktrain.data import SPLITS, Split
+from ktrain.distribute.environment import keras_backend
+from ktrain.distribute.strategy import KerasDistribution
+from ktrain.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def split_across_replicas(data, strategy) -> dict[str, Split]:
+    """The train/val/test splits of ``data``; with several replicas, the log states the
+    per-replica batch, and on JAX (keras.distribution) every batch is made to divide evenly
+    across them."""
+    splits = {name: data.split(name) for name in SPLITS}
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return splits
+    log.info(
+        "data: batch_size=%d is the global batch: %d replicas of %g samples each",
+        data.batch_size,
+        replicas,
+        data.batch_size / replicas,
+    )
+    if not isinstance(strategy, KerasDistribution):
+        return splits
+    if data.batch_size % replicas:
+        raise UserError(
+            f"data.batch_size={data.batch_size} does not divide across the {replicas} replicas; "
+            f"on the {keras_backend()} backend every batch is split evenly, so give a multiple "
+            f"of {replicas} (for example data.batch_size={data.batch_size - data.batch_size % replicas or replicas})."
+        )
+    if strategy.processes > 1:
+        shares = (strategy.process_id, strategy.processes, data.batch_size)
+        splits = {name: split.share(*shares) for name, split in splits.items()}
+    even = {name: split.divisible(replicas // strategy.processes) for name, split in splits.items()}
+    dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
+    if any(dropped.values()):
+        log.info(
+            "data: dropped %s sample(s) so that batches divide across the replicas",
+            ", ".join(f"{n} {name}" for name, n in dropped.items() if n),
+        )
+    return even

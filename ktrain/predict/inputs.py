@@ -1,0 +1,94 @@
+"""The inputs of a prediction, found and run through the model as in training: images decoded by
+the training pipeline's own function at the run's ``data.image_size`` and ``data.color_mode``
+(the only settings read from the stored config; nothing in it is instantiated), or arrays."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
+from ktrain.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def find_inputs(given: str) -> Path | list[str]:
+    """A .npy file as its path, or the image files to predict (a folder is searched recursively)."""
+    path = Path(given).expanduser()
+    if path.is_dir():
+        images = list_images(str(path))
+        if not images:
+            raise UserError(f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) at any depth.")
+        return images
+    if path.suffix.lower() == ".npy":
+        return path
+    if not is_image_file(path.name):
+        raise UserError(
+            f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images or a .npy file."
+        )
+    return [str(path)]
+
+
+def predict_images(model, config: Path | None, paths: list[str], batch_size: int):
+    import tensorflow as tf  # the training pipeline's decoder; only for image inputs
+
+    from ktrain.data.image_folder import AUTOTUNE, load_image, unreadable_files
+
+    image_size, color_mode = _image_settings(model, config)
+    bad = set(unreadable_files(paths))
+    if bad:
+        log.warning(
+            "predict: skipping %d of %d files that cannot be decoded:\n  %s",
+            len(bad),
+            len(paths),
+            "\n  ".join(sorted(bad)),
+        )
+    paths = [path for path in paths if path not in bad]
+    if not paths:
+        raise UserError("None of the input files can be decoded as an image; nothing to predict.")
+    log.info("predict: %d image(s), resized to %dx%d, %s", len(paths), *image_size, color_mode)
+    images = (
+        tf.data.Dataset.from_tensor_slices(paths)
+        .map(lambda path: load_image(path, image_size, color_mode), num_parallel_calls=AUTOTUNE)
+        .batch(batch_size)
+        .prefetch(AUTOTUNE)
+    )
+    return paths, model.predict(images, verbose=0)
+
+
+def _image_settings(model, config: Path | None) -> tuple[tuple[int, int], str]:
+    """The run's data.image_size and data.color_mode; for a run trained on other data, the
+    model's input size and channels."""
+    shape = model.input_shape
+    if len(shape) != 4:
+        raise UserError(
+            f"The run's model takes inputs shaped {tuple(shape[1:])}, not images; give a .npy file "
+            "of such arrays as input."
+        )
+    data = OmegaConf.load(config).get("data", {}) if config else {}
+    size = data.get("image_size") or shape[1:3]
+    color_mode = data.get("color_mode") or {1: "grayscale", 3: "rgb"}.get(shape[3])
+    if color_mode is None:
+        raise UserError(f"The run's model takes {shape[3]} channels; images give 1 (grayscale) or 3 (rgb).")
+    return (int(size[0]), int(size[1])), str(color_mode)
+
+
+def predict_array(model, path: Path, batch_size: int):
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UserError(f"input={str(path)!r} is not a readable .npy file ({error}).") from error
+    expected = tuple(model.input_shape[1:])
+    if x.shape == expected:
+        x = x[np.newaxis]
+    elif x.shape[1:] == expected[:-1] and expected[-1] == 1:  # (n, height, width) grayscale
+        x = x[..., np.newaxis]
+    if x.shape[1:] != expected or not np.issubdtype(x.dtype, np.number):
+        raise UserError(
+            f"input={str(path)!r} holds an array shaped {x.shape} ({x.dtype}); the run's model takes "
+            f"samples shaped {expected}: give numbers shaped (n, {', '.join(map(str, expected))}) "
+            "(pixel values in [0, 255] for images)."
+        )
+    return model.predict(x.astype("float32"), batch_size=batch_size, verbose=0)

@@ -1,0 +1,77 @@
+"""What a run keeps of its model and training, beside ``model.keras``: the model summary, the
+class names, the history as JSON, CSV and a plot of train vs validation, and the best value of
+the monitored metric."""
+
+import csv
+import json
+import logging
+import math
+from pathlib import Path
+
+from ktrain.names import CLASS_NAMES, MODEL_SUMMARY
+
+log = logging.getLogger(__name__)
+
+LEARNING_RATE_KEYS = ("lr", "learning_rate")
+
+
+def write_model_files(model, class_names, out_dir: Path) -> list[Path]:
+    """Write the model's summary and the class names (index order); return their paths."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    summary = Path(out_dir) / MODEL_SUMMARY
+    summary.write_text("\n".join(lines) + "\n")
+    names = Path(out_dir) / CLASS_NAMES
+    names.write_text(json.dumps(list(class_names), indent=1))
+    return [summary, names]
+
+
+def write_history(rows: list[dict[str, float]], out_dir: Path) -> list[Path]:
+    """Write ``history.json``, ``history.csv`` and ``history.png``; return their paths.
+
+    ``rows`` holds one dict per epoch (``EpochLog.rows``); a key an epoch lacks is null in
+    JSON and empty in CSV.
+    """
+    out_dir = Path(out_dir)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    table = {key: [row.get(key) for row in rows] for key in columns}
+    json_path = out_dir / "history.json"
+    json_path.write_text(json.dumps(table, indent=1))
+    csv_path = out_dir / "history.csv"
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    png_path = out_dir / "history.png"
+    plot_history(table, png_path)
+    return [json_path, csv_path, png_path]
+
+
+def plot_history(table: dict[str, list], path: Path) -> None:
+    """One panel per metric (loss, accuracy, ...), training and validation curves in each."""
+    from matplotlib.figure import Figure  # not pyplot: no GUI backend, and a third of the import time
+
+    names = [key for key in table if key != "epoch" and not key.startswith("val_") and key not in LEARNING_RATE_KEYS]
+    fig = Figure(figsize=(5 * max(len(names), 1), 4))
+    axes = fig.subplots(1, max(len(names), 1), squeeze=False)
+    epochs = [epoch + 1 for epoch in table.get("epoch", [])]
+    for ax, name in zip(axes[0], names):
+        for label, key in (("train", name), ("val", f"val_{name}")):
+            if key in table:
+                values = [math.nan if v is None else v for v in table[key]]
+                ax.plot(epochs, values, marker="o", label=f"{label} {name}")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def best_value(rows: list[dict[str, float]], metric: str, mode: str) -> float:
+    """The best value of ``metric`` over the epochs (NaN if it was never logged)."""
+    values = [row[metric] for row in rows if metric in row and not math.isnan(row[metric])]
+    if not values:
+        log.warning("monitor: %s was never logged; returning NaN", metric)
+        return math.nan
+    return min(values) if mode == "min" else max(values)
