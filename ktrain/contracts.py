@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 class DataModule(Protocol):
     """A data set as a run reads it.
 
-    ``spec`` says what the model and the run need to know (input shape, classes, split sizes);
-    ``split(name)`` hands out ``"train"``, ``"val"`` or ``"test"`` as Keras' ``fit`` takes it
-    (a ``Split``); ``batch_size`` is the batch of every split. Its config gives ``_target_``
+    ``spec`` says what the model and the run need to know (its inputs, its targets, split
+    sizes); ``split(name)`` hands out ``"train"``, ``"val"`` or ``"test"`` in any form Keras'
+    ``fit`` takes (a ``Split``: arrays, a ``tf.data.Dataset``, a ``keras.utils.PyDataset``, a
+    grain dataset, a generator); ``batch_size`` is the batch of every split. Its config gives ``_target_``
     and ``batch_size``, and whatever else its constructor takes.
     """
 
@@ -41,10 +42,13 @@ class DataModule(Protocol):
 
 
 class ModelBuilder(Protocol):
-    """A callable that returns a ``keras.Model``.
+    """A callable that returns a ``keras.Model``, one output per target (one output for one
+    target; several named after their targets).
 
-    It is given, of what the run knows, what its signature names: ``input_shape`` and
-    ``num_classes`` from the data's spec; and the keys of its config as keyword arguments.
+    It is given, of what the run knows, what its signature names: ``input_shape`` (one input)
+    or ``inputs`` (name -> shape), ``targets`` (a tuple of ``ktrain.tasks.Target``, whose heads
+    ``ktrain.tasks.heads`` puts on) and ``num_classes`` (for one target that has classes) from
+    the data's spec; and the keys of its config as keyword arguments.
     """
 
     def __call__(self, **arguments: Any) -> "keras.Model": ...
@@ -77,4 +81,6 @@ class TrackedRun(Protocol):
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None: ...
 
-    def log_keras_model(self, model: "keras.Model", sample_inputs: Any) -> None: ...
+    def log_keras_model(
+        self, model: "keras.Model", model_file: Path, sample_inputs: Any, custom_objects=None, code_paths=()
+    ) -> None: ...

@@ -34,8 +34,10 @@ MODEL_SUMMARY = "model_summary.txt"
 
 HYDRA_ARTIFACTS = "hydra"  # the run's .hydra/ files, as an artifact folder
 BACKUP_ARTIFACTS = "backup"  # the run's latest backup, as resume=<run id> downloads it
-LOGGED_MODEL = "model"  # the final model, logged with MLflow's Keras flavor
-LOGGED_MODEL_FILE = f"{LOGGED_MODEL}/data/model.keras"  # its .keras file inside the flavor's folder
+LOGGED_MODEL = "model"  # the final model, logged as an MLflow pyfunc model (ktrain.tracking.keras_pyfunc)
+LOGGED_MODEL_FILE = f"{LOGGED_MODEL}/artifacts/model.keras"  # its .keras file inside the model's folder
+KERAS_FLAVOR_MODEL_FILE = f"{LOGGED_MODEL}/data/model.keras"  # where runs logged with MLflow's Keras flavor keep it
+TARGETS = "targets.json"  # the data's targets (kind, classes, columns), which predictions are decoded by
 
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: a sweep job's parent
 GIT_COMMIT_TAG = "mlflow.source.git.commit"

@@ -214,7 +214,7 @@ def test_help_and_cfg_never_import_tensorflow(args):
 
 def test_help_lists_every_group_and_the_config_as_composed_with_the_overrides():
     text = cli("model=resnet50", "optimizer=sgd", "--help").stdout
-    assert "model: backbone, efficientnet_b0, mlp, mobilenet_v2, resnet50, saved, simple_cnn, vgg16\n" in text
+    assert "model: backbone, efficientnet_b0, mlp, mobilenet_v2, resnet50, saved, simple_cnn, unet, vgg16\n" in text
     assert "schedule: constant, cosine, epoch_exponential, exponential, one_cycle, step, warmup_cosine\n" in text
     assert "hydra/" not in text and "--hydra-help" in text
     assert "_target_: ktrain.models.backbone.backbone" in text and "_target_: keras.optimizers.SGD" in text
@@ -230,3 +230,12 @@ def test_the_readme_error_examples_are_what_the_cli_prints():
     for args, printed in examples:
         process = cli(*args.split())
         assert process.stderr.splitlines()[-1] == printed, args
+
+
+def test_loss_and_metrics_are_auto_by_default_or_per_output_mappings_as_keras_takes_them():
+    config = schema.validate(composed())
+    assert (config.compile.loss, config.compile.metrics) == ("auto", "auto")
+    config = schema.validate(
+        composed("compile.loss={digit: sparse_categorical_crossentropy, ink: huber}", "compile.metrics={ink: [mae]}")
+    )
+    assert config.compile.metrics == {"ink": ["mae"]}

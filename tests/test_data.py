@@ -38,18 +38,19 @@ def test_npz_with_keras_datasets_layout(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "arrays, message",
+    "arrays, settings, message",
     [
-        ({"features": np.zeros((4, 2))}, "it needs 'x' and 'y', or 'x_train' and 'y_train'"),
-        ({"x": np.zeros((10, 2)), "y": np.zeros(9, dtype=int)}, "x has 10 samples but y has 9"),
-        ({"x": np.zeros((10, 2)), "y": np.full(10, 0.5)}, "must hold integer class indices"),
+        ({"features": np.zeros((4, 2))}, {}, "it needs 'x' and 'y', or 'x_train' and 'y_train'"),
+        ({"x": np.zeros((10, 2)), "y": np.zeros(9, dtype=int)}, {}, "x has 10 samples but y has 9"),
+        # float y is a number target; as classes, it is refused
+        ({"x": np.zeros((10, 2)), "y": np.full(10, 0.5)}, {"target_kind": "class"}, "must hold integer class indices"),
     ],
 )
-def test_npz_problems_are_named(tmp_path, arrays, message):
+def test_npz_problems_are_named(tmp_path, arrays, settings, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
     with pytest.raises(UserError, match=message):
-        NpzData(str(path))
+        NpzData(str(path), **settings)
 
 
 def test_npz_labels_beyond_the_class_names_are_refused(tmp_path):

@@ -69,3 +69,20 @@ def test_convolutional_models_refuse_non_image_data():
 
     with pytest.raises(UserError, match=r"model=simple_cnn needs image inputs .* use model=mlp"):
         simple_cnn((64,), 10)
+
+
+def test_a_mask_needs_a_unet_and_a_unet_needs_masks_of_a_size_it_halves():
+    from ktrain.errors import UserError
+    from ktrain.models.small import mlp, simple_cnn
+    from ktrain.models.unet import unet
+    from ktrain.tasks import Target
+
+    mask = (Target("label", "mask", (16, 16), classes=("background", "object")),)
+    assert unet((16, 16, 1), targets=mask, filters=(8, 16)).output_shape == (None, 16, 16, 2)
+    with pytest.raises(UserError, match=r"model=unet halves the image 2 times .* divide by 4; the data give 18x18"):
+        unet((18, 18, 1), targets=mask, filters=(8, 16))
+    with pytest.raises(UserError, match="model=unet predicts masks"):
+        unet((16, 16, 1), 10)
+    for builder in (simple_cnn, mlp):
+        with pytest.raises(UserError, match="which needs a model that keeps the image's height and width"):
+            builder((16, 16, 1), targets=mask)

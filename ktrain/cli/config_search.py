@@ -55,6 +55,22 @@ def config_dirs() -> list[Path]:
     return [d for d in (user_config_dir(), CONF_DIR) if d is not None]
 
 
+def remembered() -> dict[str, str]:
+    """What a run's record keeps of where its configs came from, so that ``resume=`` finds the
+    user's folder (and the modules beside it) from wherever it is typed."""
+    folder = user_config_dir()
+    return {"config_dir": str(folder)} if folder is not None else {}
+
+
+def recall(record: dict) -> None:
+    """The user's config folder of a resumed run, where the command gives none of its own and
+    the folder is still there (``remembered``)."""
+    folder = record.get("config_dir")
+    if user_config_dir() is None and folder and Path(folder).is_dir():
+        os.environ[USER_CONFIG_VARIABLE] = folder
+        import_user_modules()
+
+
 def import_user_modules() -> None:
     """Let ``_target_`` name the user's own modules: those of the current directory, as
     ``python -m`` would (an installed ``ktrain-train`` starts with its own folder on the path

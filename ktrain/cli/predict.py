@@ -11,7 +11,8 @@ from ktrain import schema
 from ktrain.cli.hydra_main import hydra_main
 from ktrain.errors import exit_on_user_error
 from ktrain.predict.inputs import find_inputs
-from ktrain.predict.table import predict, print_table, write_csv
+from ktrain.predict.table import Settings, predict, print_table, write_csv
+from ktrain.tasks import Decoding
 from ktrain.tracking.locate import locate_run
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,20 @@ def run(cfg: DictConfig) -> None:
         source = find_inputs(config.input)
         with tempfile.TemporaryDirectory() as downloads:
             files = locate_run(config.run, config.checkpoint, config.mlflow.tracking_uri, Path(downloads))
-            header, rows = predict(files, source, config.top_k, config.batch_size)
+            settings = Settings(Decoding(config.top_k, config.threshold), config.batch_size, _masks_folder(config))
+            header, rows = predict(files, source, settings)
         if config.output:
             write_csv(config.output, header, rows)
             log.info("predict: %d rows written to %s", len(rows), config.output)
         else:
             print_table(header, rows)
+
+
+def _masks_folder(config: schema.PredictConfig) -> Path:
+    """Where mask PNGs go: ``masks``, else beside the CSV (``<output>_masks``), else ``./masks``."""
+    if config.masks:
+        return Path(config.masks).expanduser()
+    if config.output:
+        output = Path(config.output).expanduser()
+        return output.with_name(f"{output.stem}_masks")
+    return Path("masks")

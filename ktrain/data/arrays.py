@@ -4,37 +4,49 @@ These modules import neither TensorFlow nor Keras: Keras batches the arrays itse
 backend.
 """
 
+import logging
 import os
 from collections.abc import Sequence
 
 import numpy as np
 
-from ktrain.data import SPLITS, DataSpec, Split
+from ktrain.data import SPLITS, DataSpec, Split, array_length, map_arrays
 from ktrain.data.splits import Arrays, complete_splits, stratified_split
 from ktrain.errors import UserError
+from ktrain.tasks import TASKS, Target, guess_kind
+
+log = logging.getLogger(__name__)
 
 
 class ArrayData:
     """Splits of in-memory arrays, with the spec a model is built from.
 
-    ``splits`` maps "train", "val" and "test" to ``(x, y)``; labels are class indices.
+    ``splits`` maps "train", "val" and "test" to ``(x, y)``: arrays, or dicts of arrays by input
+    name and by target name; ``targets`` are what ``y`` holds (one ``Target``, or one per key).
     """
 
-    def __init__(self, splits: dict[str, Arrays], class_names: Sequence[str], batch_size: int):
+    def __init__(self, splits: dict[str, Arrays], targets: Sequence[Target], batch_size: int, facts=None):
         self.batch_size = batch_size
         self._splits = splits
-        x_train, y_train = splits["train"]
+        x_train = splits["train"][0]
+        shapes = map_arrays(lambda values: tuple(values.shape[1:]), x_train)
         self.spec = DataSpec(
-            input_shape=tuple(x_train.shape[1:]),
-            num_classes=len(class_names),
-            class_names=tuple(class_names),
-            split_sizes={name: len(splits[name][1]) for name in SPLITS},
-            class_counts=tuple(np.bincount(y_train, minlength=len(class_names)).tolist()),
+            input_shape=None if isinstance(shapes, dict) else shapes,
+            inputs=shapes if isinstance(shapes, dict) else None,
+            targets=tuple(targets),
+            split_sizes={name: array_length(splits[name][1]) for name in SPLITS},
+            facts=dict(facts or {}),
         )
 
     def split(self, name: str) -> Split:
         x, y = self._splits[name]
         return Split(x, y, self.batch_size)
+
+
+def class_data(splits: dict[str, Arrays], class_names: Sequence[str]) -> tuple[dict[str, Arrays], Target]:
+    """``splits`` of class indices, and their target."""
+    target, labels = TASKS["class"].from_values("label", {s: y for s, (_, y) in splits.items()}, class_names)
+    return {split: (x, labels[split]) for split, (x, _) in splits.items()}, target
 
 
 class DigitsData(ArrayData):
@@ -52,8 +64,8 @@ class DigitsData(ArrayData):
         digits = load_digits()
         x = (digits.images[..., np.newaxis] * (255.0 / 16.0)).astype("float32")
         y = digits.target.astype("int64")
-        splits = stratified_split(x, y, val_fraction, test_fraction, seed)
-        super().__init__(splits, [str(c) for c in digits.target_names], batch_size)
+        splits, target = class_data(stratified_split(x, y, val_fraction, test_fraction, seed), digits.target_names)
+        super().__init__(splits, [target], batch_size)
 
 
 class SyntheticData(ArrayData):
@@ -72,17 +84,23 @@ class SyntheticData(ArrayData):
         rng = np.random.default_rng(seed)
         x = rng.uniform(0, 255, size=(samples, *input_shape)).astype("float32")
         y = np.arange(samples) % num_classes  # every class present, so the split can stratify
-        splits = stratified_split(x, rng.permutation(y), val_fraction, test_fraction, seed)
-        super().__init__(splits, [str(c) for c in range(num_classes)], batch_size)
+        split = stratified_split(x, rng.permutation(y), val_fraction, test_fraction, seed)
+        splits, target = class_data(split, [str(c) for c in range(num_classes)])
+        super().__init__(splits, [target], batch_size)
 
 
 class NpzData(ArrayData):
     """A user's arrays from one .npz file.
 
-    The file holds ``x`` and ``y`` (split here, stratified), or ``x_train`` and ``y_train``
-    with optional ``x_val``/``y_val`` and ``x_test``/``y_test`` (the layout of
-    keras.datasets files; a missing split is taken from the training arrays). Labels are
-    class indices, or one-hot rows. ``(n, height, width)`` images get a channel axis.
+    The file holds ``x`` and ``y`` (split here), or ``x_train`` and ``y_train`` with optional
+    ``x_val``/``y_val`` and ``x_test``/``y_test`` (the layout of keras.datasets files; a missing
+    split is taken from the training arrays). ``(n, height, width)`` images get a channel axis.
+
+    ``y`` is one target, whose kind ``target_kind`` gives, or is guessed from the values
+    (``ktrain.tasks.guess_kind``: integer masks, 0/1 rows, one-hot rows, 0/1 labels, class
+    indices, numbers); the guess is logged. A class or binary target is split stratified.
+    ``class_names`` (or the file's ``class_names`` array) names the classes, the labels of a
+    multi-label target, or the columns of a number target.
     """
 
     def __init__(
@@ -93,56 +111,55 @@ class NpzData(ArrayData):
         test_fraction: float = 0.2,
         class_names: Sequence[str] | None = None,
         seed: int = 0,
+        target_kind: str | None = None,
     ):
         path = os.path.expanduser(path)
+        where = f"data.path={path!r}"
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
         except (OSError, ValueError) as error:
-            raise UserError(f"data.path={path!r} is not a readable .npz file ({error}).") from error
-        splits = _npz_splits(path, arrays, val_fraction, test_fraction, seed)
-        labels = np.concatenate([y for _, y in splits.values()])
+            raise UserError(f"{where} is not a readable .npz file ({error}).") from error
         if class_names is None and "class_names" in arrays:
             class_names = [str(c) for c in arrays["class_names"]]
-        if class_names is None:
-            class_names = [str(c) for c in range(int(labels.max()) + 1)]
-        if labels.min() < 0 or labels.max() >= len(class_names):
-            raise UserError(
-                f"data.path={path!r} has labels from {labels.min()} to {labels.max()}, but "
-                f"{len(class_names)} class names; labels must be class indices 0 to "
-                f"{len(class_names) - 1}."
-            )
-        super().__init__(splits, class_names, batch_size)
+        values = arrays.get("y", arrays.get("y_train"))
+        kind, why = (
+            (target_kind, "data.target_kind")
+            if target_kind
+            else guess_kind(values if values is not None else np.zeros(0))
+        )
+        if not target_kind:
+            why = f"guessed from y: {why}; data.target_kind=... sets it"
+        log.info("data: %s holds a %s target (%s)", path, kind, why)
+        task = TASKS[kind]
+        splits = _npz_splits(where, arrays, (val_fraction, test_fraction, seed), task.stratify)
+        target, values = task.from_values("label", {s: y for s, (_, y) in splits.items()}, class_names, where)
+        splits = {split: (x, values[split]) for split, (x, _) in splits.items()}
+        super().__init__(splits, [target], batch_size, facts={"target_kind": f"{kind} ({why})"})
 
 
-def _npz_splits(path, arrays, val_fraction, test_fraction, seed) -> dict[str, Arrays]:
+def _npz_splits(where: str, arrays, fractions: tuple, stratify) -> dict[str, Arrays]:
+    val_fraction, test_fraction, seed = fractions
+
     def pair(x_key: str, y_key: str) -> Arrays:
-        return _checked_arrays(path, x_key, arrays[x_key], y_key, arrays[y_key])
+        return _checked_arrays(where, x_key, arrays[x_key], y_key, arrays[y_key])
 
     if "x" in arrays and "y" in arrays:
-        return stratified_split(*pair("x", "y"), val_fraction, test_fraction, seed)
+        return complete_splits(pair("x", "y"), {}, val_fraction, test_fraction, seed, stratify)
     if "x_train" not in arrays or "y_train" not in arrays:
         raise UserError(
-            f"data.path={path!r} holds the arrays {sorted(arrays)}; it needs 'x' and 'y', or "
+            f"{where} holds the arrays {sorted(arrays)}; it needs 'x' and 'y', or "
             "'x_train' and 'y_train' (with optional 'x_val'/'y_val' and 'x_test'/'y_test')."
         )
     given = {name: pair(f"x_{name}", f"y_{name}") for name in ("val", "test") if f"x_{name}" in arrays}
-    return complete_splits(pair("x_train", "y_train"), given, val_fraction, test_fraction, seed)
+    return complete_splits(pair("x_train", "y_train"), given, val_fraction, test_fraction, seed, stratify)
 
 
-def _checked_arrays(path: str, x_key: str, x: np.ndarray, y_key: str, y: np.ndarray) -> Arrays:
-    where = f"data.path={path!r}"
+def _checked_arrays(where: str, x_key: str, x: np.ndarray, y_key: str, y: np.ndarray) -> Arrays:
     if len(x) != len(y):
         raise UserError(f"{where}: {x_key} has {len(x)} samples but {y_key} has {len(y)}; they must match.")
     if not np.issubdtype(x.dtype, np.number):
         raise UserError(f"{where}: {x_key} has dtype {x.dtype}; inputs must be numeric.")
-    if y.ndim == 2:  # one-hot rows
-        y = y.argmax(axis=1)
-    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or np.all(np.mod(y, 1) == 0)):
-        raise UserError(
-            f"{where}: {y_key} must hold integer class indices (or one-hot rows), "
-            f"got dtype {y.dtype} and shape {y.shape}."
-        )
     if x.ndim == 3:  # (n, height, width) grayscale images
         x = x[..., np.newaxis]
-    return x.astype("float32"), y.astype("int64")
+    return x.astype("float32"), y

@@ -129,3 +129,53 @@ def scan(path: str) -> FolderScan:
 def _subfolders(directory: str) -> list[str]:
     with os.scandir(directory) as entries:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+
+
+@dataclass(frozen=True)
+class MaskScan:
+    """A segmentation folder: each image with its mask, by split (None without a pre-split)."""
+
+    root: str
+    pairs: tuple[tuple[str | None, str, str], ...]  # (split, image file, mask file)
+
+    @property
+    def presplit(self) -> bool:
+        return self.pairs[0][0] is not None
+
+
+def scan_masks(path: str, masks: str) -> MaskScan:
+    """Pair each image under ``path`` with the mask of the same name (any image extension) at
+    the same place under ``masks``; ``FolderError`` naming the images that have none. Images
+    may sit in train/, val/ and test/ subfolders, as their masks then do."""
+    root, mask_root = os.path.expanduser(path), os.path.expanduser(masks)
+    for folder, key in ((root, "data.path"), (mask_root, "data.masks")):
+        if not os.path.isdir(folder):
+            raise FolderError(path, f"{key}={folder!r} is not a folder; {MASK_LAYOUT}")
+    subfolders = _subfolders(root)
+    presplit = "train" in subfolders and set(subfolders) <= set(SPLIT_FOLDERS)
+    splits = [split for split in SPLIT_FOLDERS if split in subfolders] if presplit else [None]
+    pairs, missing = [], []
+    for split in splits:
+        images = os.path.join(root, split) if split else root
+        for image in list_images(images):
+            relative = os.path.splitext(os.path.relpath(image, root))[0]
+            found = [f"{os.path.join(mask_root, relative)}{ext}" for ext in IMAGE_EXTENSIONS]
+            mask = next((candidate for candidate in found if os.path.isfile(candidate)), None)
+            if mask is None:
+                missing.append(os.path.relpath(image, root))
+            else:
+                pairs.append((split, image, mask))
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise FolderError(
+            path, f"{len(missing)} images have no mask in {masks}: {', '.join(missing[:5])}{more}; {MASK_LAYOUT}"
+        )
+    if not pairs:
+        raise FolderError(path, f"holds no image files; {MASK_LAYOUT}")
+    return MaskScan(root, tuple(pairs))
+
+
+MASK_LAYOUT = (
+    "for segmentation, data.path holds the images and data.masks a folder of masks beside it, each mask "
+    "an image of the same name at the same place (a PNG whose pixel values are class indices)"
+)

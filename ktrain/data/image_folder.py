@@ -7,6 +7,9 @@ names: shuffle (train), decode and resize in parallel, cache (optional), batch, 
 (train), prefetch. Images are read as they are needed, never all at once unless
 ``cache="memory"`` asks for it.
 
+With ``masks``, each image's target is its mask, from a folder beside the images
+(``ktrain.data.masks``): a class per pixel.
+
 Every file is decoded once before training, so that a corrupt, truncated or non-image file
 is named and left out (or refused, with ``on_bad_file="error"``) instead of stopping an
 epoch halfway; the verdicts are remembered (``checked_files``), so a later run decodes only
@@ -25,6 +28,7 @@ import tensorflow as tf
 from ktrain.data import SPLITS, DataSpec, Split
 from ktrain.data.checked_files import CheckedFiles
 from ktrain.data.folders import ClassFolder, FolderError, FolderScan, scan
+from ktrain.data.masks import load_mask, mask_files
 from ktrain.data.splits import complete_splits
 from ktrain.errors import UserError
 
@@ -122,6 +126,8 @@ class ImageFolderData:
         cache_dir: str = "data_cache",
         shuffle_buffer: int = 1000,
         on_bad_file: str = "skip",
+        masks: str | None = None,
+        class_names: Sequence[str] | None = None,
     ):
         self.batch_size = batch_size
         self.image_size = tuple(image_size)
@@ -131,7 +137,16 @@ class ImageFolderData:
         self.cache_dir = cache_dir
         self.shuffle_buffer = shuffle_buffer
         self._augment = augmentation_layers(**(augmentation or {}), seed=seed)
-
+        self.masks = masks
+        if masks is not None:  # segmentation: each image's mask is its target (ktrain.data.masks)
+            fractions = (val_fraction, test_fraction, seed)
+            self._files, target = mask_files(path, masks, self.image_size, class_names, fractions, on_bad_file,
+                                             unreadable_files)  # fmt: skip
+            sizes = {split: len(self._files[split][1]) for split in SPLITS}
+            self.spec = DataSpec(
+                input_shape=(*self.image_size, CHANNELS[color_mode]), targets=(target,), split_sizes=sizes
+            )
+            return
         found = scan(path)
         folders = _readable_folders(path, found, on_bad_file)
         self._files = _split_files(found, folders, val_fraction, test_fraction, seed)
@@ -145,16 +160,20 @@ class ImageFolderData:
         )
 
     def split(self, name: str) -> Split:
-        """A batched dataset of (pixels, class index) pairs; shuffled and augmented for "train"."""
+        """A batched dataset of (pixels, class index) pairs, or (pixels, mask) pairs; shuffled and
+        augmented for "train"."""
         paths, labels = self._files[name]
         training = name == "train"
         dataset = tf.data.Dataset.from_tensor_slices((paths, labels))
         if training:  # file names: a shuffle of the whole split costs next to nothing
             dataset = dataset.shuffle(len(paths), seed=self.seed, reshuffle_each_iteration=True)
-        dataset = dataset.map(
-            lambda path, label: (load_image(path, self.image_size, self.color_mode), label),
-            num_parallel_calls=AUTOTUNE,
-        )
+        size, color_mode = self.image_size, self.color_mode
+        if self.masks is None:
+            dataset = dataset.map(lambda path, label: (load_image(path, size, color_mode), label), AUTOTUNE)
+        else:
+            dataset = dataset.map(
+                lambda path, mask: (load_image(path, size, color_mode), load_mask(mask, size)), AUTOTUNE
+            )
         if self.cache:
             dataset = dataset.cache(self._cache_file(name))
             if training:  # the cache replays its first pass in order; mix it again every epoch

@@ -1,9 +1,13 @@
 """Train, val and test splits: the ones a data set gives, and the others taken from its
-training data by their fractions, each with the class proportions of the whole.
+training data by their fractions, each with the class proportions of the whole where the
+target's task stratifies (``ktrain.tasks``: class and binary targets do, others are split at
+random).
 
 ``complete_splits`` keeps the splits a data set gives and takes the missing ones, for an
 ``.npz`` file's arrays (``arrays.py``) and an image folder's files (``image_folder.py``) alike.
 """
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -11,26 +15,42 @@ from ktrain.data import SPLITS
 from ktrain.errors import UserError
 
 Arrays = tuple[np.ndarray, np.ndarray]  # (inputs, labels), or (file paths, labels)
+Stratify = Callable[[np.ndarray], np.ndarray | None]  # the labels to keep the proportions of; None: none
+
+
+def _by_labels(y: np.ndarray) -> np.ndarray:
+    return y
 
 
 def complete_splits(
-    train: Arrays, given: dict[str, Arrays], val_fraction: float, test_fraction: float, seed: int
+    train: Arrays,
+    given: dict[str, Arrays],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    stratify: Stratify = _by_labels,
 ) -> dict[str, Arrays]:
     """The train/val/test splits: ``given`` ones (val, test) as they are, the missing ones taken
-    from ``train`` by their fractions, stratified and seeded; with nothing given, all three
-    from ``train``."""
+    from ``train`` by their fractions, stratified by ``stratify(y)`` and seeded; with nothing
+    given, all three from ``train``."""
     fractions = {"val": val_fraction, "test": test_fraction}
     missing = {split: fraction for split, fraction in fractions.items() if split not in given}
     if not missing:
         return {"train": train, **given}
-    taken = stratified_split(*train, missing.get("val", 0.0), missing.get("test", 0.0), seed)
+    taken = stratified_split(*train, missing.get("val", 0.0), missing.get("test", 0.0), seed, stratify)
     return {split: given.get(split, taken[split]) for split in SPLITS}
 
 
 def stratified_split(
-    x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    stratify: Stratify = _by_labels,
 ) -> dict[str, Arrays]:
-    """Seeded split into train/val/test, each with the class proportions of ``y``.
+    """Seeded split into train/val/test, each with the class proportions of ``stratify(y)``
+    (``y`` itself by default), or at random where it gives None.
 
     A fraction of 0 gives an empty split.
     """
@@ -39,14 +59,18 @@ def stratified_split(
     def take(x, y, fraction):
         if fraction == 0:
             return (x, y), (x[:0], y[:0])
+        labels = stratify(y)
         try:
-            x_rest, x_part, y_rest, y_part = train_test_split(x, y, test_size=fraction, stratify=y, random_state=seed)
+            x_rest, x_part, y_rest, y_part = train_test_split(
+                x, y, test_size=fraction, stratify=labels, random_state=seed
+            )
         except ValueError as error:
-            counts = np.bincount(y)
+            counts = np.unique(labels, return_counts=True)[1] if labels is not None else np.array([len(y)])
             raise UserError(
                 f"Cannot split {len(y)} samples into train/val/test with class proportions kept "
-                f"({error}); the smallest class has {counts[counts > 0].min()} samples. Use more "
-                "data, or smaller data.val_fraction and data.test_fraction."
+                f"({error}); the smallest class has {counts.min()} samples. Use more data, or smaller "
+                "data.val_fraction and data.test_fraction; if the target holds numbers rather than "
+                "classes, give data.target_kind=number, which is split at random."
             ) from error
         return (x_rest, y_rest), (x_part, y_part)
 

@@ -9,23 +9,26 @@ from keras import layers
 
 from ktrain.errors import UserError
 from ktrain.models import BACKBONES
-from ktrain.models.layers import classifier_head, image_input_shape, preprocess
+from ktrain.models.layers import image_input_shape, preprocess, refuse_masks, targets_of, task_heads
 from ktrain.models.pretrained import imagenet_downloads
+from ktrain.tasks import Target
 
 log = logging.getLogger(__name__)
 
 
 def backbone(
     input_shape: Sequence[int],
-    num_classes: int,
-    architecture: str,
+    num_classes: int | None = None,
+    architecture: str = "ResNet50",
     weights: str | None = None,
     pooling: str = "avg",
     dropout: float = 0.0,
     trainable: bool = True,
     preprocessing: str = "imagenet",
+    targets: Sequence[Target] | None = None,
 ) -> keras.Model:
-    """``keras.applications.<architecture>`` without its top, pooled, plus a softmax head.
+    """``keras.applications.<architecture>`` without its top, pooled, plus the head of each
+    target (``targets``; or a softmax over ``num_classes`` classes).
 
     ``weights`` is None (random init), ``"imagenet"`` (keras.applications' own download and
     cache: ``ktrain.models.pretrained``) or a local weights file. Inputs smaller than the
@@ -34,6 +37,8 @@ def backbone(
     """
     spec = BACKBONES[architecture]
     name = architecture.lower()
+    targets = targets_of(num_classes, targets)
+    refuse_masks(targets, name)
     height, width, channels = image_input_shape(input_shape, name)
     if channels not in (1, 3):
         raise UserError(
@@ -68,7 +73,7 @@ def backbone(
     # A frozen backbone runs in inference mode, BatchNormalization included, and stays so when
     # fine-tuning unfreezes it (Keras' transfer-learning guide): training=False is fixed here.
     x = base(x, training=None if trainable else False)
-    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name=name)
+    return keras.Model(inputs, task_heads(x, targets, dropout), name=name)
 
 
 def base_of(model: keras.Model) -> keras.Model:

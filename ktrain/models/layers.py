@@ -5,25 +5,29 @@ Preprocessing lives inside the model so that a saved model takes raw pixel value
 their own. Only stock layers are used, so models load with Keras' safe mode.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 from keras import layers
 
 from ktrain.errors import UserError
+from ktrain.tasks import Target, heads
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 
 
-def preprocess(x, mode: str):
+def preprocess(x, mode: str, name: str | None = None):
     """Apply one of keras.applications' preprocessing modes to pixel values in [0, 255].
 
     ``rescale`` maps to [0, 1]; ``tf`` to [-1, 1]; ``torch`` to ImageNet-standardised [0, 1];
     ``caffe`` flips RGB to BGR and subtracts the ImageNet mean; ``none`` and ``builtin``
-    (the backbone normalises its own input) leave ``x`` as it is.
+    (the backbone normalises its own input) leave ``x`` as it is. ``name``: the input's, for
+    a model of several inputs (each gets layers of its own).
     """
     if mode == "rescale":
-        return layers.Rescaling(1.0 / 255, name="rescale")(x)
+        return layers.Rescaling(1.0 / 255, name=f"{name}_rescale" if name else "rescale")(x)
     if mode == "tf":
         return layers.Rescaling(1.0 / 127.5, offset=-1.0, name="tf_preprocessing")(x)
     if mode == "torch":
@@ -47,11 +51,22 @@ def _caffe(x):
     return y
 
 
-def classifier_head(x, num_classes: int, dropout: float):
-    """Dropout and a softmax Dense layer; float32 output even under mixed precision."""
+def task_heads(x, targets: Sequence[Target], dropout: float = 0.0):
+    """Dropout, then the head of each target's task (``ktrain.tasks.heads``): float32 outputs
+    even under mixed precision; one output, or one per target by name."""
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    return layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    return heads(x, targets)
+
+
+def targets_of(num_classes: int | None, targets: Sequence[Target] | None) -> tuple[Target, ...]:
+    """The targets a builder puts heads on: ``targets`` as the run gives them, or, called from
+    a notebook with a class count, one class target of ``num_classes`` classes."""
+    if targets:
+        return tuple(targets)
+    if num_classes is None:
+        raise UserError("a model builder needs the data's targets, or num_classes for one class target.")
+    return (Target("label", "class", classes=tuple(str(c) for c in range(num_classes))),)
 
 
 def image_input_shape(input_shape, model_name: str) -> tuple[int, int, int]:
@@ -62,3 +77,13 @@ def image_input_shape(input_shape, model_name: str) -> tuple[int, int, int]:
             f"data give samples shaped {tuple(input_shape)}; use model=mlp for other data."
         )
     return tuple(input_shape)
+
+
+def refuse_masks(targets: Sequence[Target], model: str) -> None:
+    """A model that ends in a vector cannot predict a mask."""
+    masks = [target.name for target in targets if target.kind == "mask"]
+    if masks:
+        raise UserError(
+            f"model={model} ends in a vector, and the target {masks[0]!r} is a mask (a class per pixel), "
+            "which needs a model that keeps the image's height and width: use model=unet."
+        )

@@ -7,41 +7,47 @@ from collections.abc import Sequence
 import keras
 
 from ktrain.errors import UserError
+from ktrain.models.layers import targets_of
+from ktrain.tasks import Target, head_problems, task_of
 
 log = logging.getLogger(__name__)
 
 
-def saved(input_shape: Sequence[int], num_classes: int, path: str) -> keras.Model:
-    """The model in the ``.keras`` file ``path`` (loaded in Keras' safe mode), for data of
-    ``input_shape``; when its last layer is a Dense layer of another width than
-    ``num_classes``, that layer is replaced by a new one (randomly initialised), and the log
-    says so."""
+def saved(
+    input_shape: Sequence[int] | None,
+    num_classes: int | None = None,
+    path: str = "",
+    targets: Sequence[Target] | None = None,
+) -> keras.Model:
+    """The model in the ``.keras`` file ``path`` (loaded in Keras' safe mode, a user's own
+    layers found as ``ktrain.models.custom_objects`` finds them), for data of ``input_shape``
+    and ``targets`` (or ``num_classes`` classes). When the data's one target does not fit the
+    model's one output and its last layer is a Dense layer, that layer is replaced by the
+    target's head (randomly initialised), and the log says so."""
+    from ktrain.models.custom_objects import load_model
+
+    targets = targets_of(num_classes, targets)
     path = os.path.expanduser(path)
-    try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except (OSError, ValueError) as error:
-        raise UserError(f"model.path={path!r} is not a Keras model file that loads ({error}).") from error
-    expected = tuple(model.input_shape[1:])
-    if len(expected) != len(input_shape) or any(e not in (None, g) for e, g in zip(expected, input_shape)):
+    model = load_model(path, "model.path", compile=False)
+    expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, dict | list) else None
+    if expected is not None and input_shape is not None and not _fits(expected, input_shape):
         raise UserError(
             f"model.path={path!r} takes inputs shaped {expected}, but the data give {tuple(input_shape)}; "
             "use data of the shape it was trained on (data.image_size, data.color_mode)."
         )
-    head = model.layers[-1]
-    if model.output_shape[-1] == num_classes:
+    problems = head_problems(model.output_shape, model.output_names, targets)
+    if not problems:
         return model
-    if not isinstance(head, keras.layers.Dense):
+    head = model.layers[-1]
+    if len(targets) != 1 or len(model.outputs) != 1 or not isinstance(head, keras.layers.Dense):
         raise UserError(
-            f"model.path={path!r} gives {model.output_shape[-1]} outputs and the data have {num_classes} "
-            f"classes, and its last layer ({type(head).__name__}) is not a Dense layer that could be replaced."
+            f"model.path={path!r} does not fit the data: {'; '.join(problems)}; and its last layer "
+            f"({type(head).__name__}) is not the one Dense output that could be replaced by the target's head."
         )
-    log.info(
-        "model: %s has %d classes and the data %d: its head %r is replaced by a new Dense layer",
-        path,
-        model.output_shape[-1],
-        num_classes,
-        head.name,
-    )
-    features = model.layers[-2].output
-    outputs = keras.layers.Dense(num_classes, activation=head.activation, dtype="float32", name=head.name)(features)
+    log.info("model: %s; its head %r is replaced by the target's", "; ".join(problems), head.name)
+    outputs = task_of(targets[0]).head(model.layers[-2].output, head.name)
     return keras.Model(model.inputs, outputs, name=model.name)
+
+
+def _fits(expected: tuple, given: Sequence[int]) -> bool:
+    return len(expected) == len(given) and all(e in (None, g) for e, g in zip(expected, given))

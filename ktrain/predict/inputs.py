@@ -14,19 +14,24 @@ from ktrain.errors import UserError
 log = logging.getLogger(__name__)
 
 
+ARRAY_FILES = (".npy", ".npz")
+
+
 def find_inputs(given: str) -> Path | list[str]:
-    """A .npy file as its path, or the image files to predict (a folder is searched recursively)."""
+    """A .npy or .npz file as its path, or the image files to predict (a folder is searched
+    recursively)."""
     path = Path(given).expanduser()
     if path.is_dir():
         images = list_images(str(path))
         if not images:
             raise UserError(f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) at any depth.")
         return images
-    if path.suffix.lower() == ".npy":
+    if path.suffix.lower() in ARRAY_FILES:
         return path
     if not is_image_file(path.name):
         raise UserError(
-            f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images or a .npy file."
+            f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images, a .npy "
+            "file, or a .npz file of one array per named input."
         )
     return [str(path)]
 
@@ -76,19 +81,46 @@ def _image_settings(model, config: Path | None) -> tuple[tuple[int, int], str]:
 
 
 def predict_array(model, path: Path, batch_size: int):
+    """The model's outputs for the arrays of a ``.npy`` file (one input) or a ``.npz`` file (an
+    array per named input)."""
+    if path.suffix.lower() == ".npz":
+        inputs = _named_arrays(model, path)
+    else:
+        inputs = _checked(_load(path), tuple(model.input_shape[1:]), str(path))
+    return model.predict(inputs, batch_size=batch_size, verbose=0)
+
+
+def _load(path: Path):
     try:
-        x = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
-        raise UserError(f"input={str(path)!r} is not a readable .npy file ({error}).") from error
-    expected = tuple(model.input_shape[1:])
+        raise UserError(f"input={str(path)!r} is not a readable {path.suffix} file ({error}).") from error
+
+
+def _named_arrays(model, path: Path) -> dict[str, np.ndarray]:
+    names = [tensor.name.split(":")[0] for tensor in model.inputs]
+    shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+    with _load(path) as arrays:
+        missing = [name for name in names if name not in arrays.files]
+        if missing:
+            raise UserError(
+                f"input={str(path)!r} holds the arrays {sorted(arrays.files)}; the run's model takes the inputs "
+                f"{', '.join(names)}: give one array of each name."
+            )
+        return {
+            name: _checked(arrays[name], tuple(shape[1:]), f"{path}'s {name}") for name, shape in zip(names, shapes)
+        }
+
+
+def _checked(x: np.ndarray, expected: tuple, where: str) -> np.ndarray:
     if x.shape == expected:
         x = x[np.newaxis]
-    elif x.shape[1:] == expected[:-1] and expected[-1] == 1:  # (n, height, width) grayscale
+    elif x.shape[1:] == expected[:-1] and expected[-1:] == (1,):  # (n, height, width) grayscale
         x = x[..., np.newaxis]
     if x.shape[1:] != expected or not np.issubdtype(x.dtype, np.number):
         raise UserError(
-            f"input={str(path)!r} holds an array shaped {x.shape} ({x.dtype}); the run's model takes "
+            f"input={where!r} holds an array shaped {x.shape} ({x.dtype}); the run's model takes "
             f"samples shaped {expected}: give numbers shaped (n, {', '.join(map(str, expected))}) "
             "(pixel values in [0, 255] for images)."
         )
-    return model.predict(x.astype("float32"), batch_size=batch_size, verbose=0)
+    return x.astype("float32")

@@ -10,7 +10,8 @@
 The per-epoch backup a resume restores is a Keras callback, ``ktrain.callbacks.RunBackup``; a
 sweep's continuation (``-m resume=``) is ``ktrain.sweeps.continued``. This package imports no
 TensorFlow or Keras: a resume is checked before Hydra runs. It may import ``ktrain.tracking``
-(MLflow, once a run id is given), ``ktrain.schema``, ``overrides``, ``names`` and ``errors``.
+(MLflow, once a run id is given), ``ktrain.schema``, ``ktrain.cli.config_search`` (a run's own
+config folder, found again), ``overrides``, ``names`` and ``errors``.
 """
 
 from ktrain.resume.saved_run import Resumed, check_run_dir, hydra_args, is_run_id, load

@@ -20,6 +20,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ktrain import overrides as command_line
+from ktrain.cli.config_search import recall
 from ktrain.errors import UserError
 from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES
 from ktrain.resume.lock import refuse_if_held
@@ -48,6 +49,7 @@ def hydra_args(value: str, args: list[str]) -> list[str]:
     if is_run_id(value):
         kept, run_dir = _fetch(value, kept)
     run_dir = check_run_dir(value if not is_run_id(value) else str(run_dir))
+    recall(json.loads((run_dir / RUN_RECORD).read_text()))
     if any(o.key.startswith("hardware.") for o in command_line.parsed(kept)):  # Hydra composes a
         kept = [f"hardware={_saved_choices(run_dir).get('hardware', 'cpu')}", *kept]  # process's keys in its option
     return [*kept, f"resume='{run_dir}'", f"hydra.run.dir='{run_dir}'", "hydra.output_subdir=null"]

@@ -27,15 +27,16 @@ Two ``Model.fit`` calls share the run's callbacks, and Keras callbacks reset in
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import keras
 
 from ktrain.callbacks import RunBackup
 from ktrain.errors import UserError
 from ktrain.models.backbone import base_of, unfreeze
-from ktrain.run.build import recompile
+from ktrain.run.compiling import recompile
 from ktrain.schema import TrainConfig
+from ktrain.tasks import Target
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ HEAD, FINE_TUNE = "head", "fine_tune"  # the phases, as the backup records them
 def fit_in_phases(
     model: keras.Model,
     config: TrainConfig,
+    targets: Sequence[Target],
     fit: Callable[..., object],
     arguments: dict,
     backup: RunBackup,
@@ -70,7 +72,7 @@ def fit_in_phases(
         backup.phase = HEAD
         fit(initial_epoch=start, epochs=boundary)
         start = backup.next_epoch  # the boundary, or sooner if early stopping ended phase 1
-    _start_phase_two(model, base, config, callbacks, strategy)
+    _start_phase_two(model, base, config, targets, callbacks, strategy)
     log.info("fine_tune: phase 2 of 2, epochs %d to %d", start + 1, epochs)
     backup.phase = FINE_TUNE
     fit(initial_epoch=start, epochs=epochs)
@@ -85,14 +87,16 @@ def _head_epochs_left(backup: RunBackup, boundary: int) -> bool:
     return backup.backed_up_phase == HEAD and not state["stopped"] and state["epoch"] < boundary
 
 
-def _start_phase_two(model: keras.Model, base: keras.Model, config: TrainConfig, callbacks: list, strategy) -> None:
+def _start_phase_two(
+    model: keras.Model, base: keras.Model, config: TrainConfig, targets: Sequence[Target], callbacks: list, strategy
+) -> None:
     """Unfreeze the backbone's top layers, compile with the lower rate, and let the
     callbacks that must go on across a second ``fit`` do so."""
     plan = config.fine_tune
     trainable = unfreeze(base, None if plan.unfreeze == "all" else plan.unfreeze)
     rate = float(config.optimizer.learning_rate) * plan.learning_rate_factor
     with strategy.scope():
-        recompile(model, config, rate)
+        recompile(model, config, targets, rate)
     for callback in callbacks:
         if isinstance(callback, keras.callbacks.CSVLogger):
             callback.append = True  # phase 2's rows follow phase 1's

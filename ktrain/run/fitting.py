@@ -1,17 +1,70 @@
-"""The arguments of ``Model.fit`` that depend on the data and on a restored backup, checked
-against the data before training: Keras would train on one short batch, or run out of data
-with only a warning."""
+"""The arguments of ``Model.fit`` and ``Model.evaluate`` that depend on the data and on a
+restored backup, checked against the data before training: Keras would train on one short
+batch, run out of data with only a warning, or wait forever on a source that never ends."""
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from ktrain.data import DataSpec
+from ktrain.data import DataSpec, Split
 from ktrain.errors import UserError
+from ktrain.schema import TrainConfig
 from ktrain.schema.run import Fit
+from ktrain.tasks import task_of
+
+# The settings that give each split's steps, for the refusals.
+STEP_KEYS = {"train": "fit.steps_per_epoch", "val": "fit.validation_steps", "test": "evaluate.steps"}
 
 
-def steps_per_epoch(fit: Fit, spec: DataSpec, batch_size: int) -> int:
-    """The steps of one epoch; ``UserError`` if the batch or the asked steps exceed the data."""
+@dataclass(frozen=True)
+class Steps:
+    """The batches of one pass over each split that the run gives Keras (None: Keras counts
+    them), and the steps of one epoch, which the schedules are laid out by."""
+
+    per_epoch: int
+    train: int | None
+    val: int | None
+    test: int | None
+
+
+def steps(config: TrainConfig, spec: DataSpec, batch_size: int, splits: dict[str, Split]) -> Steps:
+    """The steps of each split; ``UserError`` if the batch or the asked steps exceed the data,
+    or a split never ends by itself and nothing says how many of its batches make a pass."""
+    given = {"train": config.fit.steps_per_epoch, "val": config.fit.validation_steps, "test": config.evaluate.steps}
+    if splits["train"].arrays:
+        _check_arrays(config.fit, spec, batch_size)
+    chosen = {split: given[split] or splits[split].steps for split in given}
+    for split, source in splits.items():
+        if source.endless and chosen[split] is None:
+            raise UserError(
+                f"data: the {split} split is a {type(source.x).__name__}, which never ends by itself, so a pass "
+                f"over it needs a number of batches: give {STEP_KEYS[split]}=<batches>, or have the data module "
+                f"hand it out as Split(..., steps=<batches>). Each of train, val and test needs its own "
+                f"({', '.join(STEP_KEYS.values())})."
+            )
+    per_epoch = chosen["train"] or _length(splits["train"], spec.split_sizes.get("train"), batch_size)
+    if per_epoch is None:
+        raise UserError(
+            f"data: the train split ({type(splits['train'].x).__name__}) does not tell its length, and the "
+            "schedules are laid out in steps: give fit.steps_per_epoch=<batches per epoch>, or data.split sizes."
+        )
+    return Steps(per_epoch, chosen["train"], chosen["val"], chosen["test"])
+
+
+def _length(split: Split, size: int | None, batch_size: int) -> int | None:
+    """The batches of one pass over ``split``: its own length, else its size in batches."""
+    if split.arrays:
+        return math.ceil(size / batch_size)
+    length = getattr(split.x, "__len__", None)
+    if length is not None:
+        try:
+            return int(length())
+        except TypeError:  # a tf.data.Dataset of unknown cardinality
+            pass
+    return math.ceil(size / batch_size) if size else None
+
+
+def _check_arrays(fit: Fit, spec: DataSpec, batch_size: int) -> None:
     sizes = spec.split_sizes
     if batch_size > sizes["train"]:
         raise UserError(
@@ -28,26 +81,31 @@ def steps_per_epoch(fit: Fit, spec: DataSpec, batch_size: int) -> int:
                 f"batches of {batch_size} make {available[split]} steps. Give fit.{key} of at most "
                 f"{available[split]}, or null for one pass over the {split} split."
             )
-    return fit.steps_per_epoch or available["train"]
 
 
-def fit_arguments(fit: Fit, spec: DataSpec, backup, shuffle_arrays: bool) -> dict[str, Any]:
-    """``fit.*`` as ``Model.fit`` takes it: the class weights computed, training continued after
-    the backup's last epoch, and no ``shuffle`` for a dataset (it shuffles itself, and Keras
-    warns when fit is asked to)."""
+def fit_arguments(fit: Fit, spec: DataSpec, backup, splits: dict[str, Split], steps: Steps) -> dict[str, Any]:
+    """``fit.*`` as ``Model.fit`` takes it: the class weights computed, the steps of a source
+    that needs them, training continued after the backup's last epoch, and no ``shuffle`` for
+    a dataset (it shuffles itself, and Keras warns when fit is asked to)."""
     arguments = fit.values()
     arguments["class_weight"] = class_weight(fit.class_weight, spec)
+    arguments["steps_per_epoch"], arguments["validation_steps"] = steps.train, steps.val
     arguments["initial_epoch"] = max(fit.initial_epoch, backup.next_epoch)
     if backup.finished_training:
         arguments["epochs"] = arguments["initial_epoch"]  # restore the state, train no epoch
-    if not shuffle_arrays:
+    if not splits["train"].arrays:
         arguments["shuffle"] = False
     return arguments
 
 
 def class_weight(setting: Any, spec: DataSpec) -> dict[int, float] | None:
-    """``fit.class_weight``: as given, or ``balanced``: n / (classes * count) per class."""
+    """``fit.class_weight``: as given, or ``balanced``: what the target's task says (n /
+    (classes * count) per class, for a class or binary target)."""
     if setting != "balanced":
         return None if setting is None else {int(k): float(v) for k, v in setting.items()}
-    total = sum(spec.class_counts)
-    return {index: total / (spec.num_classes * count) for index, count in enumerate(spec.class_counts) if count}
+    if len(spec.targets) != 1:
+        raise UserError(
+            f"fit.class_weight=balanced weighs the classes of one target, and the data have {len(spec.targets)} "
+            "targets (Keras takes class weights for a model of one output); leave fit.class_weight null."
+        )
+    return task_of(spec.targets[0]).balanced_weights()

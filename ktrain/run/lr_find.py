@@ -13,6 +13,7 @@ a training run's (``ktrain.run.steps``). The curve (``lr_find.png``) and the met
 ``lr_suggested`` go to an MLflow run of the test's own; nothing else is written to disk.
 """
 
+import functools
 import logging
 import math
 import tempfile
@@ -22,6 +23,7 @@ import keras
 import numpy as np
 
 from ktrain.contracts import Strategy
+from ktrain.data import array_length, map_arrays
 from ktrain.run.steps import build_model, load_data
 from ktrain.schema import TrainConfig, derive
 from ktrain.tracking.run import record_side_run
@@ -96,15 +98,19 @@ def suggest(rates: list[float], smoothed: list[float]) -> float:
 
 def _batches(split, batch_size: int, seed: int):
     """Training batches without end: shuffled arrays, or a batched dataset repeated."""
-    if split.y is None:
+    if not split.arrays:
         while True:
             yield from split.x
     rng = np.random.default_rng(seed)
     while True:
-        order = rng.permutation(len(split.y))
+        order = rng.permutation(array_length(split.y))
         for start in range(0, len(order) - batch_size + 1, batch_size):
-            index = order[start : start + batch_size]
-            yield split.x[index], split.y[index]
+            batch = functools.partial(_rows, order[start : start + batch_size])
+            yield map_arrays(batch, split.x), map_arrays(batch, split.y)
+
+
+def _rows(index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return values[index]
 
 
 def _record(config: TrainConfig, rates, losses, smoothed, suggestion: float) -> None:

@@ -1,6 +1,6 @@
 """What a run keeps of its model and training, beside ``model.keras``: the model summary, the
-class names, the history as JSON, CSV and a plot of train vs validation, and the best value of
-the monitored metric."""
+targets (``targets.json``, which predictions are decoded by; ``class_names.json``), the history
+as JSON, CSV and a plot of train vs validation, and the best value of the monitored metric."""
 
 import csv
 import json
@@ -8,22 +8,40 @@ import logging
 import math
 from pathlib import Path
 
-from ktrain.names import CLASS_NAMES, MODEL_SUMMARY
+from ktrain.names import CLASS_NAMES, MODEL_SUMMARY, TARGETS
+from ktrain.tasks import Target
 
 log = logging.getLogger(__name__)
 
 LEARNING_RATE_KEYS = ("lr", "learning_rate")
 
 
-def write_model_files(model, class_names, out_dir: Path) -> list[Path]:
-    """Write the model's summary and the class names (index order); return their paths."""
+def write_model_files(model, targets: tuple[Target, ...], out_dir: Path) -> list[Path]:
+    """Write the model's summary, the targets, and the class names (index order) of a model of
+    one target that has classes (none otherwise); return their paths."""
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
     summary = Path(out_dir) / MODEL_SUMMARY
     summary.write_text("\n".join(lines) + "\n")
+    described = Path(out_dir) / TARGETS
+    described.write_text(json.dumps([target.describe() for target in targets], indent=1))
     names = Path(out_dir) / CLASS_NAMES
-    names.write_text(json.dumps(list(class_names), indent=1))
-    return [summary, names]
+    names.write_text(json.dumps(list(targets[0].classes) if len(targets) == 1 else [], indent=1))
+    return [summary, described, names]
+
+
+def target_params(targets: tuple[Target, ...]) -> dict[str, object]:
+    """What the run records of each target as params (its classes' names are in ``targets.json``)."""
+    params: dict[str, object] = {}
+    for target in targets:
+        prefix = f"targets.{target.name}"
+        params[f"{prefix}.kind"] = target.kind
+        params[f"{prefix}.shape"] = list(target.shape)
+        if target.classes:
+            params[f"{prefix}.class_count"] = len(target.classes)
+        if target.value_range is not None:
+            params[f"{prefix}.value_range"] = [round(v, 6) for v in target.value_range]
+    return params
 
 
 def write_history(rows: list[dict[str, float]], out_dir: Path) -> list[Path]:

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from ktrain.cli.config_search import remembered
 from ktrain.cli.startup import startup_done
 from ktrain.contracts import Strategy, TrackedRun
+from ktrain.models import custom_objects
 from ktrain.names import FINAL_MODEL, RESUMED_AT_TAG
 from ktrain.resume.holder import holding
 from ktrain.run import fine_tune, fitting, lr_find, outputs
@@ -51,6 +53,7 @@ def train(
         parent_run_id=job.parent_run_id if job else None,
         run_id=resumed_run_id,
         checkpoints_at_end=config.mlflow.checkpoints == "end",  # else sent as written (RunUploads)
+        remember=remembered(),
     )
     with holding(run_dir, config.mlflow.tracking_uri, lambda: tracked.run_id):  # one process per run
         best = _recipe(config, strategy, tracked, run_dir, restore)
@@ -92,11 +95,13 @@ def _record_model(model: keras.Model, data: LoadedData, tracked: TrackedRun, run
         {
             "model.parameter_count": model.count_params(),
             "data.class_count": spec.num_classes,
-            "data.input_shape": list(spec.input_shape),
+            "data.input_shape": list(spec.input_shape) if spec.input_shape is not None else spec.inputs,
             **{f"data.{split}_size": size for split, size in spec.split_sizes.items()},
+            **{f"data.found.{key}": value for key, value in spec.facts.items()},
+            **outputs.target_params(spec.targets),
         }
     )
-    for path in outputs.write_model_files(model, spec.class_names, run_dir):
+    for path in outputs.write_model_files(model, spec.targets, run_dir):
         tracked.log_artifact(path)
 
 
@@ -106,8 +111,7 @@ def _fit(
     """``model.fit`` with the run's callbacks, continuing a restored backup (in two phases with
     ``fine_tune``); return the rows of every epoch."""
     splits, backup = data.splits, callbacks.backup
-    shuffle_arrays = splits["train"].y is not None
-    arguments = fitting.fit_arguments(config.fit, data.module.spec, backup, shuffle_arrays=shuffle_arrays)
+    arguments = fitting.fit_arguments(config.fit, data.module.spec, backup, splits, data.steps)
     if backup.state:
         log.info("resume: continuing at epoch %d of %d", arguments["initial_epoch"] + 1, arguments["epochs"])
         tracked.set_tags({RESUMED_AT_TAG: str(arguments["initial_epoch"])})
@@ -126,7 +130,8 @@ def _fit(
             fit()
         else:
             configured = callbacks.plan.in_slot(Slot.CONFIGURED)
-            fine_tune.fit_in_phases(model, config, fit, arguments, backup, configured, strategy)
+            targets = data.module.spec.targets
+            fine_tune.fit_in_phases(model, config, targets, fit, arguments, backup, configured, strategy)
     finally:
         callbacks.close()
     tag_if_pruned(tracked, callbacks.pruning)
@@ -138,11 +143,14 @@ def _evaluate_and_save(
 ) -> None:
     """Test metrics, the final model, the history files, and the model in MLflow."""
     test_split = data.splits["test"]
-    test_metrics = model.evaluate(**test_split.fit_args(), return_dict=True, verbose=0)
+    evaluating = {**config.evaluate.values(), "steps": data.steps.test}
+    test_metrics = model.evaluate(**test_split.fit_args(), **evaluating, return_dict=True)
     tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()})
     log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test_metrics.items()))
     model.save(run_dir / FINAL_MODEL)
     for path in outputs.write_history(rows, run_dir):
         tracked.log_artifact(path)
     if config.mlflow.log_model:
-        tracked.log_keras_model(model, test_split.sample_inputs())
+        objects = custom_objects.referenced(keras.saving.serialize_keras_object(model))
+        code = custom_objects.source_paths(objects)
+        tracked.log_keras_model(model, run_dir / FINAL_MODEL, test_split.sample_inputs(), objects, code)

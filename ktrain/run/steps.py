@@ -9,39 +9,58 @@ import keras
 from ktrain.contracts import DataModule, Strategy
 from ktrain.data import SPLITS, Split
 from ktrain.distribute import split_across_replicas
+from ktrain.errors import UserError
 from ktrain.run import fitting
-from ktrain.run.build import build, compiled_model
+from ktrain.run.build import build
+from ktrain.run.compiling import compiled_model
 from ktrain.schema import TrainConfig
+from ktrain.schema.messages import paragraph
+from ktrain.schema.rules import monitor_problems
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LoadedData:
-    """The data module, its splits as this process feeds them, and the steps of an epoch."""
+    """The data module, its splits as this process feeds them, and the steps of each."""
 
     module: DataModule
     splits: dict[str, Split]
-    steps_per_epoch: int
+    steps: fitting.Steps
 
 
 def load_data(config: TrainConfig, strategy: Strategy) -> LoadedData:
-    """The data config's module, its steps checked against it, its splits spread over the
-    strategy's replicas."""
+    """The data config's module, its targets and steps checked against the config, its splits
+    spread over the strategy's replicas."""
     module = build(config.data, "data")
+    _check_module(module, config.data.target)
     spec = module.spec
     log.info(
-        "data: %s, input shape %s, %d classes, %s samples (train/val/test)",
+        "data: %s, inputs %s, targets %s, %s samples (train/val/test)",
         config.option("data"),
-        spec.input_shape,
-        spec.num_classes,
-        "/".join(str(spec.split_sizes[split]) for split in SPLITS),
+        spec.input_shape if spec.inputs is None else spec.inputs,
+        ", ".join(f"{t.name} ({t.kind}{f', {len(t.classes)} classes' if t.classes else ''})" for t in spec.targets),
+        "/".join(str(spec.split_sizes.get(split, "?")) for split in SPLITS),
     )
-    steps = fitting.steps_per_epoch(config.fit, spec, module.batch_size)
-    return LoadedData(module, split_across_replicas(module, strategy), steps)
+    problems = monitor_problems(config, {target.name: target.kind for target in spec.targets})
+    if problems:
+        raise UserError(paragraph(problems))
+    splits = split_across_replicas(module, strategy)
+    return LoadedData(module, splits, fitting.steps(config, spec, module.batch_size, splits))
 
 
 def build_model(config: TrainConfig, data: LoadedData, strategy: Strategy) -> keras.Model:
     """The model for the data, compiled with the schedule and optimizer, in the strategy's scope."""
     with strategy.scope():
-        return compiled_model(config, data.module.spec, data.steps_per_epoch)
+        return compiled_model(config, data.module.spec, data.steps.per_epoch)
+
+
+def _check_module(module, target: str) -> None:
+    """A data module must fit ``ktrain.contracts.DataModule``."""
+    missing = [name for name in ("spec", "batch_size", "split") if not hasattr(module, name)]
+    if missing:
+        raise UserError(
+            f"data._target_={target} built a {type(module).__name__} without {', '.join(missing)}. A data module "
+            "has a spec (ktrain.data.DataSpec: its inputs, targets and split sizes), a batch_size, and "
+            "split(name) for train, val and test that returns a ktrain.data.Split (ktrain.contracts.DataModule)."
+        )

@@ -8,9 +8,9 @@ the group's open schema, which needs only ``_target_`` and what the run itself r
 import os
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ktrain.data.folders import FolderError, scan
+from ktrain.data.folders import FolderError, scan, scan_masks
 from ktrain.models import BACKBONES
 from ktrain.schema.base import (
     ExistingFile,
@@ -27,6 +27,7 @@ from ktrain.schema.base import (
     Section,
     Targeted,
 )
+from ktrain.tasks import TASKS
 
 # model.weights of a backbone: keras.applications' own ImageNet weights (its download and
 # cache, KERAS_HOME/models), random init, or a local file.
@@ -41,14 +42,6 @@ def _backbone_weights(weights: str | None) -> str | None:
         "cache under KERAS_HOME/models or downloaded there), null (random init), or the path of an "
         "existing weights file"
     )
-
-
-def _image_folder(path: str) -> str:
-    try:
-        scan(path)
-    except FolderError as error:
-        raise ValueError(error.reason) from error
-    return path
 
 
 # --- model -------------------------------------------------------------------------------
@@ -76,6 +69,12 @@ class Backbone(Targeted):
     preprocessing: Literal["imagenet", "rescale", "none"] = "imagenet"
 
 
+class Unet(Targeted):
+    filters: Annotated[list[PositiveInt], Field(min_length=1)]
+    dropout: Rate = 0.0
+    preprocessing: Literal["rescale", "none"] = "rescale"
+
+
 class Saved(Targeted):
     path: ExistingFile = None
     from_run: Annotated[str, Field(min_length=1)] | None = None
@@ -95,6 +94,7 @@ MODELS = {
     "ktrain.models.saved.saved": Saved,
     "ktrain.models.small.mlp": MLP,
     "ktrain.models.backbone.backbone": Backbone,
+    "ktrain.models.unet.unet": Unet,
 }
 
 # --- optimizer ---------------------------------------------------------------------------
@@ -237,11 +237,21 @@ SCHEDULES = {
 # --- data --------------------------------------------------------------------------------
 
 
+TargetKind = Literal[tuple(TASKS)]
+
+
 class Data(Targeted):
+    """A data module of ktrain's own: its batch, seed and split fractions, and the kinds of its
+    targets where they are known before its data are read (``known_targets``)."""
+
     batch_size: PositiveInt
     seed: NonNegativeInt
     val_fraction: Annotated[float, Field(gt=0, lt=1)]
     test_fraction: Annotated[float, Field(gt=0, lt=1)]
+
+    def known_targets(self) -> dict[str, str] | None:
+        """Target name -> kind, where the config tells them; None where only the data do."""
+        return {"label": "class"}
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self):
@@ -259,7 +269,11 @@ class Digits(Data):
 
 class Npz(Data):
     path: Annotated[RequiredFile, Field(description="an .npz file")]
-    class_names: Annotated[list[str], Field(min_length=2)] | None = None
+    class_names: Annotated[list[str], Field(min_length=1)] | None = None
+    target_kind: TargetKind | None = None  # null: guessed from y
+
+    def known_targets(self) -> dict[str, str] | None:
+        return {"label": self.target_kind} if self.target_kind else None
 
 
 class Synthetic(Data):
@@ -276,9 +290,9 @@ class Augmentation(Section):
 
 
 class ImageFolder(Data):
+    masks: str | None = None  # a folder of masks beside the images: segmentation (before path: its check reads it)
     path: Annotated[
         str,
-        AfterValidator(_image_folder),
         Field(
             description="a folder holding one subfolder of images per class, or train/ val/ test/ subfolders of those"
         ),
@@ -290,10 +304,39 @@ class ImageFolder(Data):
     cache_dir: str = "data_cache"
     shuffle_buffer: PositiveInt = 1000
     on_bad_file: Literal["skip", "error"] = "skip"
+    class_names: Annotated[list[str], Field(min_length=1)] | None = None  # masks: the pixel classes' names
+
+    @field_validator("path")
+    @classmethod
+    def _folder(cls, path: str, info: ValidationInfo) -> str:
+        try:
+            if info.data.get("masks") is None:
+                scan(path)
+            else:
+                scan_masks(path, info.data["masks"])
+        except FolderError as error:
+            raise ValueError(error.reason) from error
+        return path
+
+    def known_targets(self) -> dict[str, str] | None:
+        return {"label": "mask" if self.masks else "class"}
+
+    @model_validator(mode="after")
+    def _masks_move_with_their_images(self):
+        moving = [key for key in ("flip", "rotation", "zoom") if getattr(self.augmentation, key)]
+        if self.masks and moving:
+            raise ValueError(
+                f"augmentation.{moving[0]} would move each image and not its mask; with data.masks only "
+                "augmentation.contrast applies, so leave the others null or 0"
+            )
+        return self
 
 
 class OpenData(OpenTarget):
     batch_size: PositiveInt
+
+    def known_targets(self) -> dict[str, str] | None:
+        return None
 
 
 DATA = {

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 PATH = Path(__file__).with_name("keras_signatures.json")
 MODULES = ("optimizers", "callbacks", "losses", "metrics")  # keras.optimizers.schedules is no class
-METHODS = ("fit", "compile")
+METHODS = ("fit", "compile", "evaluate")
 REGENERATE = "python scripts/keras_signatures.py"
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 # ktrain's subclasses of Keras classes that take exactly their base class' arguments.

@@ -1,7 +1,7 @@
 """Config keys checked against the keyword arguments of the installed Keras.
 
-``fit`` and ``compile`` take every keyword argument of ``keras.Model.fit`` and
-``keras.Model.compile``, and a node whose ``_target_`` is a Keras class (``optimizer``,
+``fit``, ``compile`` and ``evaluate`` take every keyword argument of ``keras.Model.fit``,
+``keras.Model.compile`` and ``keras.Model.evaluate``, and a node whose ``_target_`` is a Keras class (``optimizer``,
 ``callbacks.<name>``, a ``{_target_: ...}`` loss or metric) every one of that class, whether
 or not ktrain's schema types it: the names come from ``keras_signatures.json``, so a new
 Keras argument needs no change here. Any other key is refused with the nearest valid name,
@@ -15,7 +15,7 @@ from typing import Any
 from ktrain.schema.keras_signatures import Signature, signature
 
 # The top-level sections of train.yaml that are the keyword arguments of a Model method.
-METHODS = {"fit": "keras.Model.fit", "compile": "keras.Model.compile"}
+METHODS = {"fit": "keras.Model.fit", "compile": "keras.Model.compile", "evaluate": "keras.Model.evaluate"}
 
 # Arguments that ktrain gives Model.fit and Model.compile itself, and where it takes them from.
 SUPPLIED = {
@@ -27,6 +27,11 @@ SUPPLIED = {
     "fit.validation_split": "data.val_fraction, as validation_data",
     "fit.callbacks": "callbacks.* (add one: +callbacks.<name>._target_=keras.callbacks.<Class>)",
     "compile.optimizer": "the optimizer group (optimizer=adam, optimizer.learning_rate=...)",
+    "evaluate.x": "the test split of the data group (data=...)",
+    "evaluate.y": "the test split of the data group (data=...)",
+    "evaluate.batch_size": "data.batch_size",
+    "evaluate.callbacks": "nothing: the test split is evaluated once, without callbacks",
+    "evaluate.return_dict": "itself: the test metrics are recorded by name",
 }
 
 

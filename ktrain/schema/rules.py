@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from ktrain import overrides as command_line
 from ktrain.schema.groups import MODELS, SCHEDULES, Backbone
 from ktrain.schema.run import TrainConfig
+from ktrain.tasks import logged_names
 
 DROP = None  # the value of a change that drops a callback
 
@@ -62,13 +63,25 @@ def changes(config: TrainConfig) -> list[Change]:
 
 
 def _monitor_problems(config: TrainConfig) -> list[str]:
-    """Every monitored metric must be a key of Keras' epoch logs for the compiled metrics."""
+    return monitor_problems(config, config.data.known_targets() if hasattr(config.data, "known_targets") else None)
+
+
+def monitor_problems(config: TrainConfig, kinds: dict[str, str] | None) -> list[str]:
+    """Every monitored metric must be a key of Keras' epoch logs for the compiled metrics of
+    targets of ``kinds`` (name -> kind; None: not known before the data are read, when the run
+    asks again once they are)."""
     metrics = config.compile.metrics
     weighted = config.compile.get("weighted_metrics") or []
-    if not isinstance(weighted, list) or not all(isinstance(m, str) for m in metrics + weighted):
+    if kinds is None:
+        if metrics == "auto":
+            return []
+        kinds = {"label": "class"}  # an explicit list names one output's keys, whatever its kind
+    logged = logged_names(kinds, metrics)
+    if logged is None or not isinstance(weighted, list) or not all(isinstance(m, str) for m in weighted):
         return []  # a metric object names its own log key; Keras will tell
     # Keras logs a weighted metric under its name, or as weighted_<name> beside the unweighted one.
-    logged = ["loss", *metrics, *(f"weighted_{m}" if m in metrics else m for m in weighted)]
+    listed = logged[1:] if len(kinds) == 1 else []
+    logged += [f"weighted_{m}" if m in listed else m for m in weighted]
     allowed = logged + [f"val_{name}" for name in logged]
     monitored = {"monitor.metric": config.monitor.metric}
     for name, node in config.callbacks.items():

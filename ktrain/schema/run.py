@@ -84,6 +84,14 @@ class Fit(KerasKeywords):
         return self
 
 
+class Evaluate(KerasKeywords):
+    """``Model.evaluate``'s keywords for the test split: ``steps`` for a source that never ends
+    by itself (a generator); any other of Keras' signature too."""
+
+    steps: PositiveInt | None = None
+    verbose: Verbose = 0
+
+
 class FineTune(Section):
     """The two phases of ``fine_tune=two_phase`` (``ktrain.fine_tune``)."""
 
@@ -92,11 +100,17 @@ class FineTune(Section):
     learning_rate_factor: Annotated[float, Field(gt=0, le=1)] = 0.1
 
 
-class Compile(KerasKeywords):
-    """``Model.compile``'s keywords: the optimizer comes from the optimizer group."""
+Loss = str | dict[str, Any]
+Metrics = list[str | dict[str, Any]]
 
-    loss: str | dict[str, Any]
-    metrics: list[str | dict[str, Any]] = []
+
+class Compile(KerasKeywords):
+    """``Model.compile``'s keywords: the optimizer comes from the optimizer group. ``loss`` and
+    ``metrics`` are ``auto`` (each target's task chooses, ``ktrain.tasks``), one setting for
+    every output, or a mapping of output name to one, as Keras takes it."""
+
+    loss: Loss | dict[str, Loss] = "auto"
+    metrics: Literal["auto"] | Metrics | dict[str, Metrics] = "auto"
     jit_compile: Literal["auto", True, False] = "auto"
     steps_per_execution: PositiveInt = 1
     run_eagerly: bool = False
@@ -193,6 +207,7 @@ class TrainConfig(Section):
     monitor: Monitor
     fit: Fit
     compile: Compile
+    evaluate: Evaluate = Evaluate()
     paths: Paths
     mlflow: Mlflow
     hardware: Hardware
@@ -249,6 +264,8 @@ class PredictConfig(Section):
     output: str | None = None
     checkpoint: Literal["final", "best"] = "final"
     top_k: PositiveInt = 1
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    masks: str | None = None
     batch_size: PositiveInt = 32
     mlflow: PredictMlflow
 

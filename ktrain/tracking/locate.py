@@ -6,23 +6,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ktrain.errors import UserError
-from ktrain.names import BEST_CHECKPOINT, CLASS_NAMES, FINAL_MODEL, HYDRA_ARTIFACTS, LOGGED_MODEL_FILE, SAVED_CONFIG
+from ktrain.names import (
+    BEST_CHECKPOINT,
+    CLASS_NAMES,
+    FINAL_MODEL,
+    HYDRA_ARTIFACTS,
+    KERAS_FLAVOR_MODEL_FILE,
+    LOGGED_MODEL_FILE,
+    SAVED_CONFIG,
+    TARGETS,
+)
 
 log = logging.getLogger(__name__)
 
 MODEL_FILES = {"final": FINAL_MODEL, "best": BEST_CHECKPOINT}
-# In MLflow: the final model is the one logged with the Keras flavor (its data folder holds
-# the .keras file), the best checkpoint a plain artifact; runs:/ URIs reach both.
-LOGGED_MODEL_FILES = {"final": LOGGED_MODEL_FILE, "best": BEST_CHECKPOINT}
+# In MLflow: the final model is the logged model's .keras file (where runs logged before ktrain
+# logged its own pyfunc model kept it: MLflow's Keras flavor's data folder), the best checkpoint
+# a plain artifact; runs:/ URIs reach both.
+LOGGED_MODEL_FILES = {"final": (LOGGED_MODEL_FILE, KERAS_FLAVOR_MODEL_FILE), "best": (BEST_CHECKPOINT,)}
 
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """The files of a trained run that predictions need; ``config`` and ``class_names`` may be absent."""
+    """The files of a trained run that predictions need; ``config``, ``class_names`` and
+    ``targets`` may be absent (a run of an earlier ktrain wrote no ``targets.json``)."""
 
     model: Path
     config: Path | None
     class_names: Path | None
+    targets: Path | None = None
 
 
 def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str = "run") -> ModelFiles:
@@ -33,8 +45,8 @@ def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, ke
         model = run_dir / MODEL_FILES[checkpoint]
         if not model.is_file():
             raise UserError(f"{key}={run!r} is a folder without {MODEL_FILES[checkpoint]}: {_no_model(checkpoint)}.")
-        config, class_names = run_dir / SAVED_CONFIG, run_dir / CLASS_NAMES
-        return ModelFiles(model, config if config.is_file() else None, class_names if class_names.is_file() else None)
+        found = [run_dir / name for name in (SAVED_CONFIG, CLASS_NAMES, TARGETS)]
+        return ModelFiles(model, *(path if path.is_file() else None for path in found))
     return _download_run(run, checkpoint, tracking_uri, downloads, key)
 
 
@@ -73,8 +85,10 @@ def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Pa
             log.debug("run %s has no artifact %s", run_id, artifact, exc_info=True)
             return None
 
-    model = fetch(LOGGED_MODEL_FILES[checkpoint])
+    model = next(filter(None, map(fetch, LOGGED_MODEL_FILES[checkpoint])), None)
     if model is None:
         why = "it was trained with mlflow.log_model=false, or " if checkpoint == "final" else ""
-        raise UserError(f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint]}: {why}{_no_model(checkpoint)}.")
-    return ModelFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES))
+        raise UserError(
+            f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint][0]}: {why}{_no_model(checkpoint)}."
+        )
+    return ModelFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES), fetch(TARGETS))

@@ -4,8 +4,10 @@ checkpoints kept either way."""
 
 import json
 import logging
+import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +56,7 @@ class MlflowRun:
         parent_run_id: str | None = None,
         run_id: str | None = None,
         checkpoints_at_end: bool = True,
+        remember: dict[str, str] | None = None,
     ):
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
@@ -64,9 +67,12 @@ class MlflowRun:
         self.run_id = run_id
         self.reopened = run_id is not None
         self.checkpoints_at_end = checkpoints_at_end  # False: they were sent as written
+        self.remember = remember or {}  # what else the run dir's record keeps for a resume
         self._params: dict[str, str] = {}
 
     def __enter__(self) -> "MlflowRun":
+        # MLflow's copies of a logged model's files draw progress bars, which would fill the log.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mlflow.set_tracking_uri(self.tracking_uri)
         if self.reopened:
             run = mlflow.start_run(run_id=self.run_id)
@@ -81,6 +87,7 @@ class MlflowRun:
             )
             self.run_id = run.info.run_id
             record = {"run_id": self.run_id, "tracking_uri": self.tracking_uri, "experiment_id": run.info.experiment_id}
+            record.update(self.remember)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / RUN_RECORD).write_text(json.dumps(record, indent=1))
         hydra_files = self.run_dir / HYDRA_DIR
@@ -132,21 +139,34 @@ class MlflowRun:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
 
-    def log_keras_model(self, model, sample_inputs) -> None:
-        """Log ``model`` with MLflow's Keras flavor, so ``mlflow.pyfunc.load_model`` and
-        ``mlflow models serve`` work on it; the signature comes from ``sample_inputs``."""
+    def log_keras_model(self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=()) -> None:
+        """Log the model saved in ``model_file`` as an MLflow pyfunc model that loads it with the
+        user's objects (``custom_objects``: name -> ``module:Class``) from the modules it carries
+        (``code_paths``), so that ``mlflow.pyfunc.load_model`` and ``mlflow models serve`` work
+        on it anywhere; the signature comes from ``sample_inputs`` (``ktrain.tracking.keras_pyfunc``)."""
         import keras  # this module is also loaded where Keras is not (a sweep's parent process)
-        import mlflow.keras
         from mlflow.models import infer_signature
 
         # A plain call, not predict: under MultiWorkerMirroredStrategy predict gathers across
         # the workers, and only the chief logs the model.
-        outputs = keras.ops.convert_to_numpy(model(sample_inputs, training=False))
+        outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, model(sample_inputs, training=False))
         signature = infer_signature(sample_inputs, outputs)
-        requirements = [f"keras=={keras.__version__}"]
+        requirements = [f"keras=={keras.__version__}", f"mlflow=={mlflow.__version__}"]
         if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
             requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
-        mlflow.keras.log_model(model, name=LOGGED_MODEL, signature=signature, pip_requirements=requirements)
+        with tempfile.TemporaryDirectory(prefix="ktrain-model-") as folder:
+            objects = Path(folder) / "custom_objects.json"
+            objects.write_text(json.dumps(dict(custom_objects or {})))
+            with warnings.catch_warnings():  # that no input example was given: the signature says it all
+                warnings.simplefilter("ignore", UserWarning)
+                mlflow.pyfunc.log_model(
+                    name=LOGGED_MODEL,
+                    python_model=str(Path(__file__).with_name("keras_pyfunc.py")),
+                    artifacts={"model": str(model_file), "custom_objects": str(objects)},
+                    code_paths=[str(path) for path in code_paths] or None,
+                    signature=signature,
+                    pip_requirements=requirements,
+                )
 
     def _keep_run_files(self) -> None:
         checkpoints = self.run_dir / CHECKPOINT_DIR
@@ -180,14 +200,12 @@ class UnrecordedRun:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         pass
 
-    def log_keras_model(self, model, sample_inputs) -> None:
-        """The model work of ``MlflowRun.log_keras_model`` (a call and a save), to scratch:
-        across the processes of a multi-host run each is a collective that all must join."""
+    def log_keras_model(self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=()) -> None:
+        """The model work of ``MlflowRun.log_keras_model`` (a call), to nothing: across the
+        processes of a multi-host run it is a collective that all must join."""
         import keras  # as in MlflowRun.log_keras_model
 
-        keras.ops.convert_to_numpy(model(sample_inputs, training=False))
-        with tempfile.TemporaryDirectory(prefix="ktrain-worker-model-") as scratch:
-            model.save(Path(scratch) / "model.keras")
+        keras.tree.map_structure(keras.ops.convert_to_numpy, model(sample_inputs, training=False))
 
 
 def record_side_run(

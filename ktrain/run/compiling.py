@@ -1,0 +1,163 @@
+"""The model built for the data's targets and compiled: the schedule and optimizer, and the loss
+and metrics of each target's task (``compile.loss=auto``, ``compile.metrics=auto``) or as given,
+a user's own losses and metrics among them."""
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+from hydra.utils import get_object
+
+from ktrain import tasks
+from ktrain.data import CLASSES, DataSpec
+from ktrain.errors import UserError
+from ktrain.run.build import build, model_node
+from ktrain.schema import TrainConfig
+from ktrain.tasks import Target
+
+# Metric names that Model.compile resolves from the loss, which keras.metrics.get does not know.
+COMPILE_ONLY_METRICS = {"acc", "ce", "crossentropy"}
+
+
+def compiled_model(config: TrainConfig, spec: DataSpec, steps_per_epoch: int) -> keras.Model:
+    """The model for ``spec``, compiled with the schedule and optimizer of ``config``; call it
+    inside the strategy's scope."""
+    node = model_node(config)
+    offered = _offered(spec)
+    _refuse_unoffered(node["_target_"], offered, spec.targets)
+    model = build(node, "model", **offered)
+    if not isinstance(model, keras.Model):
+        raise UserError(
+            f"model._target_={config.model.target} returned a {type(model).__name__}, not a "
+            "keras.Model. A model builder is any callable that returns a keras.Model; it is given "
+            "input_shape and num_classes (or targets, inputs) from the data if its signature names "
+            "them, and its own keys of the model config."
+        )
+    problems = tasks.head_problems(model.output_shape, model.output_names, spec.targets)
+    if problems:
+        raise UserError(
+            f"model._target_={config.model.target} does not fit the data: {'; '.join(problems)}. Build one "
+            "output per target, shaped as its task takes it (ktrain's builders do, from the targets they are "
+            "given: name `targets` in your builder's signature and pass them to ktrain.tasks.heads), or "
+            "give data.target_kind= if the data's kind was guessed wrongly."
+        )
+    learning_rate = build(
+        config.schedule,
+        "schedule",
+        learning_rate=float(config.optimizer.learning_rate),  # Keras refuses an int rate
+        steps_per_epoch=steps_per_epoch,
+        epochs=config.fit.epochs,
+    )
+    optimizer = build(config.optimizer, "optimizer", learning_rate=learning_rate)
+    model.compile(optimizer=optimizer, **compile_settings(config, spec.targets))
+    return model
+
+
+def recompile(model: keras.Model, config: TrainConfig, targets: Sequence[Target], learning_rate: float) -> None:
+    """Compile ``model`` again, with a new optimizer of ``config`` at the constant rate
+    ``learning_rate``: after a change of which weights train, as Keras needs (a built optimizer
+    knows only the variables it was built for). Call it inside the strategy's scope."""
+    optimizer = build(config.optimizer, "optimizer", learning_rate=float(learning_rate))
+    model.compile(optimizer=optimizer, **compile_settings(config, targets))
+
+
+def compile_settings(config: TrainConfig, targets: Sequence[Target]) -> dict[str, Any]:
+    """``compile.*`` for ``Model.compile``: the tasks' loss and metrics where they are ``auto``,
+    a user's objects found, and names checked now (Keras itself only looks them up once
+    ``fit`` has started)."""
+    values = config.compile.values()
+    settings = build({k: v for k, v in values.items() if k not in ("loss", "metrics")}, "compile")
+    settings["loss"] = _objects(tasks.losses(targets, values["loss"]), "compile.loss", "loss")
+    settings["metrics"] = _objects(tasks.metrics(targets, values["metrics"]), "compile.metrics", "metric")
+    unknown = _unknown_names(settings)
+    if unknown:
+        raise UserError(
+            "; ".join(unknown) + ". Give names that keras.losses.get and keras.metrics.get know "
+            "(for example compile.loss=sparse_categorical_crossentropy compile.metrics=[accuracy]), "
+            "auto (the task's own), a dotted path to your own function or class (mymodule.my_loss), "
+            "or a {_target_: ...} mapping to a loss or metric class."
+        )
+    return settings
+
+
+def _offered(spec: DataSpec) -> dict[str, Any]:
+    """What the run offers a model builder: the data's inputs and targets; ``num_classes`` for
+    one target that has classes."""
+    offered = {"input_shape": spec.input_shape, "inputs": spec.inputs, "targets": spec.targets}
+    if len(spec.targets) == 1 and spec.targets[0].kind in CLASSES:
+        offered["num_classes"] = len(spec.targets[0].classes)
+    return offered
+
+
+def _refuse_unoffered(target: str, offered: dict[str, Any], targets: Sequence[Target]) -> None:
+    """A builder that needs ``num_classes`` where the data have none to give."""
+    try:
+        parameters = inspect.signature(get_object(target)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return
+    needed = parameters.get("num_classes")
+    if needed is None or "num_classes" in offered or needed.default is not inspect.Parameter.empty:
+        return
+    kinds = ", ".join(f"{t.name} ({t.kind})" for t in targets)
+    raise UserError(
+        f"model._target_={target} needs num_classes, which the data give for one target with classes, and "
+        f"their targets are {kinds}. Name `targets` in its signature instead (a tuple of ktrain.tasks.Target) "
+        "and put a head on for each (ktrain.tasks.heads does)."
+    )
+
+
+def _objects(setting: Any, key: str, kind: str) -> Any:
+    """A loss or metrics setting with a user's objects in it: a dotted path is the function or
+    class it names (a class made with no arguments), a ``{_target_: ...}`` mapping the class
+    made with its keys, or the function itself (wrapped with its keys, if any, so that a saved
+    model still names it); per-output mappings and lists hold such settings."""
+    if isinstance(setting, list):
+        return [_objects(item, f"{key}.{i}", kind) for i, item in enumerate(setting)]
+    if isinstance(setting, Mapping) and "_target_" not in setting:
+        return {name: _objects(value, f"{key}.{name}", kind) for name, value in setting.items()}
+    if isinstance(setting, Mapping):
+        found = _imported(setting["_target_"], key)
+        arguments = {k: v for k, v in setting.items() if k != "_target_"}
+        if inspect.isclass(found):
+            return build(setting, key)
+        if not arguments:
+            return found
+        wrapper = keras.losses.LossFunctionWrapper if kind == "loss" else keras.metrics.MeanMetricWrapper
+        return wrapper(found, name=found.__name__, **arguments)
+    if isinstance(setting, str) and "." in setting:
+        found = _imported(setting, key)
+        return found() if inspect.isclass(found) else found
+    return setting
+
+
+def _imported(path: str, key: str) -> Any:
+    try:
+        return get_object(path)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise UserError(
+            f"{key}={path} cannot be imported ({error}). A loss or metric is a Keras name, auto, or a "
+            "dotted path to a function or class: an installed package's, or one of your modules in the "
+            "current directory (or beside the folder --config-dir names)."
+        ) from error
+
+
+def _unknown_names(settings: dict[str, Any]) -> list[str]:
+    unknown = []
+    losses = settings["loss"].values() if isinstance(settings["loss"], dict) else [settings["loss"]]
+    for loss in losses:
+        if isinstance(loss, str):
+            try:
+                keras.losses.get(loss)
+            except ValueError:
+                unknown.append(f"compile.loss={loss} is not a Keras loss")
+    for key in ("metrics", "weighted_metrics"):
+        given = settings.get(key)
+        lists = given.values() if isinstance(given, dict) else [given] if isinstance(given, list) else []
+        for metric in (m for names in lists for m in (names if isinstance(names, list) else [names])):
+            if isinstance(metric, str) and metric.lower() not in COMPILE_ONLY_METRICS:
+                try:
+                    keras.metrics.get(metric)
+                except ValueError:
+                    unknown.append(f"compile.{key} has {metric}, which is not a Keras metric")
+    return unknown
