@@ -16,7 +16,9 @@ multi-label, numbers, masks), and hands out each split in any form Keras' ``fit`
 arrays or dicts of arrays, a ``tf.data.Dataset``, a ``keras.utils.PyDataset``, a grain dataset
 or a Python generator (``Split``).
 
-A data module of a user's own fits ``ktrain.contracts.DataModule``. ``arrays``, ``splits``,
+A data module of a user's own fits ``ktrain.contracts.DataModule``; it may tell where each
+split comes from (``lineage(name) -> Lineage``), which the run records as an MLflow dataset
+(``ktrain.run.lineage`` makes one from the arrays, or from its config, where it does not). ``arrays``, ``splits``,
 ``folders`` and ``checked_files`` import no TensorFlow (``folders`` is read by the schema);
 ``image_folder`` builds tf.data pipelines. This package imports only ``ktrain.tasks`` and
 ``ktrain.errors`` of ktrain.
@@ -94,6 +96,28 @@ class DataSpec:
     def input_shapes(self) -> dict[str | None, tuple[int, ...]]:
         """Each input's shape by name (``None``: the one unnamed input)."""
         return dict(self.inputs) if self.inputs is not None else {None: self.input_shape}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where one split of a data set comes from, as a run records it (MLflow's datasets): the
+    same files give the same ``digest``, and a changed file another.
+
+    Args:
+        source: a path or URI, or the data module's ``_target_`` for data made in code.
+        digest: a fingerprint of the split's data (16 hex digits).
+        schema: each input's and target's name -> (dtype, the shape of one sample).
+        profile: counts worth seeing beside it: its rows, the samples of each class.
+
+    Example:
+
+    >>> Lineage("/data/pets", "3f2a9c0d11b8e6a4", {"image": ("float32", (64, 64, 3))}, {"rows": 420})
+    """
+
+    source: str
+    digest: str
+    schema: dict[str, tuple[str, tuple[int | None, ...]]]
+    profile: dict[str, Any]
 
 
 @dataclass(frozen=True)

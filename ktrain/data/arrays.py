@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ktrain.data import SPLITS, DataSpec, Split, array_length, map_arrays
+from ktrain.data import SPLITS, DataSpec, Lineage, Split, array_length, map_arrays
+from ktrain.data.lineage import arrays_digest, arrays_schema, class_profile
 from ktrain.data.splits import Arrays, complete_splits, stratified_split
 from ktrain.errors import UserError
 from ktrain.tasks import TASKS, Target, guess_kind
@@ -25,8 +26,9 @@ class ArrayData:
     name and by target name; ``targets`` are what ``y`` holds (one ``Target``, or one per key).
     """
 
-    def __init__(self, splits: dict[str, Arrays], targets: Sequence[Target], batch_size: int, facts=None):
+    def __init__(self, splits: dict[str, Arrays], targets: Sequence[Target], batch_size: int, facts=None, source=None):
         self.batch_size = batch_size
+        self.source = source or f"{type(self).__module__}.{type(self).__name__}"
         self._splits = splits
         x_train = splits["train"][0]
         shapes = map_arrays(lambda values: tuple(values.shape[1:]), x_train)
@@ -41,6 +43,13 @@ class ArrayData:
     def split(self, name: str) -> Split:
         x, y = self._splits[name]
         return Split(x, y, self.batch_size)
+
+    def lineage(self, name: str) -> Lineage:
+        """Where split ``name`` comes from: ``self.source`` (the file, or the class that makes the
+        data), a digest of its arrays, their schema, its rows and (train) its classes."""
+        x, y = self._splits[name]
+        profile = {"rows": array_length(y), **(class_profile(self.spec.targets) if name == "train" else {})}
+        return Lineage(self.source, arrays_digest(x, y), arrays_schema(x, y), profile)
 
 
 def class_data(splits: dict[str, Arrays], class_names: Sequence[str]) -> tuple[dict[str, Arrays], Target]:
@@ -135,7 +144,7 @@ class NpzData(ArrayData):
         splits = _npz_splits(where, arrays, (val_fraction, test_fraction, seed), task.stratify)
         target, values = task.from_values("label", {s: y for s, (_, y) in splits.items()}, class_names, where)
         splits = {split: (x, values[split]) for split, (x, _) in splits.items()}
-        super().__init__(splits, [target], batch_size, facts={"target_kind": f"{kind} ({why})"})
+        super().__init__(splits, [target], batch_size, facts={"target_kind": f"{kind} ({why})"}, source=path)
 
 
 def _npz_splits(where: str, arrays, fractions: tuple, stratify) -> dict[str, Arrays]:

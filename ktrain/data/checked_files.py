@@ -36,6 +36,7 @@ class CheckedFiles:
         digest = hashlib.sha256(root.encode()).hexdigest()[:16]
         self.path = cache_dir() / "image_checks" / f"{digest}.json"
         self.root = root
+        self.stamps: dict[str, list[int]] = {}  # of the files last checked: a split's digest is made of them
         try:
             self._verdicts = json.loads(self.path.read_text())["files"]
         except (OSError, ValueError, KeyError):
@@ -45,6 +46,7 @@ class CheckedFiles:
         """The ``files`` that do not decode: known ones from the record, the others (new, or
         changed since) found by ``decode_failures``; the record is updated with them."""
         stamps = {file: _stamp(file) for file in files}
+        self.stamps.update(stamps)
         unknown = [file for file in files if self._verdicts.get(file, {}).get("stamp") != stamps[file]]
         failed = set(decode_failures(unknown))
         for file in unknown:

@@ -16,6 +16,7 @@ epoch halfway; the verdicts are remembered (``checked_files``), so a later run d
 new or changed files. Images of a type the decoder does not read are named and left out too.
 """
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -25,9 +26,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ktrain.data import SPLITS, DataSpec, Split
+from ktrain.data import SPLITS, DataSpec, Lineage, Split
 from ktrain.data.checked_files import CheckedFiles
 from ktrain.data.folders import ClassFolder, FolderError, FolderScan, scan
+from ktrain.data.lineage import class_profile, digest
 from ktrain.data.masks import load_mask, mask_files
 from ktrain.data.splits import complete_splits
 from ktrain.errors import UserError
@@ -138,17 +140,18 @@ class ImageFolderData:
         self.shuffle_buffer = shuffle_buffer
         self._augment = augmentation_layers(**(augmentation or {}), seed=seed)
         self.masks = masks
+        self._root = os.path.abspath(os.path.expanduser(path))
         if masks is not None:  # segmentation: each image's mask is its target (ktrain.data.masks)
             fractions = (val_fraction, test_fraction, seed)
-            self._files, target = mask_files(path, masks, self.image_size, class_names, fractions, on_bad_file,
-                                             unreadable_files)  # fmt: skip
+            found = mask_files(path, masks, self.image_size, class_names, fractions, on_bad_file, unreadable_files)
+            self._files, target, self._stamps = found
             sizes = {split: len(self._files[split][1]) for split in SPLITS}
             self.spec = DataSpec(
                 input_shape=(*self.image_size, CHANNELS[color_mode]), targets=(target,), split_sizes=sizes
             )
             return
         found = scan(path)
-        folders = _readable_folders(path, found, on_bad_file)
+        folders, self._stamps = _readable_folders(path, found, on_bad_file)
         self._files = _split_files(found, folders, val_fraction, test_fraction, seed)
         train_labels = self._files["train"][1]
         self.spec = DataSpec(
@@ -184,6 +187,18 @@ class ImageFolderData:
             dataset = dataset.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE)
         return Split(dataset.prefetch(AUTOTUNE))
 
+    def lineage(self, name: str) -> Lineage:
+        """Where split ``name`` comes from: the folder, a digest of its files' names, sizes and
+        modification times (as the file check stamped them: no file is read again), the schema
+        of its pairs, its rows and (train) its classes."""
+        paths, labels = self._files[name]
+        files = [*paths, *labels] if self.masks is not None else list(paths)
+        stamped = [(os.path.relpath(file, self._root), self._stamps.get(file)) for file in files]
+        image = ("float32", self.spec.input_shape)
+        target = ("int32", tuple(self.image_size)) if self.masks is not None else ("int64", ())
+        profile = {"rows": len(paths), **(class_profile(self.spec.targets) if name == "train" else {})}
+        return Lineage(self._root, digest(json.dumps(stamped).encode()), {"image": image, "label": target}, profile)
+
     def _cache_file(self, split: str) -> str:
         if self.cache == "memory":
             return ""
@@ -191,12 +206,13 @@ class ImageFolderData:
         return os.path.join(self.cache_dir, split)
 
 
-def _readable_folders(path: str, found: FolderScan, on_bad_file: str) -> list[ClassFolder]:
+def _readable_folders(path: str, found: FolderScan, on_bad_file: str) -> tuple[list[ClassFolder], dict]:
     """The class folders without their undecodable files and images of other types, which are
-    named in the log or refused."""
+    named in the log or refused; and the stamps (size, modification time) of the files checked."""
     files = [file for folder in found.folders for file in folder.files]
     others = [file for folder in found.folders for file in folder.other_images]
-    bad = set(CheckedFiles(found.root).unreadable(files, unreadable_files)) | set(others)
+    checked = CheckedFiles(found.root)
+    bad = set(checked.unreadable(files, unreadable_files)) | set(others)
     files += others
     if bad and on_bad_file == "error":
         named = sorted(bad)
@@ -221,7 +237,7 @@ def _readable_folders(path: str, found: FolderScan, on_bad_file: str) -> list[Cl
             f"no readable image in the class folders {', '.join(unreadable)} (every file "
             "failed to decode); fix the files or remove the folders",
         )
-    return folders
+    return folders, checked.stamps
 
 
 def _split_files(

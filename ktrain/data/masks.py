@@ -35,13 +35,14 @@ def load_mask(path, image_size: Sequence[int]):
 
 def mask_files(
     path: str, masks: str, image_size: Sequence[int], class_names, fractions: tuple, on_bad_file: str, undecodable
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Target]:
-    """(image paths, mask paths) for train, val and test, and the mask target; pairs whose image
-    or mask does not decode are left out (``on_bad_file=skip``, named by ``undecodable``'s log)
-    or refused. ``fractions``: (val, test, seed)."""
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Target, dict]:
+    """(image paths, mask paths) for train, val and test, the mask target, and the stamps of the
+    files checked; pairs whose image or mask does not decode are left out (``on_bad_file=skip``,
+    named by ``undecodable``'s log) or refused. ``fractions``: (val, test, seed)."""
     found = scan_masks(path, masks)
     files = [file for _, image, mask in found.pairs for file in (image, mask)]
-    bad = set(CheckedFiles(found.root).unreadable(files, undecodable))
+    checked = CheckedFiles(found.root)
+    bad = set(checked.unreadable(files, undecodable))
     if bad and on_bad_file == "error":
         raise UserError(
             f"data.path={path!r}: {len(bad)} image or mask files cannot be decoded: {', '.join(sorted(bad)[:10])}. "
@@ -60,7 +61,7 @@ def mask_files(
     else:
         given = {split: by_split(split) for split in ("val", "test") if any(s == split for s, _, _ in pairs)}
         files_by_split = complete_splits(by_split("train"), given, val_fraction, test_fraction, seed, no_strata)
-    return files_by_split, _target(files_by_split, image_size, class_names, path)
+    return files_by_split, _target(files_by_split, image_size, class_names, path), checked.stamps
 
 
 def _target(files: dict, image_size: Sequence[int], class_names, path: str) -> Target:

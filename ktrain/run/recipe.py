@@ -19,6 +19,7 @@ from ktrain.names import FINAL_MODEL, RESUMED_AT_TAG
 from ktrain.resume.holder import holding
 from ktrain.run import fine_tune, fitting, lr_find, outputs
 from ktrain.run.callback_plan import RunCallbacks, Slot, plan_callbacks
+from ktrain.run.lineage import lineages
 from ktrain.run.provenance import run_tags
 from ktrain.run.steps import LoadedData, build_model, load_data
 from ktrain.schema import TrainConfig
@@ -71,6 +72,7 @@ def _recipe(config: TrainConfig, strategy: Strategy, tracked: TrackedRun, run_di
     with tracked:
         _record_config(config, tracked)
         data = load_data(config, strategy)
+        _record_data(config, data, tracked)
         model = build_model(config, data, strategy)
         _record_model(model, data, tracked, run_dir)
         callbacks = plan_callbacks(config, run_dir, tracked.run_id, restore)
@@ -87,6 +89,12 @@ def _record_config(config: TrainConfig, tracked: TrackedRun) -> None:
     # Seeded again: starting an MLflow run draws its name from Python's random, and every
     # process of a multi-host run has to draw the same data order and initial weights.
     keras.utils.set_random_seed(config.seed)
+
+
+def _record_data(config: TrainConfig, data: LoadedData, tracked: TrackedRun) -> None:
+    """Each split as an MLflow dataset: where it comes from, its digest, schema and profile."""
+    for name, context, found in lineages(config, data.module, data.splits):
+        tracked.log_dataset(name, context, found.source, found.digest, found.schema, found.profile)
 
 
 def _record_model(model: keras.Model, data: LoadedData, tracked: TrackedRun, run_dir: Path) -> None:

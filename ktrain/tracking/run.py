@@ -139,6 +139,13 @@ class MlflowRun:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
 
+    def log_dataset(self, name: str, context: str, source: str, digest: str, schema: dict, profile: dict) -> None:
+        """Record a split of the run's data (``mlflow.log_input``): ``context`` is training,
+        validation or testing."""
+        from ktrain.tracking.datasets import split_dataset
+
+        mlflow.log_input(split_dataset(name, source, digest, schema, profile), context=context)
+
     def log_keras_model(self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=()) -> None:
         """Log the model saved in ``model_file`` as an MLflow pyfunc model that loads it with the
         user's objects (``custom_objects``: name -> ``module:Class``) from the modules it carries
@@ -198,6 +205,9 @@ class UnrecordedRun:
         pass
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def log_dataset(self, name: str, context: str, source: str, digest: str, schema: dict, profile: dict) -> None:
         pass
 
     def log_keras_model(self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=()) -> None:
