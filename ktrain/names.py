@@ -3,11 +3,34 @@ Optuna attributes, the UI address.
 
 A run dir (``outputs/<date>/<time>/``) is written by the run, read back by ``resume=`` and by
 ``ktrain-predict``, and uploaded to MLflow by ``tracking/``; each of them imports the names
-from here, and no tag key or file name is spelt anywhere else. This module imports nothing, so
-the config-only paths may use it.
+from here, and no tag key or file name is spelt anywhere else. So are the commands' names:
+every message that shows a command shows the one the user typed (``command``). This module
+imports nothing of ktrain, so the config-only paths may use it.
 """
 
+import os
+import sys
 from pathlib import Path
+
+# --- the commands ------------------------------------------------------------------------
+
+# How the user runs ktrain, set by a command when it starts ("installed": ktrain-train, ...;
+# "clone": python train.py, ...) for the processes it starts (joblib workers, cluster jobs),
+# whose own sys.argv names another program.
+COMMAND_STYLE_VARIABLE = "KTRAIN_COMMAND_STYLE"
+
+
+def command(script: str) -> str:
+    """The command that runs ``script`` (``train``, ``predict``, ``export``) the way the user
+    runs ktrain: ``ktrain-train`` for the installed commands, ``python train.py`` in the clone."""
+    style = os.environ.get(COMMAND_STYLE_VARIABLE) or command_style(sys.argv[0])
+    return f"ktrain-{script}" if style == "installed" else f"python {script}.py"
+
+
+def command_style(program: str) -> str:
+    """``installed`` for a program named ``ktrain-*`` (a console script), else ``clone``."""
+    return "installed" if Path(program).name.startswith("ktrain-") else "clone"
+
 
 # --- the run dir -------------------------------------------------------------------------
 

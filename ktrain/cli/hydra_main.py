@@ -29,6 +29,7 @@ from ktrain.cli.help import render_help
 from ktrain.cli.hydra_errors import explain, explain_file_error
 from ktrain.cli.startup import pause_garbage_collection
 from ktrain.errors import UserError, exit_on_user_error, refuse
+from ktrain.names import COMMAND_STYLE_VARIABLE, command_style
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[]
         @functools.wraps(task)
         def entry() -> Any:
             pause_garbage_collection()
+            # For the processes the command starts: a sweep's workers, a cluster's jobs.
+            os.environ[COMMAND_STYLE_VARIABLE] = command_style(sys.argv[0])
             try:
                 return run_script()
             finally:

@@ -22,7 +22,7 @@ from ktrain import distribute, schema
 from ktrain.cli.config_tree import print_config_tree
 from ktrain.cli.hydra_main import hydra_main
 from ktrain.errors import exit_on_user_error
-from ktrain.names import BACKUP_DIR
+from ktrain.names import BACKUP_DIR, command
 from ktrain.resume import interrupts, saved_run
 from ktrain.schema import derive
 from ktrain.sweeps.search.checks import refuse_without_multirun
@@ -155,10 +155,10 @@ def _continue_command(config: schema.TrainConfig) -> str | None:
     """The command that continues a stopped run, for the chief's log."""
     if config.hardware.strategy == "multi_worker":
         return None
-    command = f"python train.py resume={config.paths.output_dir}"
+    continuing = f"{command('train')} resume={config.paths.output_dir}"
     if config.hardware.strategy == "multi_host":
-        return f"{command} on every process, each with its hardware.process_id"
-    return command
+        return f"{continuing} on every process, each with its hardware.process_id"
+    return continuing
 
 
 def _in_multirun() -> bool:

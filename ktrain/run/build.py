@@ -12,6 +12,7 @@ from hydra.utils import get_object, instantiate
 
 from ktrain.data import DataSpec
 from ktrain.errors import UserError
+from ktrain.names import command
 from ktrain.schema import TrainConfig
 from ktrain.schema.base import Section
 from ktrain.tracking.locate import locate_run
@@ -46,7 +47,7 @@ def build(node: Section | Mapping[str, Any], key: str, **offered: Any) -> Any:
             ) from error
         raise UserError(
             f"{key}: {node.get('_target_')} refused its settings: {type(cause or error).__name__}: "
-            f"{cause or error}. Check the {key}.* values (python train.py --cfg job shows them); "
+            f"{cause or error}. Check the {key}.* values ({command('train')} --cfg job shows them); "
             "the full traceback is in the run's train.log."
         ) from error
 

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ktrain.errors import UserError
-from ktrain.names import BEST_CHECKPOINT, CLASS_NAMES, FINAL_MODEL, HYDRA_ARTIFACTS, LOGGED_MODEL_FILE, SAVED_CONFIG
+from ktrain.names import (
+    BEST_CHECKPOINT,
+    CLASS_NAMES,
+    FINAL_MODEL,
+    HYDRA_ARTIFACTS,
+    LOGGED_MODEL_FILE,
+    SAVED_CONFIG,
+    command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +58,7 @@ def _no_model(checkpoint: str) -> str:
 def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
     unknown = UserError(
         f"{key}={run_id!r} is neither a run dir nor the id of a run in the MLflow store at "
-        f"{tracking_uri}; give the run dir or the MLflow run id that train.py printed (set "
+        f"{tracking_uri}; give the run dir or the MLflow run id that {command('train')} printed (set "
         "MLFLOW_TRACKING_URI or mlflow.tracking_uri for another store)."
     )
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from ktrain import overrides as command_line
 from ktrain.errors import UserError
+from ktrain.names import command
 from ktrain.sweeps.search.storage import default_storage, unwritable
 
 SWEEPER = "hydra_plugins.ktrain_optuna_sweeper.ktrain_optuna_sweeper.KtrainOptunaSweeper"
@@ -67,7 +68,7 @@ def refuse_without_multirun(hydra_cfg: DictConfig) -> None:
     pruning = f" and its pruner ({pruner['_target_'].rpartition('.')[2]})" if pruner else ""
     raise UserError(
         f"the Optuna sweeper{pruning} needs a sweep, and this command has no -m: it would "
-        "train one run and search nothing. Add -m (python train.py -m hparams_search=optuna ...), "
+        f"train one run and search nothing. Add -m ({command('train')} -m hparams_search=optuna ...), "
         "or drop hparams_search (and hydra/sweeper, hydra/sweeper/pruner) for a single run."
     )
 
