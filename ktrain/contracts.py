@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ktrain.data import DataSpec, Split
+from ktrain.errors import UserError
 
 if TYPE_CHECKING:
     import keras
@@ -38,6 +39,21 @@ class DataModule(Protocol):
     def spec(self) -> DataSpec: ...
 
     def split(self, name: str) -> Split: ...
+
+
+def check_data_module(module: Any, target: str) -> None:
+    """``UserError`` if ``module``, built by ``target``, lacks a member ``DataModule`` asks for
+    (``isinstance`` with a runtime-checkable protocol checks that the members are there)."""
+    if isinstance(module, DataModule):
+        return
+    missing = [name for name in ("spec", "batch_size", "split") if not hasattr(module, name)]
+    raise UserError(
+        f"data._target_={target} built a {type(module).__name__} without {' and '.join(missing)}, "
+        "which a data module must have (ktrain.contracts.DataModule): spec, a ktrain.data.DataSpec "
+        "(input_shape, num_classes, class_names, split_sizes, class_counts); batch_size; and "
+        "split(name), which returns a ktrain.data.Split for 'train', 'val' and 'test'. Add "
+        f"{'it' if len(missing) == 1 else 'them'} to the class (README, 'Your own project', has an example)."
+    )
 
 
 class ModelBuilder(Protocol):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import keras
 
-from ktrain.contracts import DataModule, Strategy
+from ktrain.contracts import DataModule, Strategy, check_data_module
 from ktrain.data import SPLITS, Split
 from ktrain.distribute import split_across_replicas
 from ktrain.run import fitting
@@ -29,6 +29,7 @@ def load_data(config: TrainConfig, strategy: Strategy) -> LoadedData:
     """The data config's module, its steps checked against it, its splits spread over the
     strategy's replicas."""
     module = build(config.data, "data")
+    check_data_module(module, config.data.target)
     spec = module.spec
     log.info(
         "data: %s, input shape %s, %d classes, %s samples (train/val/test)",

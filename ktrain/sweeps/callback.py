@@ -40,6 +40,7 @@ from ktrain.names import (
 )
 from ktrain.sweeps import continued
 from ktrain.sweeps.job import Sweep, set_current_sweep
+from ktrain.sweeps.refused_jobs import check_jobs
 from ktrain.sweeps.search.checks import check_search
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class SweepCallback(Callback):
         # warning and goes on, so the refusal exits here (SystemExit passes through).
         with exit_on_user_error():
             check_search(config)
+            check_jobs(config)
         import mlflow
 
         from ktrain.tracking.run import ensure_experiment
@@ -67,7 +69,8 @@ class SweepCallback(Callback):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         tracking_uri = config.mlflow.tracking_uri
         mlflow.set_tracking_uri(tracking_uri)
-        experiment_id = ensure_experiment(tracking_uri, config.mlflow.experiment_name)
+        with exit_on_user_error():  # a deleted experiment
+            experiment_id = ensure_experiment(tracking_uri, config.mlflow.experiment_name)
         command_line = list(config.hydra.overrides.task)
         tags = {
             OVERRIDES_TAG: " ".join(command_line),

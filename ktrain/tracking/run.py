@@ -14,6 +14,7 @@ from typing import Any
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from ktrain.errors import UserError
 from ktrain.names import (
     CHECKPOINT_DIR,
     ERROR_TAG,
@@ -221,6 +222,8 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
     """
     with _store_lock(tracking_uri):
         experiment = mlflow.get_experiment_by_name(name)
+        if experiment is not None and experiment.lifecycle_stage == "deleted":
+            raise UserError(_deleted(tracking_uri, name, experiment.experiment_id))
         if experiment is not None:
             return experiment.experiment_id
         location = None
@@ -233,6 +236,19 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
             if experiment is None:
                 raise
             return experiment.experiment_id
+
+
+def _deleted(tracking_uri: str, name: str, experiment_id: str) -> str:
+    """Why a run cannot go into deleted experiment ``name``, and the three ways on."""
+    return (
+        f"the MLflow experiment {name!r} (id {experiment_id}) at {tracking_uri} was deleted, and MLflow "
+        "records no run in a deleted experiment (nor makes a new one of that name while the deleted one "
+        f"is kept). Restore it (MLFLOW_TRACKING_URI={tracking_uri} mlflow experiments restore "
+        f"--experiment-id {experiment_id}), record into another experiment (mlflow.experiment_name=<name>, "
+        "or MLFLOW_EXPERIMENT_NAME), or remove it for good first (mlflow gc --backend-store-uri "
+        f"{tracking_uri} --experiment-ids {experiment_id}; a tracking server's own store is cleaned "
+        "where the server runs)."
+    )
 
 
 @contextmanager
