@@ -71,6 +71,7 @@ VERSION_TAG = "ktrain.version"
 KERAS_VERSION_TAG = "keras.version"
 KERAS_BACKEND_TAG = "keras.backend"
 TENSORFLOW_VERSION_TAG = "tensorflow.version"  # where TensorFlow is in use
+CLUSTER_TAG = "ktrain.cluster"  # a multi-process run's cluster, hashed: its other processes find the run by it
 HOLDER_TAG = "ktrain.holder"  # JSON host, pid, heartbeat of the process training the run
 JOB_TAG = "ktrain.sweep.job"
 SWEEP_TAG_PREFIX = "ktrain.sweep."  # .dir, .sweeper, .launcher on a sweep's parent run

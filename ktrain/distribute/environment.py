@@ -6,6 +6,7 @@ on JAX, TF_CONFIG or the multi-host role checked); ``is_chief`` says whether thi
 records the run.
 """
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -102,6 +103,22 @@ def refuse_missing_backend(backend: str) -> None:
             f"{'is' if len(missing) == 1 else 'are'} not installed here: {install}. Or unset "
             "KERAS_BACKEND to train on TensorFlow, which ktrain installs."
         )
+
+
+def cluster_key(hardware: Hardware) -> str | None:
+    """What every process of a multi-worker or multi-host run knows alike, and no other run
+    holds at the same time (its cluster's addresses, each taken while it runs), hashed; None
+    for a run of one process. The chief tags its MLflow run with it, so that the others find
+    the run to log their system metrics into."""
+    if hardware.strategy == "multi_worker":
+        cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]  # read_role has checked it
+        described = json.dumps(cluster, sort_keys=True)
+    elif hardware.strategy == "multi_host":
+        role = multi_host.read_role(hardware)
+        described = f"{role.coordinator_address} x{role.num_processes}"
+    else:
+        return None
+    return hashlib.sha1(described.encode()).hexdigest()[:16]
 
 
 def _refuse_unsupported(hardware: Hardware, backend: str) -> None:

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from ktrain import distribute
 from ktrain.cli.startup import startup_done
 from ktrain.contracts import Strategy, TrackedRun
-from ktrain.names import FINAL_MODEL, RESUMED_AT_TAG
+from ktrain.names import CLUSTER_TAG, FINAL_MODEL, RESUMED_AT_TAG
 from ktrain.resume.holder import holding
 from ktrain.run import fine_tune, fitting, lr_find, outputs
 from ktrain.run.callback_plan import RunCallbacks, Slot, plan_callbacks
@@ -22,6 +23,7 @@ from ktrain.run.steps import LoadedData, build_model, load_data
 from ktrain.schema import TrainConfig
 from ktrain.sweeps.search.trial import tag_if_pruned
 from ktrain.tracking.run import MlflowRun, UnrecordedRun, ui_hint
+from ktrain.tracking.system_metrics import PeerSystemMetrics
 
 if TYPE_CHECKING:
     from ktrain.sweeps.job import SweepJob
@@ -40,17 +42,23 @@ def train(
         config = lr_find.with_suggestion(config, strategy)
     run_dir = Path(config.paths.output_dir)
     restore = resumed_run_id is not None
+    cluster, m = distribute.cluster_key(config.hardware), config.mlflow
+    node_id = distribute.process_name(config.hardware) if cluster else None
     if not record:
-        return _recipe(config, strategy, UnrecordedRun(), run_dir, restore)
+        peer = PeerSystemMetrics(m.tracking_uri, m.experiment_name, cluster, node_id, resumed_run_id)
+        return _recipe(config, strategy, UnrecordedRun(peer if m.system_metrics else None), run_dir, restore)
+    tags = {**run_tags(config.paths.root_dir, resumed=restore), **(job.tags if job else {})}
     tracked = MlflowRun(
         tracking_uri=config.mlflow.tracking_uri,
         experiment_name=config.mlflow.experiment_name,
         run_dir=run_dir,
         run_name=config.mlflow.run_name or (job.name if job else None),
-        tags={**run_tags(config.paths.root_dir, resumed=restore), **(job.tags if job else {})},
+        tags={**tags, CLUSTER_TAG: cluster} if cluster else tags,
         parent_run_id=job.parent_run_id if job else None,
         run_id=resumed_run_id,
         checkpoints_at_end=config.mlflow.checkpoints == "end",  # else sent as written (RunUploads)
+        system_metrics=m.system_metrics,
+        node_id=node_id,
     )
     with holding(run_dir, config.mlflow.tracking_uri, lambda: tracked.run_id):  # one process per run
         best = _recipe(config, strategy, tracked, run_dir, restore)

@@ -145,6 +145,7 @@ class Mlflow(Section):
     keep_checkpoints: PositiveInt = 3
     backup_every_epoch_mb: NonNegativeFloat = 50.0
     backup_interval_s: NonNegativeFloat = 600.0
+    system_metrics: bool = True
 
 
 class LrRangeTest(Section):

@@ -26,6 +26,7 @@ from ktrain.names import (
     RUN_RECORD,
 )
 from ktrain.tracking.params import flatten
+from ktrain.tracking.system_metrics import PeerSystemMetrics, SystemMetrics
 
 try:
     import fcntl
@@ -55,6 +56,8 @@ class MlflowRun:
         parent_run_id: str | None = None,
         run_id: str | None = None,
         checkpoints_at_end: bool = True,
+        system_metrics: bool = True,
+        node_id: str | None = None,
     ):
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
@@ -65,12 +68,16 @@ class MlflowRun:
         self.run_id = run_id
         self.reopened = run_id is not None
         self.checkpoints_at_end = checkpoints_at_end  # False: they were sent as written
+        self.system_metrics = system_metrics
+        self.node_id = node_id  # this process among a multi-process run's, for its system metrics
         self._params: dict[str, str] = {}
+        self._monitor = None
 
     def __enter__(self) -> "MlflowRun":
         mlflow.set_tracking_uri(self.tracking_uri)
+        # MLflow's own monitor (MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING) is never started: ktrain's is.
         if self.reopened:
-            run = mlflow.start_run(run_id=self.run_id)
+            run = mlflow.start_run(run_id=self.run_id, log_system_metrics=False)
             mlflow.set_tags(self.tags)
             self._params = dict(run.data.params)
         else:
@@ -79,11 +86,14 @@ class MlflowRun:
                 run_name=self.run_name,
                 tags=self.tags,
                 parent_run_id=self.parent_run_id,
+                log_system_metrics=False,
             )
             self.run_id = run.info.run_id
             record = {"run_id": self.run_id, "tracking_uri": self.tracking_uri, "experiment_id": run.info.experiment_id}
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / RUN_RECORD).write_text(json.dumps(record, indent=1))
+        if self.system_metrics:
+            self._monitor = SystemMetrics(self.run_id, self.tracking_uri, self.node_id, self.reopened).start()
         hydra_files = self.run_dir / HYDRA_DIR
         if hydra_files.is_dir():
             mlflow.log_artifacts(str(hydra_files), HYDRA_ARTIFACTS)
@@ -106,6 +116,8 @@ class MlflowRun:
             status = "FAILED"
             mlflow.set_tag(ERROR_TAG, f"{type(exc).__name__}: {exc}"[:5000])
             log.debug("run failed", exc_info=(exc_type, exc, tb))  # into the uploaded log file only
+        if self._monitor is not None:
+            self._monitor.close()
         self._keep_run_files()
         mlflow.flush_async_logging()
         mlflow.end_run(status)
@@ -159,14 +171,22 @@ class MlflowRun:
 
 class UnrecordedRun:
     """The tracked run (``ktrain.contracts.TrackedRun``) of a multi-worker or multi-host run's
-    other processes: the chief records the run, the others train alongside it and record nothing."""
+    other processes: the chief records the run, the others train alongside it and record
+    nothing but their system metrics (``peer_metrics``, into the chief's run)."""
 
     run_id = None
 
+    def __init__(self, peer_metrics: PeerSystemMetrics | None = None):
+        self.peer_metrics = peer_metrics
+
     def __enter__(self) -> "UnrecordedRun":
+        if self.peer_metrics is not None:
+            self.peer_metrics.__enter__()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        if self.peer_metrics is not None:
+            self.peer_metrics.__exit__(exc_type, exc, tb)
         return False
 
     def log_params(self, params: dict[str, Any]) -> None:
