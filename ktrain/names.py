@@ -59,6 +59,11 @@ HYDRA_ARTIFACTS = "hydra"  # the run's .hydra/ files, as an artifact folder
 BACKUP_ARTIFACTS = "backup"  # the run's latest backup, as resume=<run id> downloads it
 LOGGED_MODEL = "model"  # the final model, logged with MLflow's Keras flavor
 LOGGED_MODEL_FILE = f"{LOGGED_MODEL}/data/model.keras"  # its .keras file inside the flavor's folder
+# A LoggedModel's role among a run's models: best, last, epoch (a checkpoint), or final; a
+# checkpoint's model names its file among the run's artifacts (ktrain.tracking.logged_models).
+CHECKPOINT_TAG = "ktrain.checkpoint"
+CHECKPOINT_ARTIFACT_TAG = "ktrain.checkpoint.artifact"
+MONITOR_TAG = "ktrain.monitor"  # the metric monitor.metric names: on a run's final model and its registered versions
 
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: a sweep job's parent
 GIT_COMMIT_TAG = "mlflow.source.git.commit"

@@ -26,7 +26,7 @@ from ktrain.names import BACKUP_DIR, command
 from ktrain.resume import interrupts, saved_run
 from ktrain.schema import derive
 from ktrain.sweeps.search.checks import refuse_without_multirun
-from ktrain.tracking.reachable import check_tracking_server
+from ktrain.tracking.reachable import check_registry, check_tracking_server
 
 if TYPE_CHECKING:
     from ktrain.sweeps.job import SweepJob
@@ -117,6 +117,8 @@ def _start(
     """Check where the run is recorded, prepare the hardware, and train (``ktrain.run.recipe``)."""
     print_config_tree(config.values())
     check_tracking_server(config.mlflow.tracking_uri)
+    if config.mlflow.registered_model and (job is None or job.sweep is None):  # a sweep's parent registers its best
+        check_registry(config.mlflow.tracking_uri, config.mlflow.registered_model)
     resumed_run_id = (job.resume_run_id if job else None) or (resumed.run_id if resumed else None)
     distribute.prepare_environment(config.hardware)
     # Imported only now: it imports Keras, which reads what prepare_environment set.

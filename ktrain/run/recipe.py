@@ -14,7 +14,7 @@ import keras
 from ktrain import distribute
 from ktrain.cli.startup import startup_done
 from ktrain.contracts import Strategy, TrackedRun
-from ktrain.names import CLUSTER_TAG, FINAL_MODEL, RESUMED_AT_TAG
+from ktrain.names import CLUSTER_TAG, FINAL_MODEL, MONITOR_TAG, RESUMED_AT_TAG
 from ktrain.resume.holder import holding
 from ktrain.run import fine_tune, fitting, lr_find, outputs
 from ktrain.run.callback_plan import RunCallbacks, Slot, plan_callbacks
@@ -60,8 +60,9 @@ def train(
         system_metrics=m.system_metrics,
         node_id=node_id,
     )
+    register = m.registered_model if job is None or job.sweep is None else None  # a sweep registers its best job's
     with holding(run_dir, config.mlflow.tracking_uri, lambda: tracked.run_id):  # one process per run
-        best = _recipe(config, strategy, tracked, run_dir, restore)
+        best = _recipe(config, strategy, tracked, run_dir, restore, register)
     log.info("run dir:       %s", run_dir)
     log.info("MLflow run id: %s", tracked.run_id)
     log.info("MLflow UI:     %s", ui_hint(config.mlflow.tracking_uri))
@@ -72,7 +73,14 @@ def clear_keras_session() -> None:
     keras.backend.clear_session()
 
 
-def _recipe(config: TrainConfig, strategy: Strategy, tracked: TrackedRun, run_dir: Path, restore: bool) -> float:
+def _recipe(
+    config: TrainConfig,
+    strategy: Strategy,
+    tracked: TrackedRun,
+    run_dir: Path,
+    restore: bool,
+    register: str | None = None,
+) -> float:
     with tracked:
         _record_config(config, tracked)
         data = load_data(config, strategy)
@@ -80,9 +88,11 @@ def _recipe(config: TrainConfig, strategy: Strategy, tracked: TrackedRun, run_di
         _record_model(model, data, tracked, run_dir)
         callbacks = plan_callbacks(config, run_dir, tracked.run_id, restore)
         rows = _fit(config, model, data, callbacks, tracked, strategy)
-        _evaluate_and_save(config, model, data, run_dir, rows, tracked)
+        model_id = _evaluate_and_save(config, model, data, run_dir, rows, tracked)
         best = outputs.best_value(rows, config.monitor.metric, config.monitor.mode)
         tracked.log_metrics({f"best_{config.monitor.metric}": best})
+        if register and model_id:
+            tracked.register_model(register, model_id, config.mlflow.register_alias, config.monitor.metric, best)
     return best
 
 
@@ -143,14 +153,20 @@ def _fit(
 
 def _evaluate_and_save(
     config: TrainConfig, model: keras.Model, data: LoadedData, run_dir: Path, rows: list[dict], tracked: TrackedRun
-) -> None:
-    """Test metrics, the final model, the history files, and the model in MLflow."""
+) -> str | None:
+    """Test metrics, the final model, the history files, and the model in MLflow; return its
+    LoggedModel's id (None where none is logged)."""
     test_split = data.splits["test"]
     test_metrics = model.evaluate(**test_split.fit_args(), return_dict=True, verbose=0)
-    tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()})
     log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test_metrics.items()))
     model.save(run_dir / FINAL_MODEL)
     for path in outputs.write_history(rows, run_dir):
         tracked.log_artifact(path)
-    if config.mlflow.log_model:
-        tracked.log_keras_model(model, test_split.sample_inputs())
+    model_id = None
+    if config.mlflow.log_model:  # a LoggedModel of the last epoch, its test metrics linked to it
+        step = int(rows[-1]["epoch"]) if rows else 0
+        model_id = tracked.log_keras_model(
+            model, test_split.sample_inputs(), step, {MONITOR_TAG: config.monitor.metric}
+        )
+    tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()}, model_id=model_id)
+    return model_id

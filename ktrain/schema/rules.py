@@ -26,7 +26,17 @@ def problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
         + _schedule_problems(config, overrides)
         + _fine_tune_problems(config)
         + _auto_rate_problems(config)
+        + _register_problems(config)
     )
+
+
+def _register_problems(config: TrainConfig) -> list[str]:
+    if config.mlflow.registered_model is None or config.mlflow.log_model:
+        return []
+    return [
+        f"mlflow.register={config.mlflow.registered_model} registers the run's final model, and "
+        "mlflow.log_model=false logs none; drop mlflow.register, or log the model (mlflow.log_model=true)"
+    ]
 
 
 class Change(NamedTuple):

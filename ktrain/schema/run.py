@@ -43,6 +43,24 @@ def _stop_signal(name: str) -> str:
     return name
 
 
+def _alias(name: str) -> str:
+    """A registry alias as MLflow takes one: letters, digits, ``_`` and ``-``; not ``latest``,
+    nor ``v`` and a number (MLflow reads those as versions)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,255}", name) or name.lower() == "latest" or re.fullmatch(r"[vV]\d+", name):
+        raise ValueError("allowed: letters, digits, _ and - (not latest, nor v<number>), e.g. champion")
+    return name
+
+
+def _model_name(name: str | None) -> str | None:
+    if name is not None and (not name or any(c in name for c in "/:@")):
+        raise ValueError(
+            "a registered model's name: any text without '/', ':' or '@' (models:/<name>@<alias> reads it)"
+        )
+    return name
+
+
 def _predict_input(path: str) -> str:
     if not os.path.exists(os.path.expanduser(path)):
         raise ValueError(f"no file or folder at {path!r}; give an image file, a folder of images or a .npy file")
@@ -146,6 +164,9 @@ class Mlflow(Section):
     backup_every_epoch_mb: NonNegativeFloat = 50.0
     backup_interval_s: NonNegativeFloat = 600.0
     system_metrics: bool = True
+    # "register" itself would shadow pydantic's (ABCMeta's) register
+    registered_model: Annotated[str | None, Field(alias="register"), AfterValidator(_model_name)] = None
+    register_alias: Annotated[str, AfterValidator(_alias)] = "champion"
 
 
 class LrRangeTest(Section):

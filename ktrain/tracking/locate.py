@@ -1,5 +1,7 @@
 """A trained run's files (its model, config and class names): from its run dir, or downloaded
-from MLflow by run id. Used by ``ktrain-predict`` and by ``model=saved model.from_run=...``."""
+from MLflow by run id or as a registered model's version (``models:/<name>@<alias>``, its
+run's config and class names beside it). Used by ``ktrain-predict``, ``ktrain-export`` and by
+``model=saved model.from_run=...``."""
 
 import logging
 from dataclasses import dataclass
@@ -11,10 +13,12 @@ from ktrain.names import (
     CLASS_NAMES,
     FINAL_MODEL,
     HYDRA_ARTIFACTS,
+    LOGGED_MODEL,
     LOGGED_MODEL_FILE,
     SAVED_CONFIG,
     command,
 )
+from ktrain.tracking.registry import find_version, is_registered_model
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ class ModelFiles:
 def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str = "run") -> ModelFiles:
     """The model, config and class names of a run dir, or of an MLflow run (downloaded);
     ``key`` is the config key that named the run, for the refusals."""
+    if is_registered_model(run):
+        return _download_version(run, checkpoint, tracking_uri, downloads, key)
     run_dir = Path(run).expanduser()
     if run_dir.is_dir():
         model = run_dir / MODEL_FILES[checkpoint]
@@ -55,7 +61,29 @@ def _no_model(checkpoint: str) -> str:
     return "the run wrote no checkpoint (its callbacks had no model_checkpoint)"
 
 
-def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
+def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
+    """The model of a registered version, with the config and class names of the run that logged it."""
+    if checkpoint != "final":
+        raise UserError(
+            f"{key}={uri} is a registered model, one model; checkpoint={checkpoint} names a checkpoint of a "
+            f"run: drop checkpoint=, or give the run ({key}=<run dir or run id>) with checkpoint={checkpoint}."
+        )
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
+        raise UserError(f"{key}={uri}: there is no MLflow store at {tracking_uri} (set MLFLOW_TRACKING_URI).")
+    import mlflow
+    from mlflow.artifacts import download_artifacts
+
+    mlflow.set_tracking_uri(tracking_uri)
+    version = find_version(mlflow.MlflowClient(tracking_uri), uri, tracking_uri)
+    folder = Path(download_artifacts(artifact_uri=f"models:/{version.name}/{version.version}", dst_path=str(downloads)))
+    model = folder / Path(LOGGED_MODEL_FILE).relative_to(LOGGED_MODEL)
+    if not model.is_file():
+        raise UserError(f"{key}={uri}: version {version.version} of {version.name!r} is not a model ktrain logged.")
+    files = _download_run(version.run_id, None, tracking_uri, downloads, key) if version.run_id else None
+    return ModelFiles(model, files.config if files else None, files.class_names if files else None)
+
+
+def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
     unknown = UserError(
         f"{key}={run_id!r} is neither a run dir nor the id of a run in the MLflow store at "
         f"{tracking_uri}; give the run dir or the MLflow run id that {command('train')} printed (set "
@@ -81,8 +109,8 @@ def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Pa
             log.debug("run %s has no artifact %s", run_id, artifact, exc_info=True)
             return None
 
-    model = fetch(LOGGED_MODEL_FILES[checkpoint])
-    if model is None:
+    model = fetch(LOGGED_MODEL_FILES[checkpoint]) if checkpoint else None  # None: the config and class names only
+    if model is None and checkpoint:
         why = "it was trained with mlflow.log_model=false, or " if checkpoint == "final" else ""
         raise UserError(f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint]}: {why}{_no_model(checkpoint)}.")
     return ModelFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES))

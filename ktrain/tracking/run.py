@@ -22,10 +22,11 @@ from ktrain.names import (
     HYDRA_DIR,
     KILLED_TAG,
     LOCAL_UI,
-    LOGGED_MODEL,
     RUN_RECORD,
 )
+from ktrain.tracking.logged_models import log_final_model
 from ktrain.tracking.params import flatten
+from ktrain.tracking.registry import register
 from ktrain.tracking.system_metrics import PeerSystemMetrics, SystemMetrics
 
 try:
@@ -139,17 +140,18 @@ class MlflowRun:
     def set_tags(self, tags: dict[str, str]) -> None:
         mlflow.set_tags(tags)
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, model_id: str | None = None) -> None:
+        """Log ``metrics``; with ``model_id``, linked to that LoggedModel too."""
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step, model_id=model_id)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
 
-    def log_keras_model(self, model, sample_inputs) -> None:
+    def log_keras_model(self, model, sample_inputs, step: int = 0, tags: dict[str, str] | None = None) -> str:
         """Log ``model`` with MLflow's Keras flavor, so ``mlflow.pyfunc.load_model`` and
-        ``mlflow models serve`` work on it; the signature comes from ``sample_inputs``."""
+        ``mlflow models serve`` work on it, as a LoggedModel of ``step`` (the last epoch) with
+        ``tags``; return its model id. The signature comes from ``sample_inputs``."""
         import keras  # this module is also loaded where Keras is not (a sweep's parent process)
-        import mlflow.keras
         from mlflow.models import infer_signature
 
         # A plain call, not predict: under MultiWorkerMirroredStrategy predict gathers across
@@ -159,7 +161,13 @@ class MlflowRun:
         requirements = [f"keras=={keras.__version__}"]
         if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
             requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
-        mlflow.keras.log_model(model, name=LOGGED_MODEL, signature=signature, pip_requirements=requirements)
+        return log_final_model(
+            mlflow.MlflowClient(self.tracking_uri), self.run_id, model, signature, requirements, step, tags or {}
+        )
+
+    def register_model(self, name: str, model_id: str, alias: str, monitor: str, best: float) -> str:
+        """Register LoggedModel ``model_id`` as a new version of ``name`` with ``alias``; return the version."""
+        return register(mlflow.MlflowClient(self.tracking_uri), name, model_id, self.run_id, alias, monitor, best)
 
     def _keep_run_files(self) -> None:
         checkpoints = self.run_dir / CHECKPOINT_DIR
@@ -195,13 +203,13 @@ class UnrecordedRun:
     def set_tags(self, tags: dict[str, str]) -> None:
         pass
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, model_id: str | None = None) -> None:
         pass
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         pass
 
-    def log_keras_model(self, model, sample_inputs) -> None:
+    def log_keras_model(self, model, sample_inputs, step: int = 0, tags: dict[str, str] | None = None) -> None:
         """The model work of ``MlflowRun.log_keras_model`` (a call and a save), to scratch:
         across the processes of a multi-host run each is a collective that all must join."""
         import keras  # as in MlflowRun.log_keras_model
@@ -209,6 +217,9 @@ class UnrecordedRun:
         keras.ops.convert_to_numpy(model(sample_inputs, training=False))
         with tempfile.TemporaryDirectory(prefix="ktrain-worker-model-") as scratch:
             model.save(Path(scratch) / "model.keras")
+
+    def register_model(self, name: str, model_id: str, alias: str, monitor: str, best: float) -> None:
+        pass
 
 
 def record_side_run(
