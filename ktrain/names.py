@@ -52,6 +52,8 @@ MULTIRUN_CONFIG = "multirun.yaml"  # in a sweep dir: Hydra's record of the sweep
 FINAL_MODEL = "model.keras"
 CLASS_NAMES = "class_names.json"
 MODEL_SUMMARY = "model_summary.txt"
+SAMPLE_INPUTS = "sample_inputs.npy"  # a few test inputs, raw: what ktrain-export checks each format with
+EXPORT_DIR = "export"  # ktrain-export's files: in a run dir, and as the run's artifact folder
 
 # --- MLflow ------------------------------------------------------------------------------
 

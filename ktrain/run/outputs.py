@@ -1,6 +1,6 @@
 """What a run keeps of its model and training, beside ``model.keras``: the model summary, the
-class names, the history as JSON, CSV and a plot of train vs validation, and the best value of
-the monitored metric."""
+class names, the history as JSON, CSV and a plot of train vs validation, a few raw test inputs,
+and the best value of the monitored metric."""
 
 import csv
 import json
@@ -8,7 +8,7 @@ import logging
 import math
 from pathlib import Path
 
-from ktrain.names import CLASS_NAMES, MODEL_SUMMARY
+from ktrain.names import CLASS_NAMES, MODEL_SUMMARY, SAMPLE_INPUTS
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,16 @@ def write_model_files(model, class_names, out_dir: Path) -> list[Path]:
     names = Path(out_dir) / CLASS_NAMES
     names.write_text(json.dumps(list(class_names), indent=1))
     return [summary, names]
+
+
+def write_sample_inputs(sample_inputs, out_dir: Path) -> Path:
+    """Write a few raw test inputs as ``sample_inputs.npy`` (``ktrain-export`` checks each
+    format with them); return its path."""
+    import numpy as np
+
+    path = Path(out_dir) / SAMPLE_INPUTS
+    np.save(path, np.asarray(sample_inputs))
+    return path
 
 
 def write_history(rows: list[dict[str, float]], out_dir: Path) -> list[Path]:

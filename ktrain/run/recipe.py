@@ -160,13 +160,12 @@ def _evaluate_and_save(
     test_metrics = model.evaluate(**test_split.fit_args(), return_dict=True, verbose=0)
     log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test_metrics.items()))
     model.save(run_dir / FINAL_MODEL)
-    for path in outputs.write_history(rows, run_dir):
+    sample_inputs = test_split.sample_inputs()
+    for path in [*outputs.write_history(rows, run_dir), outputs.write_sample_inputs(sample_inputs, run_dir)]:
         tracked.log_artifact(path)
     model_id = None
     if config.mlflow.log_model:  # a LoggedModel of the last epoch, its test metrics linked to it
         step = int(rows[-1]["epoch"]) if rows else 0
-        model_id = tracked.log_keras_model(
-            model, test_split.sample_inputs(), step, {MONITOR_TAG: config.monitor.metric}
-        )
+        model_id = tracked.log_keras_model(model, sample_inputs, step, {MONITOR_TAG: config.monitor.metric})
     tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()}, model_id=model_id)
     return model_id

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_validator
 
 from ktrain.schema.base import (
     Frozen,
@@ -275,4 +275,18 @@ class PredictConfig(Section):
     mlflow: PredictMlflow
 
 
-ROOTS = {"train": TrainConfig, "predict": PredictConfig}
+def _formats(value: Any) -> Any:
+    """``format=onnx`` as ``[onnx]``, ``format='saved_model,onnx'`` as a list too."""
+    return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+
+class ExportConfig(Section):
+    run: Annotated[str, Field(min_length=1)]
+    format: Annotated[list[Literal["saved_model", "onnx", "litert"]], BeforeValidator(_formats), Field(min_length=1)]
+    output: str | None = None
+    checkpoint: Literal["final", "best"] = "final"
+    tolerance: PositiveFloat = 1e-4
+    mlflow: PredictMlflow
+
+
+ROOTS = {"train": TrainConfig, "predict": PredictConfig, "export": ExportConfig}

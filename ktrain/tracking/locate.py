@@ -3,6 +3,7 @@ from MLflow by run id or as a registered model's version (``models:/<name>@<alia
 run's config and class names beside it). Used by ``ktrain-predict``, ``ktrain-export`` and by
 ``model=saved model.from_run=...``."""
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from ktrain.names import (
     HYDRA_ARTIFACTS,
     LOGGED_MODEL,
     LOGGED_MODEL_FILE,
+    RUN_RECORD,
+    SAMPLE_INPUTS,
     SAVED_CONFIG,
     command,
 )
@@ -35,6 +38,8 @@ class ModelFiles:
     model: Path
     config: Path | None
     class_names: Path | None
+    sample_inputs: Path | None = None  # a few raw test inputs (runs since ktrain-export)
+    run_id: str | None = None  # the MLflow run that logged the model, where known
 
 
 def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str = "run") -> ModelFiles:
@@ -47,8 +52,11 @@ def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, ke
         model = run_dir / MODEL_FILES[checkpoint]
         if not model.is_file():
             raise UserError(f"{key}={run!r} is a folder without {MODEL_FILES[checkpoint]}: {_no_model(checkpoint)}.")
-        config, class_names = run_dir / SAVED_CONFIG, run_dir / CLASS_NAMES
-        return ModelFiles(model, config if config.is_file() else None, class_names if class_names.is_file() else None)
+        found = [path if path.is_file() else None for path in (run_dir / SAVED_CONFIG, run_dir / CLASS_NAMES)]
+        samples = run_dir / SAMPLE_INPUTS
+        record = run_dir / RUN_RECORD
+        run_id = json.loads(record.read_text())["run_id"] if record.is_file() else None
+        return ModelFiles(model, *found, samples if samples.is_file() else None, run_id)
     return _download_run(run, checkpoint, tracking_uri, downloads, key)
 
 
@@ -79,8 +87,10 @@ def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: P
     model = folder / Path(LOGGED_MODEL_FILE).relative_to(LOGGED_MODEL)
     if not model.is_file():
         raise UserError(f"{key}={uri}: version {version.version} of {version.name!r} is not a model ktrain logged.")
-    files = _download_run(version.run_id, None, tracking_uri, downloads, key) if version.run_id else None
-    return ModelFiles(model, files.config if files else None, files.class_names if files else None)
+    if not version.run_id:
+        return ModelFiles(model, None, None)
+    files = _download_run(version.run_id, None, tracking_uri, downloads, key)
+    return ModelFiles(model, files.config, files.class_names, files.sample_inputs, version.run_id)
 
 
 def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
@@ -113,4 +123,5 @@ def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downlo
     if model is None and checkpoint:
         why = "it was trained with mlflow.log_model=false, or " if checkpoint == "final" else ""
         raise UserError(f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint]}: {why}{_no_model(checkpoint)}.")
-    return ModelFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES))
+    config = fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}")
+    return ModelFiles(model, config, fetch(CLASS_NAMES), fetch(SAMPLE_INPUTS), run_id)

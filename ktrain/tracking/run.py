@@ -244,6 +244,17 @@ def record_side_run(
     return run_id
 
 
+def log_files(tracking_uri: str, run_id: str, paths: list[Path], artifact_path: str) -> None:
+    """Log files and folders (a folder as one artifact folder of its name) into ``artifact_path``
+    of run ``run_id``, whatever its status."""
+    client = mlflow.MlflowClient(tracking_uri)
+    for path in paths:
+        if path.is_dir():
+            client.log_artifacts(run_id, str(path), f"{artifact_path}/{path.name}")
+        else:
+            client.log_artifact(run_id, str(path), artifact_path)
+
+
 def ensure_experiment(tracking_uri: str, name: str) -> str:
     """The id of experiment ``name``, created if missing.
 
