@@ -27,6 +27,12 @@ def command(script: str) -> str:
     return f"ktrain-{script}" if style == "installed" else f"python {script}.py"
 
 
+def program(script: str) -> str:
+    """The program that runs ``script``, as a message names it (``the run id that train.py
+    printed``): ``ktrain-train`` for the installed commands, ``train.py`` in the clone."""
+    return command(script).removeprefix("python ")
+
+
 def command_style(program: str) -> str:
     """``installed`` for a program named ``ktrain-*`` (a console script), else ``clone``."""
     return "installed" if Path(program).name.startswith("ktrain-") else "clone"

@@ -91,7 +91,7 @@ def test_only_the_chief_records_one_run_and_writes_the_model(two_workers, client
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "loss")] == [0, 1]
-    models = client.search_logged_models([experiment.experiment_id])
+    models = client.search_logged_models([experiment.experiment_id], filter_string="name = 'model'")  # final models
     assert [model.source_run_id for model in models] == [runs[0].info.run_id]
     (_, _, chief_dir), (_, worker_output, worker_dir) = two_workers
     assert {"model.keras", "checkpoints", "backup", "mlflow_run.json"} <= {p.name for p in chief_dir.iterdir()}

@@ -97,7 +97,8 @@ def test_process_0_alone_records_one_run_and_writes_the_files(two_processes, cli
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     run_id = runs[0].info.run_id
     assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [0, 1, 2]
-    assert [m.source_run_id for m in client.search_logged_models([experiment.experiment_id])] == [run_id] * 2
+    finals = client.search_logged_models([experiment.experiment_id], filter_string="name = 'model'")
+    assert [m.source_run_id for m in finals] == [run_id] * 2
     written = {"model.keras", "checkpoints", "backup", "mlflow_run.json"}
     assert written <= {p.name for p in chief_dir.iterdir()}
     assert not written & {p.name for p in other_dir.iterdir()}

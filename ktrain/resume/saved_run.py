@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ktrain import overrides as command_line
 from ktrain.errors import UserError
-from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES, command
+from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES, command, program
 from ktrain.resume.lock import refuse_if_held
 from ktrain.schema.run import group_options
 
@@ -80,7 +80,7 @@ def check_run_dir(value: str) -> Path:
         problem = "does not exist" if not run_dir.exists() else f"has no {SAVED_CONFIG}"
         raise UserError(
             f"resume={value} is not a ktrain run dir: {run_dir} {problem}. Give the dir that "
-            f"{command('train')} printed as 'run dir:' (outputs/<date>/<time>), which holds the run's "
+            f"{program('train')} printed as 'run dir:' (outputs/<date>/<time>), which holds the run's "
             f".hydra/ config and {RUN_RECORD}."
         )
     if not (run_dir / RUN_RECORD).is_file():

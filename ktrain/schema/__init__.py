@@ -72,20 +72,21 @@ def validate(cfg: DictConfig, overrides: Sequence[str] = (), choices: Mapping[st
 
 def validate_predict(cfg: DictConfig) -> PredictConfig:
     """Check a composed ``predict.py`` config; return it typed."""
-    values = _resolve(cfg)
-    found = problems(PredictConfig, values, prefix="")
-    if found:
-        raise ConfigError(paragraph(found))
-    return PredictConfig.model_validate(values)
+    return _validated_flat(PredictConfig, cfg)
 
 
 def validate_export(cfg: DictConfig) -> ExportConfig:
     """Check a composed ``export.py`` config; return it typed."""
+    return _validated_flat(ExportConfig, cfg)
+
+
+def _validated_flat(schema, cfg: DictConfig):
+    """A config of fixed keys, no groups (predict's, export's), checked and typed."""
     values = _resolve(cfg)
-    found = problems(ExportConfig, values, prefix="")
+    found = problems(schema, values, prefix="")
     if found:
         raise ConfigError(paragraph(found))
-    return ExportConfig.model_validate(values)
+    return schema.model_validate(values)
 
 
 def _groups_checked_apart(values: dict[str, Any]) -> dict[str, Any]:

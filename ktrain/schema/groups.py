@@ -12,7 +12,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from ktrain.data.folders import FolderError, scan
 from ktrain.models import BACKBONES
-from ktrain.names import command
+from ktrain.names import program
 from ktrain.schema.base import (
     ExistingFile,
     KerasTarget,
@@ -86,7 +86,7 @@ class Saved(Targeted):
         if (self.path is None) == (self.from_run is None):
             raise ValueError(
                 "give one of path (a .keras file) and from_run (a run dir or the MLflow run id "
-                f"{command('train')} printed, or models:/<name>@<alias> of the registry)"
+                f"{program('train')} printed, or models:/<name>@<alias> of the registry)"
                 + (", not both" if self.path else "")
             )
         return self

@@ -19,7 +19,7 @@ from ktrain.names import (
     RUN_RECORD,
     SAMPLE_INPUTS,
     SAVED_CONFIG,
-    command,
+    program,
 )
 from ktrain.tracking.registry import find_version, is_registered_model
 
@@ -96,7 +96,7 @@ def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: P
 def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
     unknown = UserError(
         f"{key}={run_id!r} is neither a run dir nor the id of a run in the MLflow store at "
-        f"{tracking_uri}; give the run dir or the MLflow run id that {command('train')} printed (set "
+        f"{tracking_uri}; give the run dir or the MLflow run id that {program('train')} printed (set "
         "MLFLOW_TRACKING_URI or mlflow.tracking_uri for another store)."
     )
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():

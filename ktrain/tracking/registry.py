@@ -11,6 +11,8 @@ from ktrain.errors import UserError
 from ktrain.names import LOGGED_MODEL, MONITOR_TAG
 
 log = logging.getLogger(__name__)
+# MLflow says at INFO that it waits for each new version, which a database store makes at once.
+logging.getLogger("mlflow.store.model_registry.abstract_store").setLevel(logging.WARNING)
 
 REGISTERED_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 RUN_TAG = "ktrain.run_id"
