@@ -3,7 +3,8 @@
 Every import finder is wrapped so that it does not see ``tensorflow``: ``import tensorflow``
 raises ModuleNotFoundError and ``importlib.util.find_spec`` returns None, as where it is not
 installed. A run on another Keras backend then shows that nothing in ktrain needs it.
-``HIDDEN_MODULES=jax,jaxlib`` hides those instead (a machine without JAX).
+``HIDDEN_MODULES=jax,jaxlib`` hides those instead (a machine without JAX), and ``SCRIPT=export.py``
+runs another of the clone's scripts.
 """
 
 import os
@@ -34,5 +35,6 @@ class WithoutTensorFlow:
 
 sys.meta_path[:] = [WithoutTensorFlow(finder) for finder in sys.meta_path]
 sys.path.insert(0, str(ROOT))
-sys.argv = [str(ROOT / "train.py"), *sys.argv[1:]]
-runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+SCRIPT = ROOT / os.environ.get("SCRIPT", "train.py")
+sys.argv = [str(SCRIPT), *sys.argv[1:]]
+runpy.run_path(str(SCRIPT), run_name="__main__")

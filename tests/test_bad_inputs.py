@@ -98,6 +98,30 @@ CASES = {
         ],
         {},
     ),  # fmt: skip
+    "a registry on the plain file store": (
+        ["mlflow.register=digits", "mlflow.tracking_uri=file://{tmp}/mlruns"],
+        [
+            "mlflow.register=digits: the tracking store file://",
+            "plain file store, which has no model registry",
+            "sqlite:///outputs/mlflow.db",
+        ],
+        {},
+    ),  # fmt: skip
+    "registering without a logged model": (
+        ["mlflow.register=digits", "mlflow.log_model=false"],
+        ["mlflow.register=digits registers the run's final model, and mlflow.log_model=false logs none"],
+        {},
+    ),
+    "a registry alias MLflow reads as a version": (
+        ["mlflow.register=digits", "mlflow.register_alias=v2"],
+        ["mlflow.register_alias='v2'", "not latest, nor v<number>"],
+        {},
+    ),
+    "export without its converter": (
+        ["run={tmp}", "format=[saved_model,onnx]"],
+        ["format=onnx needs onnxruntime: pip install 'ktrain-hydra[onnx]'", "Nothing was exported"],
+        {"HIDDEN_MODULES": "onnxruntime", "SCRIPT": "export.py", "script": "tests/no_tensorflow.py"},
+    ),
     "unwritable study storage": (
         ["-m", "hparams_search=optuna", "hydra.sweeper.storage={tmp}/a_file/study.journal", "hydra.sweep.dir={tmp}/s"],
         ["hydra.sweeper.storage=", "a_file is not a folder", "optuna.journal beside the MLflow store"],
