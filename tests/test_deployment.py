@@ -74,6 +74,17 @@ def test_predict_from_the_alias_is_predict_from_the_run(registered, server, tmp_
     assert by_alias.stdout == by_run.stdout and len(by_alias.stdout.splitlines()) == 6
 
 
+def test_an_alias_the_registry_lacks_is_refused_with_the_aliases_it_has(registered, server, tmp_path):
+    np.save(tmp_path / "pixels.npy", np.zeros((1, 8, 8, 1), dtype="float32"))
+    refused = script("predict.py", server, f"run=models:/{REGISTERED}@production", f"input={tmp_path / 'pixels.npy'}",
+                     check=False)  # fmt: skip
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert (
+        f"Error: models:/{REGISTERED}@production: the registered model '{REGISTERED}' has no alias @production "
+        "(its aliases: @champion; its latest version: 1)" in refused.stderr
+    )
+
+
 def test_a_registered_model_starts_a_new_run(server, tmp_path):
     started = run_train(
         server, tmp_path, "model=saved", f"model.from_run=models:/{REGISTERED}@champion", "fit.epochs=1",

@@ -100,13 +100,13 @@ class CheckpointModels:
             self._dropped.append(artifact)
             self._schedule()
 
-    def close(self) -> None:
-        """Make the models still waiting, now."""
+    def close(self) -> int:
+        """Make the models still waiting, now; return how many were made."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-        self._make()
+        return self._make()
 
     def _schedule(self) -> None:
         if self._timer is None:
@@ -123,7 +123,7 @@ class CheckpointModels:
         except Exception:  # the run's files are sent regardless; its models are a view of them
             log.warning("mlflow: the run's checkpoints could not be made LoggedModels", exc_info=True)
 
-    def _make(self) -> None:
+    def _make(self) -> int:
         with self._making:
             with self._lock:
                 waiting, dropped = self._waiting, self._dropped
@@ -133,6 +133,7 @@ class CheckpointModels:
             for artifact, (role, epoch) in waiting.items():
                 self._delete(artifact)
                 self._models[artifact] = self._make_one(role, artifact, epoch)
+            return len(waiting)
 
     def _make_one(self, role: str, artifact: str, epoch: int) -> str:
         if self._experiment_id is None:
