@@ -99,6 +99,12 @@ def test_only_the_chief_records_one_run_and_writes_the_model(two_workers, client
     assert "the chief records the run" in worker_output
 
 
+def test_every_worker_logs_its_system_metrics_under_its_node_id(two_workers, client):
+    (run,) = client.search_runs([client.get_experiment_by_name("two_workers").experiment_id])
+    for worker in ("worker0", "worker1"):
+        assert f"system/{worker}/cpu_utilization_percentage" in run.data.metrics, sorted(run.data.metrics)
+
+
 def test_a_multi_worker_run_is_not_resumed(two_workers):
     chief_dir = two_workers[0][2]
     with pytest.raises(UserError, match="is a hardware=multi_worker run, and resuming one is not supported"):

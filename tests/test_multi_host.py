@@ -108,6 +108,13 @@ def test_process_0_alone_records_one_run_and_writes_the_files(two_processes, cli
     assert "worker done" in (chief_dir / "train.process1.log").read_text()
 
 
+@pytest.mark.slow
+def test_every_process_logs_its_system_metrics_under_its_node_id(two_processes, client):
+    (run,) = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    for process in ("process0", "process1"):
+        assert f"system/{process}/cpu_utilization_percentage" in run.data.metrics, sorted(run.data.metrics)
+
+
 def test_a_process_whose_coordinator_never_answers_is_refused_within_its_timeout(tracking_uri, tmp_path):
     started = time.monotonic()
     error, _ = refuse(

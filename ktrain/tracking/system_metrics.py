@@ -95,11 +95,17 @@ class SystemMetrics(SystemMetricsMonitor):
             monitor.clear_metrics()
 
     def close(self) -> None:
-        """Stop sampling (the run's end flushes what is queued)."""
+        """Stop sampling, and log a last sample: the machine as the run ends, and a point from
+        every process, however short its part (the run's end flushes what is queued)."""
         if self._process is not None:
             self._shutdown_event.set()
             self._process.join()
             self._process = None
+            try:
+                self.collect_metrics()
+                self.publish_metrics(self.aggregate_metrics())
+            except Exception:
+                log.debug("mlflow: the last system metrics not logged", exc_info=True)
 
 
 class PeerSystemMetrics:
@@ -134,6 +140,14 @@ class PeerSystemMetrics:
     def __exit__(self, *exc) -> bool:
         self._stop.set()
         self._thread.join()
+        if self.run_id is None:  # not found while this process trained: once more, the chief may still be saving
+            try:
+                self.run_id = self._chief_run(time.time())
+                if self.run_id is not None:
+                    self._monitor = SystemMetrics(self.run_id, self.tracking_uri, self.node_id, self._resumed)
+                    self._monitor.start()
+            except Exception:
+                log.debug("mlflow: no system metrics from this process", exc_info=True)
         if self._monitor is not None:
             self._monitor.close()
             mlflow.flush_async_logging()
