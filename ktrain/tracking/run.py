@@ -6,8 +6,6 @@ import json
 import logging
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +25,8 @@ from ktrain.names import (
 from ktrain.tracking.logged_models import log_final_model
 from ktrain.tracking.params import flatten
 from ktrain.tracking.registry import register
+from ktrain.tracking.store import sqlite_path, store_lock
 from ktrain.tracking.system_metrics import PeerSystemMetrics, SystemMetrics
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +256,7 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
     directory a run starts from; ktrain keeps them beside the database instead, so one
     store holds every run of the project.
     """
-    with _store_lock(tracking_uri):
+    with store_lock(tracking_uri):
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is not None and experiment.lifecycle_stage == "deleted":
             raise UserError(_deleted(tracking_uri, name, experiment.experiment_id))
@@ -291,27 +285,6 @@ def _deleted(tracking_uri: str, name: str, experiment_id: str) -> str:
         f"{tracking_uri} --experiment-ids {experiment_id}; a tracking server's own store is cleaned "
         "where the server runs)."
     )
-
-
-@contextmanager
-def _store_lock(tracking_uri: str) -> Iterator[None]:
-    """For a SQLite store, one process at a time: MLflow creates and migrates the tables on
-    a process's first call, and two processes doing that at once both fail. The lock is a
-    file beside the database (``fcntl``; on Windows, where it is missing, no lock)."""
-    if not tracking_uri.startswith("sqlite:///"):
-        yield
-        return
-    database = sqlite_path(tracking_uri)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(database.with_name(database.name + ".lock"), "a") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        yield
-
-
-def sqlite_path(tracking_uri: str) -> Path:
-    """The database file of a ``sqlite:///`` tracking URI (three slashes, then the path)."""
-    return Path(tracking_uri.removeprefix("sqlite:///"))
 
 
 def ui_hint(tracking_uri: str) -> str:

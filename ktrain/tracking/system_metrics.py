@@ -25,6 +25,7 @@ from mlflow.environment_variables import MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL
 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
 from ktrain.names import CLUSTER_TAG
+from ktrain.tracking.store import store_lock
 
 log = logging.getLogger(__name__)
 # MLflow's monitor says at INFO, on every run, that it started and whether it found a GPU.
@@ -167,7 +168,8 @@ class PeerSystemMetrics:
 
     def _chief_run(self, started: float) -> str | None:
         client = MlflowClient(self.tracking_uri)
-        experiment = client.get_experiment_by_name(self.experiment_name)
+        with store_lock(self.tracking_uri):  # a new SQLite store: the chief may be making its tables
+            experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is None:
             return None
         since_ms = int((started - self.FIND_WINDOW_S) * 1000)
