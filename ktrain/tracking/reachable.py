@@ -64,7 +64,7 @@ def check_tracking_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
 def check_registry(tracking_uri: str, name: str, timeout_s: float = 5.0) -> None:
     """``UserError`` if ``mlflow.register=name`` cannot be honoured at ``tracking_uri``: the plain
     file store (MLflow keeps it in maintenance and records no new kind of entity in it), or a
-    tracking server whose store answers the registry's search with an error."""
+    tracking server that has no registry's search to answer (404, 501)."""
     scheme = urlparse(tracking_uri).scheme.partition("+")[0]
     if scheme in ("", "file"):
         raise UserError(
@@ -79,6 +79,8 @@ def check_registry(tracking_uri: str, name: str, timeout_s: float = 5.0) -> None
     try:
         urllib.request.urlopen(search, timeout=timeout_s).close()
     except urllib.error.HTTPError as error:
+        if error.code not in (404, 501):  # a server asking for credentials answers 401: MLflow's client has them
+            return
         raise UserError(
             f"mlflow.register={name}: the tracking server {tracking_uri} has no model registry to use (its "
             f"registry answered {error.code} {error.reason}), so the run was not started. Start it on a "
