@@ -117,6 +117,20 @@ def test_the_checkpoints_are_logged_models_ranked_by_val_loss(registered, client
     assert values == sorted(values) and values[0] == min(history[step] for step in (2, 3, 4))
 
 
+def test_a_resumed_run_replaces_the_checkpoint_models_of_its_earlier_process(client):
+    from ktrain.tracking.logged_models import CheckpointModels
+
+    experiment_id = client.create_experiment("resumed_checkpoints")
+    run_id = client.create_run(experiment_id).info.run_id
+    for epoch in (1, 3):  # two processes of one run, each sending its best checkpoint
+        models = CheckpointModels(client, run_id, lambda epoch: None)
+        models.sent("best", "checkpoints/best.keras", epoch)
+        assert models.close() == 1
+    (best,) = client.search_logged_models([experiment_id])
+    assert best.tags["ktrain.checkpoint"] == "best"
+    assert [o.step for o in client.get_run(run_id).outputs.model_outputs if o.model_id == best.model_id] == [3]
+
+
 def test_a_run_logs_system_metrics(registered, client):
     metrics = client.get_run(registered.run_id).data.metrics
     for key in ("cpu_utilization_percentage", "system_memory_usage_megabytes", "disk_usage_percentage",

@@ -128,6 +128,9 @@ class CheckpointModels:
             with self._lock:
                 waiting, dropped = self._waiting, self._dropped
                 self._waiting, self._dropped, self._last = {}, [], time.monotonic()
+            if (waiting or dropped) and self._experiment_id is None:
+                self._experiment_id = self.client.get_run(self.run_id).info.experiment_id
+                self._adopt()
             for artifact in dropped:
                 self._delete(artifact)
             for artifact, (role, epoch) in waiting.items():
@@ -136,8 +139,6 @@ class CheckpointModels:
             return len(waiting)
 
     def _make_one(self, role: str, artifact: str, epoch: int) -> str:
-        if self._experiment_id is None:
-            self._experiment_id = self.client.get_run(self.run_id).info.experiment_id
         model = self.client.create_logged_model(
             self._experiment_id,
             name=f"checkpoint-{Path(artifact).stem}",
@@ -151,6 +152,17 @@ class CheckpointModels:
             self.client.log_batch(self.run_id, metrics=linked(metrics, model.model_id, self.dataset))
         self.client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
         return model.model_id
+
+    def _adopt(self) -> None:
+        """The checkpoint models an earlier process of this run made (a resumed run): replaced
+        like this process's own."""
+        earlier = self.client.search_logged_models(
+            [self._experiment_id],
+            filter_string=f"source_run_id = '{self.run_id}' AND tags.`{CHECKPOINT_TAG}` IN ('best', 'last', 'epoch')",
+        )
+        for model in sorted(earlier, key=lambda m: m.creation_timestamp):
+            self._delete(model.tags.get(CHECKPOINT_ARTIFACT_TAG, ""))
+            self._models[model.tags.get(CHECKPOINT_ARTIFACT_TAG, "")] = model.model_id
 
     def _delete(self, artifact: str) -> None:
         model_id = self._models.pop(artifact, None)
