@@ -14,7 +14,7 @@ checkpoints it holds. The final model is MLflow's Keras flavor, as ``mlflow.kera
 writes it, but its metrics are linked here: ``log_model`` links every metric of its step,
 the system metrics' samples among them.
 
-A model costs about 15 ms of CPU in a SQLite store (create, link, step, finalize, delete the
+A model costs about 23 ms of CPU in a SQLite store (create, link, step, finalize, delete the
 one it replaces; measured), more than a short epoch can spare, so checkpoint models are made
 at most every ``INTERVAL_S``, in a thread of their own, for the newest file of each artifact
 (and for all that wait when the run ends): under 0.1 % of a core.
