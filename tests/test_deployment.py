@@ -167,9 +167,9 @@ def test_export_writes_three_formats_each_matching_keras_in_its_runtime(register
     assert exported.stderr.count("largest difference from Keras on 5 inputs") == 3
 
 
-def test_an_export_beyond_its_tolerance_fails_saying_by_how_much(registered, server):
+def test_an_export_beyond_its_tolerance_fails_saying_by_how_much(registered, server, tmp_path):
     refused = script("export.py", server, f"run=models:/{REGISTERED}@champion", "format=onnx", "tolerance=1e-15",
-                     check=False)  # fmt: skip
+                     f"output={tmp_path}", check=False)  # fmt: skip
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     (paragraph,) = [line for line in refused.stderr.splitlines() if line.startswith("Error: ")]
     assert "format=onnx: the exported model's outputs in its runtime differ from the Keras model's" in paragraph
