@@ -13,8 +13,11 @@ what the loop spends in the epoch-end callbacks that record the epoch, and the e
   ``ModelCheckpoint``, not counted: a plain script writes its checkpoints too), none uploaded:
   what writing them at the epoch's end does to the backup's writer thread shows here;
 - uploads: the same, with the checkpoints sent to MLflow as they are written
-  (``CheckpointUploads``) and the backup after each epoch (``BackupUploads``), as the default
-  run does: counted, with the staging and uploading threads' CPU.
+  (``CheckpointUploads``) and the backup after each epoch (``BackupUploads``), each checkpoint
+  made a LoggedModel (``CheckpointModels``) and the system metrics sampled (``SystemMetrics``),
+  as the default run does: counted, with the staging, uploading and sampling threads' CPU. The
+  LoggedModels are made at most every 30 s, so within these short fits at their close: their
+  CPU is timed there, per model (``logged_model_cpu_ms``).
 
 ``--big-checkpoint-mb`` then times what the loop spends handing a checkpoint of that size
 over (noticing it, then waiting at the next epoch's end for its copy) against the copy's
@@ -75,7 +78,9 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     from ktrain.run.callback_plan import checkpoint_files
     from ktrain.tracking.backup_uploads import BackupUploads
     from ktrain.tracking.checkpoints import CheckpointUploads
+    from ktrain.tracking.logged_models import CheckpointModels
     from ktrain.tracking.metrics import MlflowMetricsLogger, _metrics
+    from ktrain.tracking.system_metrics import SystemMetrics
     from ktrain.tracking.uploads import Uploads
 
     class SynchronousLogger(keras.callbacks.Callback):
@@ -123,7 +128,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     epoch_log = EpochLog()
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run() as run:
-        backup, uploads, checkpoints = None, None, []
+        backup, uploads, checkpoints, models, monitor = None, None, [], None, None
         if mode == "none":
             recording = []
         elif mode == "synchronous":
@@ -147,8 +152,10 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
         if mode == "uploads":
             uploads = Uploads(mlflow.MlflowClient(), run.info.run_id, folder)
             files, in_place = checkpoint_files(checkpoints)  # as a run finds them
-            recording.insert(0, CheckpointUploads(uploads, files, copy=in_place))
+            models = CheckpointModels(uploads.client, run.info.run_id, recording[-1].metrics_at)
+            recording.insert(0, CheckpointUploads(uploads, files, copy=in_place, models=models))
             recording.append(BackupUploads(uploads, backup))
+            monitor = SystemMetrics(run.info.run_id, tracking_uri).start()
         stopwatch = Stopwatch(recording)
         callbacks = [stopwatch] if epoch_log in recording else [epoch_log, stopwatch]
         if checkpoints:  # after the stopwatch: CheckpointUploads waits for its staging before they write
@@ -169,10 +176,15 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
         start = time.perf_counter()
         if backup is not None:
             backup.close()
+        models_cpu_s, made = 0.0, 0
         if uploads is not None:
+            monitor.close()
             for callback in (recording[0], recording[-1]):  # CheckpointUploads, BackupUploads
                 callback.close()
             uploads.close()
+            models_cpu_s = time.thread_time()
+            made = models.close()  # makes the models in this thread
+            models_cpu_s = time.thread_time() - models_cpu_s
         mlflow.flush_async_logging()
         flush_s = time.perf_counter() - start
     blocked = {name: 1000 * statistics.mean(seconds[1:]) for name, seconds in stopwatch.blocked_s.items()}
@@ -184,6 +196,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
         "threads_cpu_ms_per_epoch": 1000 * threads_cpu_s / epochs,
         "epochs_ms": [1000 * seconds for seconds in stopwatch.epochs_s[1:]],
         "final_flush_ms": 1000 * flush_s,
+        "logged_model_cpu_ms": 1000 * models_cpu_s / made if made else 0.0,
     }
 
 
@@ -289,6 +302,11 @@ def main() -> None:
             f"| {r['epoch_ratio']:.3f} ± {r['epoch_ratio_standard_error']:.3f} "
             f"| {r['counted_ratio_bound']:.3f} | {r['final_flush_ms']:.1f} |"
         )
+    per_model = result["uploads"]["logged_model_cpu_ms"]
+    print(
+        f"\na checkpoint LoggedModel: {per_model:.1f} ms of CPU; the best and the last, at most every 30 s: "
+        f"{100 * 2 * per_model / 30_000:.3f} % of a core"
+    )
     if big:
         print(
             f"\n{big['size_mb']} MB checkpoint: the loop spent {big['loop_handover_ms']:.2f} ms handing it over and "

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ktrain.data import DataSpec, Split
+from ktrain.errors import UserError
 
 if TYPE_CHECKING:
     import keras
@@ -39,6 +40,22 @@ class DataModule(Protocol):
     def spec(self) -> DataSpec: ...
 
     def split(self, name: str) -> Split: ...
+
+
+def check_data_module(module: Any, target: str) -> None:
+    """``UserError`` if ``module``, built by ``target``, lacks a member ``DataModule`` asks for
+    (``isinstance`` with a runtime-checkable protocol checks that the members are there)."""
+    if isinstance(module, DataModule):
+        return
+    missing = [name for name in ("spec", "batch_size", "split") if not hasattr(module, name)]
+    raise UserError(
+        f"data._target_={target} built a {type(module).__name__} without {' and '.join(missing)}, "
+        "which a data module must have (ktrain.contracts.DataModule): spec, a ktrain.data.DataSpec "
+        "(its input_shape or inputs, its targets, split_sizes; or num_classes, class_names and class_counts "
+        "for one class target); batch_size; and split(name), which returns a ktrain.data.Split for 'train', "
+        "'val' and 'test'. Add "
+        f"{'it' if len(missing) == 1 else 'them'} to the class (README, 'Your own project', has an example)."
+    )
 
 
 class ModelBuilder(Protocol):
@@ -77,12 +94,21 @@ class TrackedRun(Protocol):
 
     def set_tags(self, tags: dict[str, str]) -> None: ...
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, model_id: str | None = None) -> None: ...
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None: ...
 
     def log_dataset(self, name: str, context: str, source: str, digest: str, schema: dict, profile: dict) -> None: ...
 
     def log_keras_model(
-        self, model: "keras.Model", model_file: Path, sample_inputs: Any, custom_objects=None, code_paths=()
-    ) -> None: ...
+        self,
+        model: "keras.Model",
+        model_file: Path,
+        sample_inputs: Any,
+        custom_objects=None,
+        code_paths=(),
+        step: int = 0,
+        tags: dict[str, str] | None = None,
+    ) -> str | None: ...
+
+    def register_model(self, name: str, model_id: str, alias: str, monitor: str, best: float) -> str | None: ...

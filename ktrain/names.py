@@ -3,11 +3,40 @@ Optuna attributes, the UI address.
 
 A run dir (``outputs/<date>/<time>/``) is written by the run, read back by ``resume=`` and by
 ``ktrain-predict``, and uploaded to MLflow by ``tracking/``; each of them imports the names
-from here, and no tag key or file name is spelt anywhere else. This module imports nothing, so
-the config-only paths may use it.
+from here, and no tag key or file name is spelt anywhere else. So are the commands' names:
+every message that shows a command shows the one the user typed (``command``). This module
+imports nothing of ktrain, so the config-only paths may use it.
 """
 
+import os
+import sys
 from pathlib import Path
+
+# --- the commands ------------------------------------------------------------------------
+
+# How the user runs ktrain, set by a command when it starts ("installed": ktrain-train, ...;
+# "clone": python train.py, ...) for the processes it starts (joblib workers, cluster jobs),
+# whose own sys.argv names another program.
+COMMAND_STYLE_VARIABLE = "KTRAIN_COMMAND_STYLE"
+
+
+def command(script: str) -> str:
+    """The command that runs ``script`` (``train``, ``predict``, ``export``) the way the user
+    runs ktrain: ``ktrain-train`` for the installed commands, ``python train.py`` in the clone."""
+    style = os.environ.get(COMMAND_STYLE_VARIABLE) or command_style(sys.argv[0])
+    return f"ktrain-{script}" if style == "installed" else f"python {script}.py"
+
+
+def program(script: str) -> str:
+    """The program that runs ``script``, as a message names it (``the run id that train.py
+    printed``): ``ktrain-train`` for the installed commands, ``train.py`` in the clone."""
+    return command(script).removeprefix("python ")
+
+
+def command_style(program: str) -> str:
+    """``installed`` for a program named ``ktrain-*`` (a console script), else ``clone``."""
+    return "installed" if Path(program).name.startswith("ktrain-") else "clone"
+
 
 # --- the run dir -------------------------------------------------------------------------
 
@@ -29,6 +58,8 @@ MULTIRUN_CONFIG = "multirun.yaml"  # in a sweep dir: Hydra's record of the sweep
 FINAL_MODEL = "model.keras"
 CLASS_NAMES = "class_names.json"
 MODEL_SUMMARY = "model_summary.txt"
+SAMPLE_INPUTS = "sample_inputs.npy"  # a few test inputs, raw: what ktrain-export checks each format with
+EXPORT_DIR = "export"  # ktrain-export's files: in a run dir, and as the run's artifact folder
 
 # --- MLflow ------------------------------------------------------------------------------
 
@@ -38,6 +69,11 @@ LOGGED_MODEL = "model"  # the final model, logged as an MLflow pyfunc model (ktr
 LOGGED_MODEL_FILE = f"{LOGGED_MODEL}/artifacts/model.keras"  # its .keras file inside the model's folder
 KERAS_FLAVOR_MODEL_FILE = f"{LOGGED_MODEL}/data/model.keras"  # where runs logged with MLflow's Keras flavor keep it
 TARGETS = "targets.json"  # the data's targets (kind, classes, columns), which predictions are decoded by
+# A LoggedModel's role among a run's models: best, last, epoch (a checkpoint), or final; a
+# checkpoint's model names its file among the run's artifacts (ktrain.tracking.logged_models).
+CHECKPOINT_TAG = "ktrain.checkpoint"
+CHECKPOINT_ARTIFACT_TAG = "ktrain.checkpoint.artifact"
+MONITOR_TAG = "ktrain.monitor"  # the metric monitor.metric names: on a run's final model and its registered versions
 
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: a sweep job's parent
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
@@ -50,6 +86,7 @@ VERSION_TAG = "ktrain.version"
 KERAS_VERSION_TAG = "keras.version"
 KERAS_BACKEND_TAG = "keras.backend"
 TENSORFLOW_VERSION_TAG = "tensorflow.version"  # where TensorFlow is in use
+CLUSTER_TAG = "ktrain.cluster"  # a multi-process run's cluster, hashed: its other processes find the run by it
 HOLDER_TAG = "ktrain.holder"  # JSON host, pid, heartbeat of the process training the run
 JOB_TAG = "ktrain.sweep.job"
 SWEEP_TAG_PREFIX = "ktrain.sweep."  # .dir, .sweeper, .launcher on a sweep's parent run

@@ -67,11 +67,11 @@ def run_train(
     return Run(process.returncode, process.stdout, process.stderr, run_dir)
 
 
-def refuse(tracking_uri: str, *args: str, **env: str) -> tuple[str, str]:
-    """Run ``train.py ARGS`` on a bad input and check the form every refusal takes: exit 2,
-    no traceback, exactly one ``Error:`` paragraph on stderr. Returns (it, the whole output)."""
+def refuse(tracking_uri: str, *args: str, script: str = "train.py", **env: str) -> tuple[str, str]:
+    """Run ``train.py ARGS`` (or ``script``) on a bad input and check the form every refusal takes:
+    exit 2, no traceback, exactly one ``Error:`` paragraph on stderr. Returns (it, the whole output)."""
     process = subprocess.run(
-        [sys.executable, "train.py", *args],
+        [sys.executable, script, *args],
         cwd=ROOT,
         env=script_env(tracking_uri, **env),
         capture_output=True,

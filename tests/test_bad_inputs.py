@@ -63,6 +63,65 @@ CASES = {
         {},
     ),
     "a pruner without -m": (["hparams_search=optuna"], ["its pruner (MedianPruner) needs a sweep", "Add -m"], {}),
+    "YAML syntax error in a config file of your own": (
+        ["--config-dir", "{tmp}/conf", "model=broken"],
+        [
+            "conf/model/broken.yaml is not valid YAML: line 3, column 8: expected ',' or ']', but got ':'",
+            "while parsing a flow sequence at line 2, column 15",
+        ],
+        {},
+    ),  # fmt: skip
+    "KERAS_BACKEND=jax without JAX": (
+        ["fit.epochs=1"],
+        [
+            "KERAS_BACKEND=jax runs Keras on JAX, and jax, jaxlib are not installed here",
+            "pip install 'ktrain-hydra[jax]'",
+        ],
+        {"KERAS_BACKEND": "jax", "HIDDEN_MODULES": "jax,jaxlib", "script": "tests/no_tensorflow.py"},
+    ),  # fmt: skip
+    "a deleted MLflow experiment": (
+        ["fit.epochs=1"],
+        [
+            "the MLflow experiment 'deleted-experiment'",
+            "was deleted",
+            "mlflow experiments restore --experiment-id",
+            "mlflow.experiment_name=<name>",
+        ],
+        {"MLFLOW_EXPERIMENT_NAME": "deleted-experiment"},
+    ),  # fmt: skip
+    "a sweep whose every job is refused": (
+        ["-m", "fit.epochs=-1", "optimizer.learning_rate=1e-2,1e-3", "hydra.sweep.dir={tmp}/sweep"],
+        [
+            "every job of this sweep would be refused (2 checked)",
+            "no MLflow run was made",
+            "fit.epochs=-1: input should be greater than or equal to 1",
+        ],
+        {},
+    ),  # fmt: skip
+    "a registry on the plain file store": (
+        ["mlflow.register=digits", "mlflow.tracking_uri=file://{tmp}/mlruns"],
+        [
+            "mlflow.register=digits: the tracking store file://",
+            "plain file store, which has no model registry",
+            "sqlite:///outputs/mlflow.db",
+        ],
+        {},
+    ),  # fmt: skip
+    "registering without a logged model": (
+        ["mlflow.register=digits", "mlflow.log_model=false"],
+        ["mlflow.register=digits registers the run's final model, and mlflow.log_model=false logs none"],
+        {},
+    ),
+    "a registry alias MLflow reads as a version": (
+        ["mlflow.register=digits", "mlflow.register_alias=v2"],
+        ["mlflow.register_alias='v2'", "not latest, nor v<number>"],
+        {},
+    ),
+    "export without its converter": (
+        ["run={tmp}", "format=[saved_model,onnx]"],
+        ["format=onnx needs onnxruntime: pip install 'ktrain-hydra[onnx]'", "Nothing was exported"],
+        {"HIDDEN_MODULES": "onnxruntime", "SCRIPT": "export.py", "script": "tests/no_tensorflow.py"},
+    ),
     "unwritable study storage": (
         ["-m", "hparams_search=optuna", "hydra.sweeper.storage={tmp}/a_file/study.journal", "hydra.sweep.dir={tmp}/s"],
         ["hydra.sweeper.storage=", "a_file is not a folder", "optuna.journal beside the MLflow store"],
@@ -77,12 +136,18 @@ def bad_files(tmp_path):
     (tmp_path / "one_class" / "cats").mkdir(parents=True)
     (tmp_path / "one_class" / "cats" / "a.jpg").write_bytes(b"")
     (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    (tmp_path / "conf" / "model" / "broken.yaml").write_text(
+        "_target_: ktrain.models.small.mlp\nhidden_units: [16\ndropout: 0.1\n"
+    )
     return tmp_path
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_a_bad_input_is_refused_in_one_paragraph_before_any_run(case, bad_files, tmp_path, tracking_uri):
+def test_a_bad_input_is_refused_in_one_paragraph_before_any_run(case, bad_files, tmp_path, tracking_uri, client):
     overrides, phrases, env = CASES[case]
+    if case == "a deleted MLflow experiment" and client.get_experiment_by_name("deleted-experiment") is None:
+        client.delete_experiment(client.create_experiment("deleted-experiment"))
     if case == "GPU config without GPUs":
         tensorflow = pytest.importorskip("tensorflow")
         if tensorflow.config.list_physical_devices("GPU"):
@@ -93,4 +158,4 @@ def test_a_bad_input_is_refused_in_one_paragraph_before_any_run(case, bad_files,
     paragraph, output = refuse(tracking_uri, *args, **env)
     for phrase in phrases:
         assert phrase in paragraph, paragraph
-    assert "mlflow: run" not in output
+    assert "mlflow: run" not in output and "mlflow: sweep run" not in output

@@ -91,12 +91,18 @@ def test_only_the_chief_records_one_run_and_writes_the_model(two_workers, client
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "loss")] == [0, 1]
-    models = client.search_logged_models([experiment.experiment_id])
+    models = client.search_logged_models([experiment.experiment_id], filter_string="name = 'model'")  # final models
     assert [model.source_run_id for model in models] == [runs[0].info.run_id]
     (_, _, chief_dir), (_, worker_output, worker_dir) = two_workers
     assert {"model.keras", "checkpoints", "backup", "mlflow_run.json"} <= {p.name for p in chief_dir.iterdir()}
     assert not {"model.keras", "checkpoints", "backup", "mlflow_run.json"} & {p.name for p in worker_dir.iterdir()}
     assert "the chief records the run" in worker_output
+
+
+def test_every_worker_logs_its_system_metrics_under_its_node_id(two_workers, client):
+    (run,) = client.search_runs([client.get_experiment_by_name("two_workers").experiment_id])
+    for worker in ("worker0", "worker1"):
+        assert f"system/{worker}/cpu_utilization_percentage" in run.data.metrics, sorted(run.data.metrics)
 
 
 def test_a_multi_worker_run_is_not_resumed(two_workers):

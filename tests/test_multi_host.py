@@ -97,7 +97,8 @@ def test_process_0_alone_records_one_run_and_writes_the_files(two_processes, cli
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     run_id = runs[0].info.run_id
     assert [m.step for m in client.get_metric_history(run_id, "val_loss")] == [0, 1, 2]
-    assert [m.source_run_id for m in client.search_logged_models([experiment.experiment_id])] == [run_id] * 2
+    finals = client.search_logged_models([experiment.experiment_id], filter_string="name = 'model'")
+    assert [m.source_run_id for m in finals] == [run_id] * 2
     written = {"model.keras", "checkpoints", "backup", "mlflow_run.json"}
     assert written <= {p.name for p in chief_dir.iterdir()}
     assert not written & {p.name for p in other_dir.iterdir()}
@@ -105,6 +106,13 @@ def test_process_0_alone_records_one_run_and_writes_the_files(two_processes, cli
     # Resumed in the chief's run dir, process 1 logs beside its train.log, not into it.
     assert "worker done" not in (chief_dir / "train.log").read_text()
     assert "worker done" in (chief_dir / "train.process1.log").read_text()
+
+
+@pytest.mark.slow
+def test_every_process_logs_its_system_metrics_under_its_node_id(two_processes, client):
+    (run,) = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    for process in ("process0", "process1"):
+        assert f"system/{process}/cpu_utilization_percentage" in run.data.metrics, sorted(run.data.metrics)
 
 
 def test_a_process_whose_coordinator_never_answers_is_refused_within_its_timeout(tracking_uri, tmp_path):

@@ -149,18 +149,20 @@ def test_the_mlflow_ui_shows_the_jobs_and_their_metrics(grid, grid_runs, trackin
 # --- failed jobs --------------------------------------------------------------------------
 
 
-def test_a_sweep_whose_every_job_is_refused_ends_failed_and_exits_1(tracking_uri, tmp_path, client):
-    sweep = run_sweep(tracking_uri, tmp_path / "sweep", "schedule=step,epoch_exponential")
+def test_a_sweep_whose_every_job_fails_ends_failed_and_exits_1(tracking_uri, tmp_path, client):
+    # Jobs that fail as they train: a sweep whose every job validation refuses is refused before
+    # its parent run exists (test_bad_inputs.py[a sweep whose every job is refused]).
+    sweep = run_sweep(tracking_uri, tmp_path / "sweep", "optimizer=sgd", "optimizer.learning_rate=1e8,1e9")
     assert sweep.returncode == 1
     assert "Traceback" not in sweep.output
-    assert "job 0 (schedule=step) refused: Invalid config: schedule.drop_epochs=[10, 15]" in sweep.output
+    assert "job 0 (optimizer.learning_rate=100000000.0) refused: the training loss became NaN" in sweep.output
 
     parent, children = sweep_runs(client, sweep.parent_run_id)
     assert parent.info.status == "FAILED"
     assert parent.data.tags["ktrain.error"] == "every job failed (2)"
     assert [child.info.status for child in children] == ["FAILED", "FAILED"]
-    assert "schedule.hold_epochs=10 leaves no epoch" in children[1].data.tags["ktrain.error"]
-    assert children[1].data.params["schedule"] == "epoch_exponential"  # its config, though refused
+    assert "the training loss became NaN in epoch 1" in children[1].data.tags["ktrain.error"]
+    assert children[1].data.params["optimizer.learning_rate"] == "1000000000.0"  # its config, though it failed
     assert "ktrain.best_run_id" not in parent.data.tags
 
 

@@ -4,7 +4,8 @@ Hydra's help fills in every variable of its template eagerly, including the opti
 Hydra's own groups (launchers, sweepers, logging), and finding those copies the config
 repository once per group: about a second on a laptop, for a listing the template does not
 even print. This renders the same ``hydra.help.template`` from the composed config and a
-listing of the config folders; ``--hydra-help`` is still Hydra's.
+listing of the config folders; ``--hydra-help`` is still Hydra's. ``$COMMAND`` in the template
+is the command as the user runs it (``ktrain-train`` or ``python train.py``).
 """
 
 import string
@@ -13,6 +14,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 from ktrain.cli.config_search import CONF_DIR, config_dirs
+from ktrain.names import command
 
 HYDRA_HELP_HINT = "(--hydra-help lists Hydra's own groups and flags)"
 
@@ -29,6 +31,7 @@ def render_help(config_name: str, overrides: list[str]) -> str:
         HYDRA_CONFIG_GROUPS=HYDRA_HELP_HINT,
         FLAGS_HELP=HYDRA_HELP_HINT,
         CONFIG=OmegaConf.to_yaml(cfg),
+        COMMAND=command(config_name),
     )
 
 

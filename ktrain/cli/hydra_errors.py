@@ -5,6 +5,9 @@ does not list what is allowed. ``explain`` rewrites those errors with the allowe
 options and the nearest allowed name.
 """
 
+from pathlib import Path
+
+import yaml
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
@@ -25,6 +28,31 @@ def explain_file_error(error: OSError) -> str:
         "hydra.run.dir=/tmp/my-run. If the run had started, it is recorded FAILED in MLflow "
         "and its train.log holds the traceback."
     )
+
+
+def explain_yaml_error(error: yaml.YAMLError) -> str:
+    """One paragraph for a config file that is not valid YAML: the file, line and column (1-based)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is None:
+        return f"a config file is not valid YAML: {' '.join(str(error).split())}."
+    problem = getattr(error, "problem", None) or "invalid YAML"
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and context_mark is not None and context_mark is not mark:
+        problem += f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    return (
+        f"the config file {_shown(mark.name)} is not valid YAML: line {mark.line + 1}, column "
+        f"{mark.column + 1}: {problem}. Fix the file there (a key is followed by a colon and a space, "
+        "nesting is by indentation of spaces, a list is [a, b] or one '- item' per line) and run "
+        "the command again."
+    )
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the current directory where it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def explain(error: HydraException, overrides: list[str], config_name: str = "train") -> str:

@@ -21,14 +21,16 @@ from collections.abc import Callable
 from typing import Any
 
 import hydra
+import yaml
 from hydra.errors import HydraException
 
 from ktrain import overrides as command_line
 from ktrain.cli.config_search import CONF_DIR, import_user_modules, take_user_config_dir
 from ktrain.cli.help import render_help
-from ktrain.cli.hydra_errors import explain, explain_file_error
+from ktrain.cli.hydra_errors import explain, explain_file_error, explain_yaml_error
 from ktrain.cli.startup import pause_garbage_collection
 from ktrain.errors import UserError, exit_on_user_error, refuse
+from ktrain.names import COMMAND_STYLE_VARIABLE, command_style
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[]
         @functools.wraps(task)
         def entry() -> Any:
             pause_garbage_collection()
+            # For the processes the command starts: a sweep's workers, a cluster's jobs.
+            os.environ[COMMAND_STYLE_VARIABLE] = command_style(sys.argv[0])
             try:
                 return run_script()
             finally:
@@ -74,6 +78,9 @@ def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[]
                 return hydra_task()
             except HydraException as error:
                 refuse(explain(error, sys.argv[1:], config_name))
+            except yaml.YAMLError as error:  # a config file of the user's own, Hydra does not catch it
+                log.debug("config file is not YAML", exc_info=True)
+                refuse(explain_yaml_error(error))
             except UserError as error:  # refused by the sweep callback, before any job (sweeps.search.checks)
                 log.debug("refused input", exc_info=True)
                 refuse(str(error))
@@ -106,6 +113,8 @@ def _print_help(config_name: str) -> None:
         print(render_help(config_name, overrides))
     except HydraException as error:
         refuse(explain(error, overrides, config_name))
+    except yaml.YAMLError as error:
+        refuse(explain_yaml_error(error))
 
 
 def _refuse_mixed_modes(args: list[str]) -> None:

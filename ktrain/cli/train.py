@@ -22,11 +22,11 @@ from ktrain import distribute, schema
 from ktrain.cli.config_tree import print_config_tree
 from ktrain.cli.hydra_main import hydra_main
 from ktrain.errors import exit_on_user_error
-from ktrain.names import BACKUP_DIR
+from ktrain.names import BACKUP_DIR, command
 from ktrain.resume import interrupts, saved_run
 from ktrain.schema import derive
 from ktrain.sweeps.search.checks import refuse_without_multirun
-from ktrain.tracking.reachable import check_tracking_server
+from ktrain.tracking.reachable import check_registry, check_tracking_server
 
 if TYPE_CHECKING:
     from ktrain.sweeps.job import SweepJob
@@ -117,6 +117,8 @@ def _start(
     """Check where the run is recorded, prepare the hardware, and train (``ktrain.run.recipe``)."""
     print_config_tree(config.values())
     check_tracking_server(config.mlflow.tracking_uri)
+    if config.mlflow.registered_model and (job is None or job.sweep is None):  # a sweep's parent registers its best
+        check_registry(config.mlflow.tracking_uri, config.mlflow.registered_model)
     resumed_run_id = (job.resume_run_id if job else None) or (resumed.run_id if resumed else None)
     distribute.prepare_environment(config.hardware)
     # Imported only now: it imports Keras, which reads what prepare_environment set.
@@ -155,10 +157,10 @@ def _continue_command(config: schema.TrainConfig) -> str | None:
     """The command that continues a stopped run, for the chief's log."""
     if config.hardware.strategy == "multi_worker":
         return None
-    command = f"python train.py resume={config.paths.output_dir}"
+    continuing = f"{command('train')} resume={config.paths.output_dir}"
     if config.hardware.strategy == "multi_host":
-        return f"{command} on every process, each with its hardware.process_id"
-    return command
+        return f"{continuing} on every process, each with its hardware.process_id"
+    return continuing
 
 
 def _in_multirun() -> bool:

@@ -15,12 +15,13 @@ Knows nothing of MLflow or Hydra; imports ``ktrain.schema`` (the ``Hardware`` se
 others import the backend inside their functions.
 """
 
-from ktrain.distribute.environment import is_chief, keras_backend, prepare_environment, process_name
+from ktrain.distribute.environment import cluster_key, is_chief, keras_backend, prepare_environment, process_name
 from ktrain.distribute.replicas import split_across_replicas
 from ktrain.distribute.strategy import KerasDistribution, setup
 
 __all__ = [
     "KerasDistribution",
+    "cluster_key",
     "is_chief",
     "keras_backend",
     "prepare_environment",

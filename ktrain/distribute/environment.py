@@ -6,6 +6,8 @@ on JAX, TF_CONFIG or the multi-host role checked); ``is_chief`` says whether thi
 records the run.
 """
 
+import hashlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -23,6 +25,15 @@ TENSORFLOW_ONLY = {
 
 
 BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+# The packages each backend imports, and how to install them.
+BACKEND_PACKAGES = {
+    "tensorflow": (("tensorflow",), "pip install 'tensorflow>=2.20,<2.22'"),
+    "jax": (
+        ("jax", "jaxlib"),
+        "pip install 'ktrain-hydra[jax]' (pip install -e '.[jax]' in the clone; jax[cuda12] for GPUs)",
+    ),
+    "torch": (("torch",), "pip install 'ktrain-hydra[torch]' (pip install -e '.[torch]' in the clone)"),
+}
 
 
 def keras_backend() -> str:
@@ -40,6 +51,7 @@ def prepare_environment(hardware: Hardware) -> None:
     """Set what the backend reads at import: quiet C++ logs, the visible GPUs, the CPU's
     logical devices (JAX); refuse what the backend cannot do before importing it."""
     backend = keras_backend()
+    refuse_missing_backend(backend)
     _refuse_unsupported(hardware, backend)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if hardware.device == "cpu":
@@ -78,6 +90,35 @@ def process_name(hardware: Hardware) -> str:
         role = tf_config.read_role()
         return f"{role.task_type}{role.task_index}"
     return f"process{multi_host.read_role(hardware).process_id}"
+
+
+def refuse_missing_backend(backend: str) -> None:
+    """``UserError`` naming what to install if the backend's packages are not installed (Keras'
+    own import would fail with a traceback)."""
+    packages, install = BACKEND_PACKAGES.get(backend, ((), ""))
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(
+            f"KERAS_BACKEND={backend} runs Keras on {BACKEND_NAMES[backend]}, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed here: {install}. Or unset "
+            "KERAS_BACKEND to train on TensorFlow, which ktrain installs."
+        )
+
+
+def cluster_key(hardware: Hardware) -> str | None:
+    """What every process of a multi-worker or multi-host run knows alike, and no other run
+    holds at the same time (its cluster's addresses, each taken while it runs), hashed; None
+    for a run of one process. The chief tags its MLflow run with it, so that the others find
+    the run to log their system metrics into."""
+    if hardware.strategy == "multi_worker":
+        cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]  # read_role has checked it
+        described = json.dumps(cluster, sort_keys=True)
+    elif hardware.strategy == "multi_host":
+        role = multi_host.read_role(hardware)
+        described = f"{role.coordinator_address} x{role.num_processes}"
+    else:
+        return None
+    return hashlib.sha1(described.encode()).hexdigest()[:16]
 
 
 def _refuse_unsupported(hardware: Hardware, backend: str) -> None:

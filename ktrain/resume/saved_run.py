@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from ktrain import overrides as command_line
 from ktrain.cli.config_search import recall
 from ktrain.errors import UserError
-from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES
+from ktrain.names import RUN_RECORD, SAVED_CONFIG, SAVED_HYDRA_CONFIG, SAVED_OVERRIDES, command, program
 from ktrain.resume.lock import refuse_if_held
 from ktrain.schema.run import group_options
 
@@ -82,7 +82,7 @@ def check_run_dir(value: str) -> Path:
         problem = "does not exist" if not run_dir.exists() else f"has no {SAVED_CONFIG}"
         raise UserError(
             f"resume={value} is not a ktrain run dir: {run_dir} {problem}. Give the dir that "
-            "train.py printed as 'run dir:' (outputs/<date>/<time>), which holds the run's "
+            f"{program('train')} printed as 'run dir:' (outputs/<date>/<time>), which holds the run's "
             f".hydra/ config and {RUN_RECORD}."
         )
     if not (run_dir / RUN_RECORD).is_file():
@@ -90,7 +90,7 @@ def check_run_dir(value: str) -> Path:
         raise UserError(
             f"resume={value} names a run that stopped before its MLflow run started ({run_dir} "
             f"has no {RUN_RECORD}), so there is nothing to continue. Start it anew: "
-            f"python train.py {' '.join(overrides)}".rstrip()
+            f"{command('train')} {' '.join(overrides)}".rstrip()
             + "."
         )
     refuse_if_held(run_dir, f"resume={value}: the run in {run_dir}")
@@ -123,8 +123,8 @@ def load(cfg: DictConfig, overrides: list[str]) -> Resumed:
     if status == "FINISHED" and epochs <= saved.fit.epochs:
         raise UserError(
             f"{where}: its MLflow run {record['run_id']} already FINISHED its fit.epochs={epochs} "
-            f"epochs, so there is nothing to continue. Raise fit.epochs to train on (python "
-            f"train.py resume={run_dir} fit.epochs={epochs * 2}), or start a new run."
+            f"epochs, so there is nothing to continue. Raise fit.epochs to train on ({command('train')} "
+            f"resume={run_dir} fit.epochs={epochs * 2}), or start a new run."
         )
     with open_dict(saved):
         saved.resume = str(run_dir)

@@ -11,6 +11,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 
 from ktrain.errors import UserError
+from ktrain.names import command
 from ktrain.schema import TrainConfig
 from ktrain.schema.base import Section
 from ktrain.tracking.locate import locate_run
@@ -56,7 +57,7 @@ def build(node: Section | Mapping[str, Any], key: str, **offered: Any) -> Any:
 def _refused(node: dict[str, Any], key: str, error: BaseException) -> UserError:
     return UserError(
         f"{key}: {node.get('_target_')} refused its settings: {type(error).__name__}: {error}. Check the "
-        f"{key}.* values (python train.py --cfg job shows them); the full traceback is in the run's train.log."
+        f"{key}.* values ({command('train')} --cfg job shows them); the full traceback is in the run's train.log."
     )
 
 

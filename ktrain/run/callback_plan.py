@@ -93,12 +93,13 @@ def plan_callbacks(config: TrainConfig, run_dir: Path, run_id: str | None, resto
     if run_id is not None:
         m = config.mlflow
         uploads = RunUploads(m.tracking_uri, run_id, run_dir)
+        logger = MlflowMetricsLogger(run_id, epoch_log, backup)
         files, in_place = checkpoint_files(configured)
         if m.checkpoints != "end" and files:
-            checkpoints = uploads.checkpoints(files, m.checkpoints, m.keep_checkpoints, copy=in_place)
+            checkpoints = uploads.checkpoints(files, m.checkpoints, m.keep_checkpoints, in_place, logger.metrics_at)
             plan.add(Slot.GUARD, checkpoints, restored=False)
         plan.add(Slot.UPLOAD, uploads.backup(backup, m.backup_every_epoch_mb, m.backup_interval_s))
-        plan.add(Slot.UPLOAD, MlflowMetricsLogger(run_id, epoch_log, backup))
+        plan.add(Slot.UPLOAD, logger)
         closing.insert(0, uploads.close)  # closed after the backup, which it sends
     pruning = pruning_callbacks(config.optuna, config.monitor.metric)  # [] outside an Optuna search
     plan.add(Slot.UPLOAD, *pruning)

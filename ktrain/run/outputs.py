@@ -1,6 +1,7 @@
 """What a run keeps of its model and training, beside ``model.keras``: the model summary, the
 targets (``targets.json``, which predictions are decoded by; ``class_names.json``), the history
-as JSON, CSV and a plot of train vs validation, and the best value of the monitored metric."""
+as JSON, CSV and a plot of train vs validation, a few raw test inputs, and the best value of the
+monitored metric."""
 
 import csv
 import json
@@ -8,7 +9,7 @@ import logging
 import math
 from pathlib import Path
 
-from ktrain.names import CLASS_NAMES, MODEL_SUMMARY, TARGETS
+from ktrain.names import CLASS_NAMES, MODEL_SUMMARY, SAMPLE_INPUTS, TARGETS
 from ktrain.tasks import Target
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,20 @@ def target_params(targets: tuple[Target, ...]) -> dict[str, object]:
         if target.value_range is not None:
             params[f"{prefix}.value_range"] = [round(v, 6) for v in target.value_range]
     return params
+
+
+def write_sample_inputs(sample_inputs, out_dir: Path) -> Path:
+    """Write a few raw test inputs as ``sample_inputs.npy`` (``ktrain-export`` checks each
+    format with them); return its path."""
+    import numpy as np
+
+    path = Path(out_dir) / SAMPLE_INPUTS
+    if isinstance(sample_inputs, dict):  # named inputs: one array each, in an .npz beside it
+        path = path.with_suffix(".npz")
+        np.savez(path, **sample_inputs)
+    else:
+        np.save(path, np.asarray(sample_inputs))
+    return path
 
 
 def write_history(rows: list[dict[str, float]], out_dir: Path) -> list[Path]:

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from ktrain import distribute
 from ktrain.cli.config_search import remembered
 from ktrain.cli.startup import startup_done
 from ktrain.contracts import Strategy, TrackedRun
 from ktrain.models import custom_objects
-from ktrain.names import FINAL_MODEL, RESUMED_AT_TAG
+from ktrain.names import CLUSTER_TAG, FINAL_MODEL, MONITOR_TAG, RESUMED_AT_TAG
 from ktrain.resume.holder import holding
 from ktrain.run import fine_tune, fitting, lr_find, outputs
 from ktrain.run.callback_plan import RunCallbacks, Slot, plan_callbacks
@@ -25,6 +26,7 @@ from ktrain.run.steps import LoadedData, build_model, load_data
 from ktrain.schema import TrainConfig
 from ktrain.sweeps.search.trial import tag_if_pruned
 from ktrain.tracking.run import MlflowRun, UnrecordedRun, ui_hint
+from ktrain.tracking.system_metrics import PeerSystemMetrics
 
 if TYPE_CHECKING:
     from ktrain.sweeps.job import SweepJob
@@ -43,21 +45,28 @@ def train(
         config = lr_find.with_suggestion(config, strategy)
     run_dir = Path(config.paths.output_dir)
     restore = resumed_run_id is not None
+    cluster, m = distribute.cluster_key(config.hardware), config.mlflow
+    node_id = distribute.process_name(config.hardware) if cluster else None
     if not record:
-        return _recipe(config, strategy, UnrecordedRun(), run_dir, restore)
+        peer = PeerSystemMetrics(m.tracking_uri, m.experiment_name, cluster, node_id, resumed_run_id)
+        return _recipe(config, strategy, UnrecordedRun(peer if m.system_metrics else None), run_dir, restore)
+    tags = {**run_tags(config.paths.root_dir, resumed=restore), **(job.tags if job else {})}
     tracked = MlflowRun(
         tracking_uri=config.mlflow.tracking_uri,
         experiment_name=config.mlflow.experiment_name,
         run_dir=run_dir,
         run_name=config.mlflow.run_name or (job.name if job else None),
-        tags={**run_tags(config.paths.root_dir, resumed=restore), **(job.tags if job else {})},
+        tags={**tags, CLUSTER_TAG: cluster} if cluster else tags,
         parent_run_id=job.parent_run_id if job else None,
         run_id=resumed_run_id,
         checkpoints_at_end=config.mlflow.checkpoints == "end",  # else sent as written (RunUploads)
         remember=remembered(),
+        system_metrics=m.system_metrics,
+        node_id=node_id,
     )
+    register = m.registered_model if job is None or job.sweep is None else None  # a sweep registers its best job's
     with holding(run_dir, config.mlflow.tracking_uri, lambda: tracked.run_id):  # one process per run
-        best = _recipe(config, strategy, tracked, run_dir, restore)
+        best = _recipe(config, strategy, tracked, run_dir, restore, register)
     log.info("run dir:       %s", run_dir)
     log.info("MLflow run id: %s", tracked.run_id)
     log.info("MLflow UI:     %s", ui_hint(config.mlflow.tracking_uri))
@@ -68,7 +77,14 @@ def clear_keras_session() -> None:
     keras.backend.clear_session()
 
 
-def _recipe(config: TrainConfig, strategy: Strategy, tracked: TrackedRun, run_dir: Path, restore: bool) -> float:
+def _recipe(
+    config: TrainConfig,
+    strategy: Strategy,
+    tracked: TrackedRun,
+    run_dir: Path,
+    restore: bool,
+    register: str | None = None,
+) -> float:
     with tracked:
         _record_config(config, tracked)
         data = load_data(config, strategy)
@@ -77,9 +93,11 @@ def _recipe(config: TrainConfig, strategy: Strategy, tracked: TrackedRun, run_di
         _record_model(model, data, tracked, run_dir)
         callbacks = plan_callbacks(config, run_dir, tracked.run_id, restore)
         rows = _fit(config, model, data, callbacks, tracked, strategy)
-        _evaluate_and_save(config, model, data, run_dir, rows, tracked)
+        model_id = _evaluate_and_save(config, model, data, run_dir, rows, tracked)
         best = outputs.best_value(rows, config.monitor.metric, config.monitor.mode)
         tracked.log_metrics({f"best_{config.monitor.metric}": best})
+        if register and model_id:
+            tracked.register_model(register, model_id, config.mlflow.register_alias, config.monitor.metric, best)
     return best
 
 
@@ -148,17 +166,23 @@ def _fit(
 
 def _evaluate_and_save(
     config: TrainConfig, model: keras.Model, data: LoadedData, run_dir: Path, rows: list[dict], tracked: TrackedRun
-) -> None:
-    """Test metrics, the final model, the history files, and the model in MLflow."""
+) -> str | None:
+    """Test metrics, the final model, the history files, and the model in MLflow; return its
+    LoggedModel's id (None where none is logged)."""
     test_split = data.splits["test"]
     evaluating = {**config.evaluate.values(), "steps": data.steps.test}
     test_metrics = model.evaluate(**test_split.fit_args(), **evaluating, return_dict=True)
-    tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()})
     log.info("test: %s", ", ".join(f"{k}={v:.4f}" for k, v in test_metrics.items()))
     model.save(run_dir / FINAL_MODEL)
-    for path in outputs.write_history(rows, run_dir):
+    sample_inputs = test_split.sample_inputs()
+    for path in [*outputs.write_history(rows, run_dir), outputs.write_sample_inputs(sample_inputs, run_dir)]:
         tracked.log_artifact(path)
-    if config.mlflow.log_model:
+    model_id = None
+    if config.mlflow.log_model:  # a LoggedModel of the last epoch, its test metrics linked to it
+        step = int(rows[-1]["epoch"]) if rows else 0
         objects = custom_objects.referenced(keras.saving.serialize_keras_object(model))
         code = custom_objects.source_paths(objects)
-        tracked.log_keras_model(model, run_dir / FINAL_MODEL, test_split.sample_inputs(), objects, code)
+        tags = {MONITOR_TAG: config.monitor.metric}
+        model_id = tracked.log_keras_model(model, run_dir / FINAL_MODEL, sample_inputs, objects, code, step, tags)
+    tracked.log_metrics({f"test_{name}": value for name, value in test_metrics.items()}, model_id=model_id)
+    return model_id

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import keras
 
-from ktrain.contracts import DataModule, Strategy
+from ktrain.contracts import DataModule, Strategy, check_data_module
 from ktrain.data import SPLITS, Split
 from ktrain.distribute import split_across_replicas
 from ktrain.errors import UserError
@@ -33,7 +33,7 @@ def load_data(config: TrainConfig, strategy: Strategy) -> LoadedData:
     """The data config's module, its targets and steps checked against the config, its splits
     spread over the strategy's replicas."""
     module = build(config.data, "data")
-    _check_module(module, config.data.target)
+    check_data_module(module, config.data.target)
     spec = module.spec
     log.info(
         "data: %s, inputs %s, targets %s, %s samples (train/val/test)",
@@ -53,14 +53,3 @@ def build_model(config: TrainConfig, data: LoadedData, strategy: Strategy) -> ke
     """The model for the data, compiled with the schedule and optimizer, in the strategy's scope."""
     with strategy.scope():
         return compiled_model(config, data.module.spec, data.steps.per_epoch)
-
-
-def _check_module(module, target: str) -> None:
-    """A data module must fit ``ktrain.contracts.DataModule``."""
-    missing = [name for name in ("spec", "batch_size", "split") if not hasattr(module, name)]
-    if missing:
-        raise UserError(
-            f"data._target_={target} built a {type(module).__name__} without {', '.join(missing)}. A data module "
-            "has a spec (ktrain.data.DataSpec: its inputs, targets and split sizes), a batch_size, and "
-            "split(name) for train, val and test that returns a ktrain.data.Split (ktrain.contracts.DataModule)."
-        )

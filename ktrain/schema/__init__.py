@@ -27,9 +27,18 @@ from ktrain.schema import derive, keywords, rules
 from ktrain.schema.base import Targeted
 from ktrain.schema.groups import GROUPS
 from ktrain.schema.messages import paragraph, problems, schema_of
-from ktrain.schema.run import Hardware, PredictConfig, TrainConfig, group_options
+from ktrain.schema.run import ExportConfig, Hardware, PredictConfig, TrainConfig, group_options
 
-__all__ = ["ConfigError", "Hardware", "PredictConfig", "TrainConfig", "validate", "validate_predict"]
+__all__ = [
+    "ConfigError",
+    "ExportConfig",
+    "Hardware",
+    "PredictConfig",
+    "TrainConfig",
+    "validate",
+    "validate_export",
+    "validate_predict",
+]
 
 
 def validate(cfg: DictConfig, overrides: Sequence[str] = (), choices: Mapping[str, str] | None = None) -> TrainConfig:
@@ -63,11 +72,21 @@ def validate(cfg: DictConfig, overrides: Sequence[str] = (), choices: Mapping[st
 
 def validate_predict(cfg: DictConfig) -> PredictConfig:
     """Check a composed ``predict.py`` config; return it typed."""
+    return _validated_flat(PredictConfig, cfg)
+
+
+def validate_export(cfg: DictConfig) -> ExportConfig:
+    """Check a composed ``export.py`` config; return it typed."""
+    return _validated_flat(ExportConfig, cfg)
+
+
+def _validated_flat(schema, cfg: DictConfig):
+    """A config of fixed keys, no groups (predict's, export's), checked and typed."""
     values = _resolve(cfg)
-    found = problems(PredictConfig, values, prefix="")
+    found = problems(schema, values, prefix="")
     if found:
         raise ConfigError(paragraph(found))
-    return PredictConfig.model_validate(values)
+    return schema.model_validate(values)
 
 
 def _groups_checked_apart(values: dict[str, Any]) -> dict[str, Any]:

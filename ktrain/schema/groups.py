@@ -12,6 +12,7 @@ from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_va
 
 from ktrain.data.folders import FolderError, scan, scan_masks
 from ktrain.models import BACKBONES
+from ktrain.names import program
 from ktrain.schema.base import (
     ExistingFile,
     KerasTarget,
@@ -84,7 +85,8 @@ class Saved(Targeted):
         if (self.path is None) == (self.from_run is None):
             raise ValueError(
                 "give one of path (a .keras file) and from_run (a run dir or the MLflow run id "
-                "train.py printed)" + (", not both" if self.path else "")
+                f"{program('train')} printed, or models:/<name>@<alias> of the registry)"
+                + (", not both" if self.path else "")
             )
         return self
 

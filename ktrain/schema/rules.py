@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ktrain import overrides as command_line
+from ktrain.names import command
 from ktrain.schema.groups import MODELS, SCHEDULES, Backbone
 from ktrain.schema.run import TrainConfig
 from ktrain.tasks import logged_names
@@ -26,7 +27,17 @@ def problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
         + _schedule_problems(config, overrides)
         + _fine_tune_problems(config)
         + _auto_rate_problems(config)
+        + _register_problems(config)
     )
+
+
+def _register_problems(config: TrainConfig) -> list[str]:
+    if config.mlflow.registered_model is None or config.mlflow.log_model:
+        return []
+    return [
+        f"mlflow.register={config.mlflow.registered_model} registers the run's final model, and "
+        "mlflow.log_model=false logs none; drop mlflow.register, or log the model (mlflow.log_model=true)"
+    ]
 
 
 class Change(NamedTuple):
@@ -161,5 +172,5 @@ def _auto_rate_problems(config: TrainConfig) -> list[str]:
         f"optimizer.learning_rate=auto trains with the LR range test's suggestion as the base rate of "
         f"the schedule, and schedule._target_={config.schedule.target} is not one of ktrain's "
         f"schedules, which take one (allowed: {', '.join(t.rpartition('.')[2] for t in SCHEDULES)}); "
-        "give a number, or run python train.py lr_find=true to see the suggestion"
+        f"give a number, or run {command('train')} lr_find=true to see the suggestion"
     ]

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_validator
 
 from ktrain.schema.base import (
     Frozen,
@@ -40,6 +40,24 @@ def _stop_signal(name: str) -> str:
     allowed = ("SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGCONT")
     if name not in allowed or not hasattr(signal, name):
         raise ValueError(f"allowed: {', '.join(allowed)} (the signal a scheduler sends before its kill)")
+    return name
+
+
+def _alias(name: str) -> str:
+    """A registry alias as MLflow takes one: letters, digits, ``_`` and ``-``; not ``latest``,
+    nor ``v`` and a number (MLflow reads those as versions)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,255}", name) or name.lower() == "latest" or re.fullmatch(r"[vV]\d+", name):
+        raise ValueError("allowed: letters, digits, _ and - (not latest, nor v<number>), e.g. champion")
+    return name
+
+
+def _model_name(name: str | None) -> str | None:
+    if name is not None and (not name or any(c in name for c in "/:@")):
+        raise ValueError(
+            "a registered model's name: any text without '/', ':' or '@' (models:/<name>@<alias> reads it)"
+        )
     return name
 
 
@@ -159,6 +177,10 @@ class Mlflow(Section):
     keep_checkpoints: PositiveInt = 3
     backup_every_epoch_mb: NonNegativeFloat = 50.0
     backup_interval_s: NonNegativeFloat = 600.0
+    system_metrics: bool = True
+    # "register" itself would shadow pydantic's (ABCMeta's) register
+    registered_model: Annotated[str | None, Field(alias="register"), AfterValidator(_model_name)] = None
+    register_alias: Annotated[str, AfterValidator(_alias)] = "champion"
 
 
 class LrRangeTest(Section):
@@ -270,4 +292,18 @@ class PredictConfig(Section):
     mlflow: PredictMlflow
 
 
-ROOTS = {"train": TrainConfig, "predict": PredictConfig}
+def _formats(value: Any) -> Any:
+    """``format=onnx`` as ``[onnx]``, ``format='saved_model,onnx'`` as a list too."""
+    return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+
+class ExportConfig(Section):
+    run: Annotated[str, Field(min_length=1)]
+    format: Annotated[list[Literal["saved_model", "onnx", "litert"]], BeforeValidator(_formats), Field(min_length=1)]
+    output: str | None = None
+    checkpoint: Literal["final", "best"] = "final"
+    tolerance: PositiveFloat = 1e-4
+    mlflow: PredictMlflow
+
+
+ROOTS = {"train": TrainConfig, "predict": PredictConfig, "export": ExportConfig}

@@ -40,7 +40,9 @@ from ktrain.names import (
 )
 from ktrain.sweeps import continued
 from ktrain.sweeps.job import Sweep, set_current_sweep
+from ktrain.sweeps.refused_jobs import check_jobs
 from ktrain.sweeps.search.checks import check_search
+from ktrain.tracking.reachable import check_registry
 
 log = logging.getLogger(__name__)
 # Hydra's own rule: a multirun with a failed job exits non-zero once every job has run.
@@ -57,8 +59,12 @@ class SweepCallback(Callback):
         HydraConfig.instance().set_config(config)  # so that ${hydra:...} in paths resolves
         # A refused Optuna search leaves no parent run. Hydra turns a callback's exception into a
         # warning and goes on, so the refusal exits here (SystemExit passes through).
+        register = config.mlflow.get("register")
         with exit_on_user_error():
             check_search(config)
+            check_jobs(config)
+            if register:
+                check_registry(config.mlflow.tracking_uri, register)
         import mlflow
 
         from ktrain.tracking.run import ensure_experiment
@@ -67,7 +73,8 @@ class SweepCallback(Callback):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         tracking_uri = config.mlflow.tracking_uri
         mlflow.set_tracking_uri(tracking_uri)
-        experiment_id = ensure_experiment(tracking_uri, config.mlflow.experiment_name)
+        with exit_on_user_error():  # a deleted experiment
+            experiment_id = ensure_experiment(tracking_uri, config.mlflow.experiment_name)
         command_line = list(config.hydra.overrides.task)
         tags = {
             OVERRIDES_TAG: " ".join(command_line),
@@ -92,6 +99,8 @@ class SweepCallback(Callback):
             fixed_keys=fixed_keys(command_line),
             monitor_metric=config.monitor.metric,
             monitor_mode=config.monitor.mode,
+            register=register,
+            register_alias=config.mlflow.get("register_alias", "champion"),
         )
         atexit.register(self._end_early)
         log.info("mlflow: sweep run %s in experiment %r at %s", run_id, config.mlflow.experiment_name, tracking_uri)
@@ -154,6 +163,8 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
         client.set_tag(parent, f"{BEST_TAG_PREFIX}job", str(best.number))
         client.set_tag(parent, f"{BEST_TAG_PREFIX}overrides", best.name)
         log.info("sweep: best job %s (%s): %s=%.4g, run %s", best.number, best.name, metric, best.value, best.run_id)
+        if sweep.register and not ended_early:
+            _register_best(sweep, client, best)
     for job in failed:
         log.error("sweep: job %s (%s) ended %s: %s", job.number, job.name, job.status, job.error)
 
@@ -179,6 +190,20 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
         compare_url(base_url, sweep.experiment_id, parent, sweep.monitor_metric, sweep.monitor_mode),
     )
     return len(failed)
+
+
+def _register_best(sweep: Sweep, client, best) -> None:
+    """The best job's final model, as a new version of ``mlflow.register``'s model."""
+    from ktrain.tracking.registry import final_model_id, register
+
+    model_id = final_model_id(client, sweep.experiment_id, best.run_id)
+    if model_id is None:
+        log.error("sweep: the best job's run %s logged no model, so none was registered", best.run_id)
+        return
+    version = register(
+        client, sweep.register, model_id, best.run_id, sweep.register_alias, sweep.monitor_metric, best.value
+    )
+    client.set_tag(sweep.parent_run_id, f"{BEST_TAG_PREFIX}model_version", f"{sweep.register}/{version}")
 
 
 def compare_url(base_url: str, experiment_id: str, parent_run_id: str, monitor: str, mode: str) -> str:

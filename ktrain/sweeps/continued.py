@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from ktrain import overrides as command_line
 from ktrain.errors import UserError
-from ktrain.names import ERROR_TAG, JOB_TAG, MULTIRUN_CONFIG, PARENT_RUN_TAG, SWEEP_RECORD, SWEEP_TAG_PREFIX
+from ktrain.names import ERROR_TAG, JOB_TAG, MULTIRUN_CONFIG, PARENT_RUN_TAG, SWEEP_RECORD, SWEEP_TAG_PREFIX, program
 from ktrain.resume.saved_run import is_run_id
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _sweep_dir(value: str) -> Path:
         problem = "does not exist" if not path.exists() else f"has no {MULTIRUN_CONFIG}"
         raise UserError(
             f"-m resume={value} continues a sweep, but {path} {problem}: it is not a sweep dir. "
-            "Give the sweep dir that train.py -m printed (outputs/multirun/<date>/<time>, where "
+            f"Give the sweep dir that {program('train')} -m printed (outputs/multirun/<date>/<time>, where "
             f"Hydra wrote {MULTIRUN_CONFIG}) or the sweep's parent MLflow run id; to continue "
             "one run, drop -m."
         )

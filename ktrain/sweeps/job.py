@@ -33,6 +33,8 @@ class Sweep:
     fixed_keys: list[str]  # keys the command line sets alike for every job
     monitor_metric: str
     monitor_mode: str
+    register: str | None = None  # mlflow.register: the best job's final model is registered at the end
+    register_alias: str = "champion"
 
     def client(self):
         from mlflow import MlflowClient

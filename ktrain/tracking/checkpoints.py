@@ -6,6 +6,7 @@ from pathlib import Path
 import keras
 
 from ktrain.names import CHECKPOINT_DIR, EPOCH_CHECKPOINTS
+from ktrain.tracking.logged_models import CheckpointModels
 from ktrain.tracking.uploads import Uploads
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class CheckpointUploads(keras.callbacks.Callback):
         keep: with ``every``, how many of those stay in MLflow (older ones are deleted).
         copy: whether a file is rewritten in place (Keras' ``ModelCheckpoint``) and must be
             copied aside; False where each save is a new file (``ktrain.callbacks.ModelCheckpoint``).
+        models: told of each file once it is sent, to make it a LoggedModel
+            (``ktrain.tracking.logged_models.CheckpointModels``); None: files only.
 
     Example:
 
@@ -47,9 +50,11 @@ class CheckpointUploads(keras.callbacks.Callback):
         policy: str = "best_and_last",
         keep: int = 3,
         copy: bool = True,
+        models: CheckpointModels | None = None,
     ):
         super().__init__()
         self.copy = copy
+        self.models = models
         self.uploads = uploads
         self.files = {role: Path(path) for role, path in files.items() if role in POLICIES[policy]}
         self.policy = policy
@@ -91,7 +96,9 @@ class CheckpointUploads(keras.callbacks.Callback):
                 self._send_epoch(path)
         elif written:
             key = "+".join(role for role, _ in written)
-            self.uploads.send(key, [(path, CHECKPOINT_DIR) for _, path in written], copy=self.copy, together=True)
+            sent = [(role, f"{CHECKPOINT_DIR}/{path.name}") for role, path in written]
+            files = [(path, CHECKPOINT_DIR) for _, path in written]
+            self.uploads.send(key, files, copy=self.copy, together=True, after=self._tell_models(sent))
 
     def _send_epoch(self, path: Path) -> None:
         name = f"epoch-{self._epoch + 1:05d}{''.join(path.suffixes)}"
@@ -99,11 +106,30 @@ class CheckpointUploads(keras.callbacks.Callback):
         dropped = self._kept[: -self.keep]
         self._kept = self._kept[-self.keep :]
 
+        tell_models = self._tell_models([("epoch", f"{EPOCH_CHECKPOINTS}/{name}")], dropped)
+
         def drop_older() -> None:
             for artifact in dropped:
                 self.uploads.delete(artifact)
+            if tell_models is not None:
+                tell_models()
 
         self.uploads.send(name, [(path, EPOCH_CHECKPOINTS)], copy=self.copy, after=drop_older, name=name)
+
+    def _tell_models(self, sent: list[tuple[str, str]], dropped: list[str] = ()):
+        """What tells ``models`` that the files ``sent`` ((role, artifact)) of the epoch that
+        ended last are in MLflow, and ``dropped`` no longer: an upload's ``after``."""
+        if self.models is None:
+            return None
+        models, epoch = self.models, self._epoch
+
+        def tell() -> None:
+            for artifact in dropped:
+                models.dropped(artifact)
+            for role, artifact in sent:
+                models.sent(role, artifact, epoch)
+
+        return tell
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -22,6 +22,7 @@ from ktrain.names import (
     HYDRA_DIR,
     RUN_RECORD,
     SAVED_CONFIG,
+    program,
 )
 from ktrain.names import BACKUP_STATE as STATE
 
@@ -73,7 +74,7 @@ def fetch_run(
 def _unknown(run_id: str, tracking_uri: str) -> str:
     return (
         f"resume={run_id} is neither a run dir nor the id of a run at the tracking server "
-        f"{tracking_uri}. Give the run dir or the MLflow run id that train.py printed, with "
+        f"{tracking_uri}. Give the run dir or the MLflow run id that {program('train')} printed, with "
         "MLFLOW_TRACKING_URI (or mlflow.tracking_uri=...) set to the server the run was recorded in."
     )
 

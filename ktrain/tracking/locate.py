@@ -1,6 +1,9 @@
-"""A trained run's files (its model, config and class names): from its run dir, or downloaded
-from MLflow by run id. Used by ``ktrain-predict`` and by ``model=saved model.from_run=...``."""
+"""A trained run's files (its model, config, targets and class names): from its run dir, or downloaded
+from MLflow by run id or as a registered model's version (``models:/<name>@<alias>``, its
+run's config and class names beside it). Used by ``ktrain-predict``, ``ktrain-export`` and by
+``model=saved model.from_run=...``."""
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +15,15 @@ from ktrain.names import (
     FINAL_MODEL,
     HYDRA_ARTIFACTS,
     KERAS_FLAVOR_MODEL_FILE,
+    LOGGED_MODEL,
     LOGGED_MODEL_FILE,
+    RUN_RECORD,
+    SAMPLE_INPUTS,
     SAVED_CONFIG,
     TARGETS,
+    program,
 )
+from ktrain.tracking.registry import find_version, is_registered_model
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +36,31 @@ LOGGED_MODEL_FILES = {"final": (LOGGED_MODEL_FILE, KERAS_FLAVOR_MODEL_FILE), "be
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """The files of a trained run that predictions need; ``config``, ``class_names`` and
-    ``targets`` may be absent (a run of an earlier ktrain wrote no ``targets.json``)."""
+    """The files of a trained run that predictions need; all but ``model`` may be absent (a run
+    of an earlier ktrain wrote no ``targets.json``)."""
 
     model: Path
     config: Path | None
     class_names: Path | None
     targets: Path | None = None
+    sample_inputs: Path | None = None  # a few raw test inputs (runs since ktrain-export)
+    run_id: str | None = None  # the MLflow run that logged the model, where known
 
 
 def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str = "run") -> ModelFiles:
     """The model, config and class names of a run dir, or of an MLflow run (downloaded);
     ``key`` is the config key that named the run, for the refusals."""
+    if is_registered_model(run):
+        return _download_version(run, checkpoint, tracking_uri, downloads, key)
     run_dir = Path(run).expanduser()
     if run_dir.is_dir():
         model = run_dir / MODEL_FILES[checkpoint]
         if not model.is_file():
             raise UserError(f"{key}={run!r} is a folder without {MODEL_FILES[checkpoint]}: {_no_model(checkpoint)}.")
-        found = [run_dir / name for name in (SAVED_CONFIG, CLASS_NAMES, TARGETS)]
-        return ModelFiles(model, *(path if path.is_file() else None for path in found))
+        found = [run_dir / name for name in (SAVED_CONFIG, CLASS_NAMES, TARGETS, SAMPLE_INPUTS)]
+        record = run_dir / RUN_RECORD
+        run_id = json.loads(record.read_text())["run_id"] if record.is_file() else None
+        return ModelFiles(model, *(path if path.is_file() else None for path in found), run_id)
     return _download_run(run, checkpoint, tracking_uri, downloads, key)
 
 
@@ -59,10 +73,35 @@ def _no_model(checkpoint: str) -> str:
     return "the run wrote no checkpoint (its callbacks had no model_checkpoint)"
 
 
-def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
+def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
+    """The model of a registered version, with the config and class names of the run that logged it."""
+    if checkpoint != "final":
+        raise UserError(
+            f"{key}={uri} is a registered model, one model; checkpoint={checkpoint} names a checkpoint of a "
+            f"run: drop checkpoint=, or give the run ({key}=<run dir or run id>) with checkpoint={checkpoint}."
+        )
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
+        raise UserError(f"{key}={uri}: there is no MLflow store at {tracking_uri} (set MLFLOW_TRACKING_URI).")
+    import mlflow
+    from mlflow.artifacts import download_artifacts
+
+    mlflow.set_tracking_uri(tracking_uri)
+    version = find_version(mlflow.MlflowClient(tracking_uri), uri, tracking_uri)
+    folder = Path(download_artifacts(artifact_uri=f"models:/{version.name}/{version.version}", dst_path=str(downloads)))
+    found = [folder / Path(file).relative_to(LOGGED_MODEL) for file in LOGGED_MODEL_FILES["final"]]
+    model = next((path for path in found if path.is_file()), None)
+    if model is None:
+        raise UserError(f"{key}={uri}: version {version.version} of {version.name!r} is not a model ktrain logged.")
+    if not version.run_id:
+        return ModelFiles(model, None, None)
+    files = _download_run(version.run_id, None, tracking_uri, downloads, key)
+    return ModelFiles(model, files.config, files.class_names, files.targets, files.sample_inputs, version.run_id)
+
+
+def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
     unknown = UserError(
         f"{key}={run_id!r} is neither a run dir nor the id of a run in the MLflow store at "
-        f"{tracking_uri}; give the run dir or the MLflow run id that train.py printed (set "
+        f"{tracking_uri}; give the run dir or the MLflow run id that {program('train')} printed (set "
         "MLFLOW_TRACKING_URI or mlflow.tracking_uri for another store)."
     )
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
@@ -85,10 +124,11 @@ def _download_run(run_id: str, checkpoint: str, tracking_uri: str, downloads: Pa
             log.debug("run %s has no artifact %s", run_id, artifact, exc_info=True)
             return None
 
-    model = next(filter(None, map(fetch, LOGGED_MODEL_FILES[checkpoint])), None)
-    if model is None:
+    # checkpoint None: the run's config, targets and class names only
+    model = next(filter(None, map(fetch, LOGGED_MODEL_FILES[checkpoint])), None) if checkpoint else None
+    if model is None and checkpoint:
         why = "it was trained with mlflow.log_model=false, or " if checkpoint == "final" else ""
-        raise UserError(
-            f"MLflow run {run_id} has no {LOGGED_MODEL_FILES[checkpoint][0]}: {why}{_no_model(checkpoint)}."
-        )
-    return ModelFiles(model, fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}"), fetch(CLASS_NAMES), fetch(TARGETS))
+        missing = LOGGED_MODEL_FILES[checkpoint][0]
+        raise UserError(f"MLflow run {run_id} has no {missing}: {why}{_no_model(checkpoint)}.")
+    config = fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}")
+    return ModelFiles(model, config, fetch(CLASS_NAMES), fetch(TARGETS), fetch(SAMPLE_INPUTS), run_id)

@@ -46,6 +46,7 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
         self.client = MlflowClient()
         self._writes = []  # MLflow's RunOperations of the queued epochs
         self._logged: dict[str, set[int]] = {}  # (key, steps) MLflow held when a resumed run began
+        self._sent: dict[int, list[Metric]] = {}  # epoch -> its metrics, as this process logs them
         self._restored_checked = False
         os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", BUFFERING_SECONDS)
 
@@ -62,10 +63,16 @@ class MlflowMetricsLogger(keras.callbacks.Callback):
         metrics = [m for m in _metrics(self.epoch_log.rows[-1]) if m.step not in self._logged.get(m.key, ())]
         if not metrics:
             return
+        self._sent[epoch] = metrics
         if self.backup is None:
             self._log(metrics)
         else:
             self.backup.then(lambda: self._log(metrics))
+
+    def metrics_at(self, epoch: int) -> list[Metric] | None:
+        """The metrics of ``epoch`` as this process logs them (timestamps included), for a model
+        that links them; None for an epoch it did not log."""
+        return self._sent.get(epoch)
 
     def on_train_end(self, logs=None):
         # After RunBackup.on_train_end (the logger follows the backup): every epoch is queued.

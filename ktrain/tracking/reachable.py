@@ -61,6 +61,35 @@ def check_tracking_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
+def check_registry(tracking_uri: str, name: str, timeout_s: float = 5.0) -> None:
+    """``UserError`` if ``mlflow.register=name`` cannot be honoured at ``tracking_uri``: the plain
+    file store (MLflow keeps it in maintenance and records no new kind of entity in it), or a
+    tracking server that has no registry's search to answer (404, 501)."""
+    scheme = urlparse(tracking_uri).scheme.partition("+")[0]
+    if scheme in ("", "file"):
+        raise UserError(
+            f"mlflow.register={name}: the tracking store {tracking_uri} is MLflow's plain file store, which "
+            "has no model registry for ktrain to use (MLflow keeps it in maintenance mode), so the run was "
+            "not started. Record into a database (mlflow.tracking_uri=sqlite:///outputs/mlflow.db, the "
+            "default, or postgresql://...) or a tracking server (http://...), or drop mlflow.register."
+        )
+    if scheme not in ("http", "https"):
+        return
+    search = tracking_uri.rstrip("/") + "/api/2.0/mlflow/registered-models/search?max_results=1"
+    try:
+        urllib.request.urlopen(search, timeout=timeout_s).close()
+    except urllib.error.HTTPError as error:
+        if error.code not in (404, 501):  # a server asking for credentials answers 401: MLflow's client has them
+            return
+        raise UserError(
+            f"mlflow.register={name}: the tracking server {tracking_uri} has no model registry to use (its "
+            f"registry answered {error.code} {error.reason}), so the run was not started. Start it on a "
+            "database store (mlflow server --backend-store-uri sqlite:///mlflow.db ...), or drop mlflow.register."
+        ) from None
+    except (urllib.error.URLError, OSError):
+        return  # check_tracking_server tells of a server that does not answer
+
+
 def _check_database_driver(tracking_uri: str) -> None:
     """``UserError`` naming the package to install if the database's Python driver is missing
     (SQLAlchemy, which MLflow's database stores use, knows which driver a URI needs)."""

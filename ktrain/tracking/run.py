@@ -6,16 +6,13 @@ import json
 import logging
 import os
 import sys
-import tempfile
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from ktrain.errors import UserError
 from ktrain.names import (
     CHECKPOINT_DIR,
     ERROR_TAG,
@@ -23,15 +20,13 @@ from ktrain.names import (
     HYDRA_DIR,
     KILLED_TAG,
     LOCAL_UI,
-    LOGGED_MODEL,
     RUN_RECORD,
 )
+from ktrain.tracking.logged_models import FinalModel, log_final_model
 from ktrain.tracking.params import flatten
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
+from ktrain.tracking.registry import register
+from ktrain.tracking.store import sqlite_path, store_lock
+from ktrain.tracking.system_metrics import PeerSystemMetrics, SystemMetrics
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +52,8 @@ class MlflowRun:
         run_id: str | None = None,
         checkpoints_at_end: bool = True,
         remember: dict[str, str] | None = None,
+        system_metrics: bool = True,
+        node_id: str | None = None,
     ):
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
@@ -68,14 +65,18 @@ class MlflowRun:
         self.reopened = run_id is not None
         self.checkpoints_at_end = checkpoints_at_end  # False: they were sent as written
         self.remember = remember or {}  # what else the run dir's record keeps for a resume
+        self.system_metrics = system_metrics
+        self.node_id = node_id  # this process among a multi-process run's, for its system metrics
         self._params: dict[str, str] = {}
+        self._monitor = None
 
     def __enter__(self) -> "MlflowRun":
         # MLflow's copies of a logged model's files draw progress bars, which would fill the log.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mlflow.set_tracking_uri(self.tracking_uri)
+        # MLflow's own monitor (MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING) is never started: ktrain's is.
         if self.reopened:
-            run = mlflow.start_run(run_id=self.run_id)
+            run = mlflow.start_run(run_id=self.run_id, log_system_metrics=False)
             mlflow.set_tags(self.tags)
             self._params = dict(run.data.params)
         else:
@@ -84,12 +85,15 @@ class MlflowRun:
                 run_name=self.run_name,
                 tags=self.tags,
                 parent_run_id=self.parent_run_id,
+                log_system_metrics=False,
             )
             self.run_id = run.info.run_id
             record = {"run_id": self.run_id, "tracking_uri": self.tracking_uri, "experiment_id": run.info.experiment_id}
             record.update(self.remember)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / RUN_RECORD).write_text(json.dumps(record, indent=1))
+        if self.system_metrics:
+            self._monitor = SystemMetrics(self.run_id, self.tracking_uri, self.node_id, self.reopened).start()
         hydra_files = self.run_dir / HYDRA_DIR
         if hydra_files.is_dir():
             mlflow.log_artifacts(str(hydra_files), HYDRA_ARTIFACTS)
@@ -112,6 +116,8 @@ class MlflowRun:
             status = "FAILED"
             mlflow.set_tag(ERROR_TAG, f"{type(exc).__name__}: {exc}"[:5000])
             log.debug("run failed", exc_info=(exc_type, exc, tb))  # into the uploaded log file only
+        if self._monitor is not None:
+            self._monitor.close()
         self._keep_run_files()
         mlflow.flush_async_logging()
         mlflow.end_run(status)
@@ -133,8 +139,9 @@ class MlflowRun:
     def set_tags(self, tags: dict[str, str]) -> None:
         mlflow.set_tags(tags)
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, model_id: str | None = None) -> None:
+        """Log ``metrics``; with ``model_id``, linked to that LoggedModel too."""
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step, model_id=model_id)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
@@ -146,11 +153,15 @@ class MlflowRun:
 
         mlflow.log_input(split_dataset(name, source, digest, schema, profile), context=context)
 
-    def log_keras_model(self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=()) -> None:
-        """Log the model saved in ``model_file`` as an MLflow pyfunc model that loads it with the
+    def log_keras_model(
+        self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=(), step: int = 0, tags=None
+    ) -> str:
+        """Log the model saved in ``model_file`` as the run's final model, a LoggedModel of
+        ``step`` (the last epoch) with ``tags``: an MLflow pyfunc model that loads it with the
         user's objects (``custom_objects``: name -> ``module:Class``) from the modules it carries
         (``code_paths``), so that ``mlflow.pyfunc.load_model`` and ``mlflow models serve`` work
-        on it anywhere; the signature comes from ``sample_inputs`` (``ktrain.tracking.keras_pyfunc``)."""
+        on it anywhere (``ktrain.tracking.keras_pyfunc``); return its model id. The signature
+        comes from ``sample_inputs``."""
         import keras  # this module is also loaded where Keras is not (a sweep's parent process)
         from mlflow.models import infer_signature
 
@@ -161,19 +172,13 @@ class MlflowRun:
         requirements = [f"keras=={keras.__version__}", f"mlflow=={mlflow.__version__}"]
         if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
             requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
-        with tempfile.TemporaryDirectory(prefix="ktrain-model-") as folder:
-            objects = Path(folder) / "custom_objects.json"
-            objects.write_text(json.dumps(dict(custom_objects or {})))
-            with warnings.catch_warnings():  # that no input example was given: the signature says it all
-                warnings.simplefilter("ignore", UserWarning)
-                mlflow.pyfunc.log_model(
-                    name=LOGGED_MODEL,
-                    python_model=str(Path(__file__).with_name("keras_pyfunc.py")),
-                    artifacts={"model": str(model_file), "custom_objects": str(objects)},
-                    code_paths=[str(path) for path in code_paths] or None,
-                    signature=signature,
-                    pip_requirements=requirements,
-                )
+        client = mlflow.MlflowClient(self.tracking_uri)
+        saved = FinalModel(model_file, signature, requirements, dict(custom_objects or {}), list(code_paths))
+        return log_final_model(client, self.run_id, saved, step, tags or {})
+
+    def register_model(self, name: str, model_id: str, alias: str, monitor: str, best: float) -> str:
+        """Register LoggedModel ``model_id`` as a new version of ``name`` with ``alias``; return the version."""
+        return register(mlflow.MlflowClient(self.tracking_uri), name, model_id, self.run_id, alias, monitor, best)
 
     def _keep_run_files(self) -> None:
         checkpoints = self.run_dir / CHECKPOINT_DIR
@@ -185,14 +190,22 @@ class MlflowRun:
 
 class UnrecordedRun:
     """The tracked run (``ktrain.contracts.TrackedRun``) of a multi-worker or multi-host run's
-    other processes: the chief records the run, the others train alongside it and record nothing."""
+    other processes: the chief records the run, the others train alongside it and record
+    nothing but their system metrics (``peer_metrics``, into the chief's run)."""
 
     run_id = None
 
+    def __init__(self, peer_metrics: PeerSystemMetrics | None = None):
+        self.peer_metrics = peer_metrics
+
     def __enter__(self) -> "UnrecordedRun":
+        if self.peer_metrics is not None:
+            self.peer_metrics.__enter__()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        if self.peer_metrics is not None:
+            self.peer_metrics.__exit__(exc_type, exc, tb)
         return False
 
     def log_params(self, params: dict[str, Any]) -> None:
@@ -201,7 +214,7 @@ class UnrecordedRun:
     def set_tags(self, tags: dict[str, str]) -> None:
         pass
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, model_id: str | None = None) -> None:
         pass
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
@@ -210,12 +223,17 @@ class UnrecordedRun:
     def log_dataset(self, name: str, context: str, source: str, digest: str, schema: dict, profile: dict) -> None:
         pass
 
-    def log_keras_model(self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=()) -> None:
+    def log_keras_model(
+        self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=(), step: int = 0, tags=None
+    ) -> None:
         """The model work of ``MlflowRun.log_keras_model`` (a call), to nothing: across the
         processes of a multi-host run it is a collective that all must join."""
         import keras  # as in MlflowRun.log_keras_model
 
         keras.tree.map_structure(keras.ops.convert_to_numpy, model(sample_inputs, training=False))
+
+    def register_model(self, name: str, model_id: str, alias: str, monitor: str, best: float) -> None:
+        pass
 
 
 def record_side_run(
@@ -240,6 +258,17 @@ def record_side_run(
     return run_id
 
 
+def log_files(tracking_uri: str, run_id: str, paths: list[Path], artifact_path: str) -> None:
+    """Log files and folders (a folder as one artifact folder of its name) into ``artifact_path``
+    of run ``run_id``, whatever its status."""
+    client = mlflow.MlflowClient(tracking_uri)
+    for path in paths:
+        if path.is_dir():
+            client.log_artifacts(run_id, str(path), f"{artifact_path}/{path.name}")
+        else:
+            client.log_artifact(run_id, str(path), artifact_path)
+
+
 def ensure_experiment(tracking_uri: str, name: str) -> str:
     """The id of experiment ``name``, created if missing.
 
@@ -247,8 +276,10 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
     directory a run starts from; ktrain keeps them beside the database instead, so one
     store holds every run of the project.
     """
-    with _store_lock(tracking_uri):
+    with store_lock(tracking_uri):
         experiment = mlflow.get_experiment_by_name(name)
+        if experiment is not None and experiment.lifecycle_stage == "deleted":
+            raise UserError(_deleted(tracking_uri, name, experiment.experiment_id))
         if experiment is not None:
             return experiment.experiment_id
         location = None
@@ -263,25 +294,17 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
             return experiment.experiment_id
 
 
-@contextmanager
-def _store_lock(tracking_uri: str) -> Iterator[None]:
-    """For a SQLite store, one process at a time: MLflow creates and migrates the tables on
-    a process's first call, and two processes doing that at once both fail. The lock is a
-    file beside the database (``fcntl``; on Windows, where it is missing, no lock)."""
-    if not tracking_uri.startswith("sqlite:///"):
-        yield
-        return
-    database = sqlite_path(tracking_uri)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(database.with_name(database.name + ".lock"), "a") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        yield
-
-
-def sqlite_path(tracking_uri: str) -> Path:
-    """The database file of a ``sqlite:///`` tracking URI (three slashes, then the path)."""
-    return Path(tracking_uri.removeprefix("sqlite:///"))
+def _deleted(tracking_uri: str, name: str, experiment_id: str) -> str:
+    """Why a run cannot go into deleted experiment ``name``, and the three ways on."""
+    return (
+        f"the MLflow experiment {name!r} (id {experiment_id}) at {tracking_uri} was deleted, and MLflow "
+        "records no run in a deleted experiment (nor makes a new one of that name while the deleted one "
+        f"is kept). Restore it (MLFLOW_TRACKING_URI={tracking_uri} mlflow experiments restore "
+        f"--experiment-id {experiment_id}), record into another experiment (mlflow.experiment_name=<name>, "
+        "or MLFLOW_EXPERIMENT_NAME), or remove it for good first (mlflow gc --backend-store-uri "
+        f"{tracking_uri} --experiment-ids {experiment_id}; a tracking server's own store is cleaned "
+        "where the server runs)."
+    )
 
 
 def ui_hint(tracking_uri: str) -> str:

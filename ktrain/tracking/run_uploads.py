@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ktrain.tracking.backup_uploads import BackupUploads
 from ktrain.tracking.checkpoints import CheckpointUploads
+from ktrain.tracking.logged_models import CheckpointModels
 from ktrain.tracking.uploads import Uploads
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,17 @@ class RunUploads:
         from mlflow import MlflowClient  # this module is imported with the recipe, MLflow with it
 
         self.uploads = Uploads(MlflowClient(tracking_uri), run_id, run_dir)
+        self.models: CheckpointModels | None = None
         self._callbacks: list = []
 
-    def checkpoints(self, files: dict[str, Path], policy: str, keep: int, copy: bool) -> CheckpointUploads:
+    def checkpoints(
+        self, files: dict[str, Path], policy: str, keep: int, copy: bool, metrics_of=None
+    ) -> CheckpointUploads:
         """The callback that sends the checkpoint ``files`` (by role) as the ``policy`` of
-        ``mlflow.checkpoints`` says; place it before the checkpoint callbacks."""
-        callback = CheckpointUploads(self.uploads, files, policy, keep, copy=copy)
+        ``mlflow.checkpoints`` says, each sent file made a LoggedModel with the metrics of its
+        epoch (``metrics_of``, as ``CheckpointModels`` takes it); place it before the checkpoint callbacks."""
+        self.models = CheckpointModels(self.uploads.client, self.uploads.run_id, metrics_of or (lambda epoch: None))
+        callback = CheckpointUploads(self.uploads, files, policy, keep, copy=copy, models=self.models)
         self._callbacks.append(callback)
         return callback
 
@@ -57,3 +63,5 @@ class RunUploads:
         for callback in self._callbacks:
             callback.close()  # what a fit stopped by a signal, which skips on_train_end, left
         self.uploads.close()
+        if self.models is not None:
+            self.models.close()  # the checkpoints sent last, as LoggedModels

@@ -6,6 +6,9 @@ No Optuna, MLflow or TensorFlow here: the sweep callback calls ``check_search`` 
 starts the sweep's MLflow run, so a refused search leaves no run behind and stops in a second.
 """
 
+import itertools
+from collections.abc import Iterator
+
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, OverrideParseException
@@ -13,6 +16,7 @@ from omegaconf import DictConfig
 
 from ktrain import overrides as command_line
 from ktrain.errors import UserError
+from ktrain.names import command
 from ktrain.sweeps.search.storage import default_storage, unwritable
 
 SWEEPER = "hydra_plugins.ktrain_optuna_sweeper.ktrain_optuna_sweeper.KtrainOptunaSweeper"
@@ -35,7 +39,7 @@ def check_search(config: DictConfig) -> None:
     config, ``${hydra:...}`` resolvable)."""
     if not is_optuna_search(config.hydra):
         return
-    for overrides in _samples(config):
+    for overrides in sample_jobs(config):
         try:
             GlobalHydra.instance().config_loader().load_sweep_config(config, overrides)
         except ConfigCompositionException as error:
@@ -43,7 +47,7 @@ def check_search(config: DictConfig) -> None:
 
             reason = explain(error, overrides).removeprefix("Invalid config: ")
             raise UserError(
-                f"Invalid search space: a trial with {' '.join(overrides[-len(_space(config)) :])} "
+                f"Invalid search space: a trial with {' '.join(overrides[-len(sweep_space(config)) :])} "
                 f"would not compose: {reason} The search space is hydra.sweeper.params and the sweep "
                 f"overrides of the command line ({SWEEP_SYNTAX}); each key must be one the config has."
             ) from error
@@ -67,12 +71,12 @@ def refuse_without_multirun(hydra_cfg: DictConfig) -> None:
     pruning = f" and its pruner ({pruner['_target_'].rpartition('.')[2]})" if pruner else ""
     raise UserError(
         f"the Optuna sweeper{pruning} needs a sweep, and this command has no -m: it would "
-        "train one run and search nothing. Add -m (python train.py -m hparams_search=optuna ...), "
+        f"train one run and search nothing. Add -m ({command('train')} -m hparams_search=optuna ...), "
         "or drop hparams_search (and hydra/sweeper, hydra/sweeper/pruner) for a single run."
     )
 
 
-def _space(config: DictConfig) -> dict[str, list]:
+def sweep_space(config: DictConfig) -> dict[str, list]:
     """The search space's keys, each with the values a check composes: every choice, or an
     interval's or range's first value."""
     params = config.hydra.sweeper.params or {}
@@ -95,12 +99,17 @@ def _space(config: DictConfig) -> dict[str, list]:
     return space
 
 
-def _samples(config: DictConfig) -> list[list[str]]:
-    """Overrides to compose: the first value of every key, then each other choice in turn."""
-    space = _space(config)
+def sample_jobs(config: DictConfig, grid: bool = False) -> Iterator[list[str]]:
+    """Jobs' overrides to compose: the first value of every key, then each other choice in
+    turn; with ``grid``, then every other combination of the choices."""
+    space = sweep_space(config)
     fixed = [o for o in config.hydra.overrides.task if command_line.key_of(o) not in space]
-    first = {key: values[0] for key, values in space.items()}
-    samples = [first]
-    for key, values in space.items():
-        samples += [{**first, key: value} for value in values[1:]]
-    return [[*fixed, *(f"{key}={value}" for key, value in sample.items())] for sample in samples]
+    keys, first = list(space), [values[0] for values in space.values()]
+    samples = [first] + [
+        [*first[:index], value, *first[index + 1 :]] for index, key in enumerate(keys) for value in space[key][1:]
+    ]
+    seen = set()
+    for values in itertools.chain(samples, itertools.product(*space.values()) if grid else ()):
+        if tuple(values) not in seen:
+            seen.add(tuple(values))
+            yield [*fixed, *(f"{key}={value}" for key, value in zip(keys, values))]

@@ -1,0 +1,88 @@
+"""A trained run's model exported to deployment formats, each checked in its own runtime.
+
+The model is loaded as the run saved it (Keras' safe mode). Each format is written by Keras'
+``model.export`` and then run in its own runtime on the run's sample inputs
+(``sample_inputs.npy``: raw test inputs, preprocessing being a part of the model); its outputs
+must match the Keras model's within ``tolerance`` (the largest absolute difference of any
+output), or the export fails in one paragraph that says by how much.
+"""
+
+import logging
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ktrain.errors import UserError
+from ktrain.export.formats import FORMATS, write
+from ktrain.tracking.locate import ModelFiles
+
+log = logging.getLogger(__name__)
+# tf2onnx logs each step of its conversion at INFO, and Keras' patch of it for NumPy 2 warns of
+# np.object at every import: nothing a user acts on.
+logging.getLogger("tf2onnx").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
+
+RANDOM_SAMPLES = 8  # inputs drawn where a run kept no sample inputs (a run from before ktrain-export)
+
+
+def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: float) -> list[Path]:
+    """Write the model of ``files`` in each of ``formats`` under ``out``, each checked against
+    Keras' predictions; return the paths written."""
+    import keras
+
+    try:
+        model = keras.saving.load_model(files.model, safe_mode=True, compile=False)
+    except (OSError, ValueError) as error:
+        raise UserError(f"The model file {files.model} cannot be loaded in safe mode: {error}") from error
+    inputs = _sample_inputs(files, model)
+    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in formats:
+        fmt = FORMATS[name]
+        path = out / fmt.file
+        _remove(path)
+        write(fmt, model, path)
+        difference = _difference(fmt.run(path, inputs), expected)
+        log.info(
+            "export: %s at %s; largest difference from Keras on %d inputs: %.2g", name, path, len(inputs), difference
+        )
+        if not difference <= tolerance:
+            raise UserError(
+                f"format={name}: the exported model's outputs in its runtime differ from the Keras model's by up to "
+                f"{difference:.3g} on the run's {len(inputs)} sample inputs, more than tolerance={tolerance:g}, so "
+                f"the export failed and was not logged to the run ({path} is kept to look into). Raise tolerance= "
+                "if that difference is acceptable for this model, or export another format."
+            )
+        written.append(path)
+    return written
+
+
+def _sample_inputs(files: ModelFiles, model) -> np.ndarray:
+    if files.sample_inputs is not None:
+        return np.load(files.sample_inputs).astype("float32")
+    shape = tuple(model.input_shape[1:])
+    log.warning(
+        "export: the run kept no sample inputs (sample_inputs.npy, written by runs since ktrain-export); "
+        "the formats are checked on %d random inputs in [0, 255] of shape %s",
+        RANDOM_SAMPLES,
+        shape,
+    )
+    return np.random.default_rng(0).uniform(0, 255, (RANDOM_SAMPLES, *shape)).astype("float32")
+
+
+def _difference(got, expected: np.ndarray) -> float:
+    got = np.asarray(got)
+    if got.shape != expected.shape:
+        return float("inf")
+    return float(np.max(np.abs(got.astype("float64") - expected.astype("float64")), initial=0.0))
+
+
+def _remove(path: Path) -> None:
+    """An earlier export's file or folder at ``path``."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

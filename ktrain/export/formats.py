@@ -1,0 +1,140 @@
+"""The deployment formats, each written by Keras' own ``model.export`` and run in its own
+runtime: a TensorFlow SavedModel (``tf.saved_model.load`` and its serving signature), ONNX
+(onnxruntime) and LiteRT (``ai_edge_litert``'s interpreter).
+
+Each format's ``write`` refuses, in one paragraph naming the layer, a model the format cannot
+hold: the converters name the op that failed by its place in the model
+(``functional_1/determinant_1/MatrixDeterminant``), and the layer is read from that path.
+LiteRT is converted to its built-in ops only, so that the file runs on every LiteRT runtime,
+phones included, without TensorFlow's ops linked in (Keras' default adds them, ``SELECT_TF_OPS``).
+"""
+
+import importlib.util
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ktrain.errors import UserError
+
+
+@dataclass(frozen=True)
+class Format:
+    """One deployment format: its file, what it needs installed, how it is written and run."""
+
+    name: str
+    file: str  # under the export folder
+    packages: tuple[str, ...]  # modules the converter and the runtime need
+    extra: str  # the pip extra that installs them
+    write: Callable  # (model, path) -> None
+    run: Callable  # (path, inputs) -> outputs
+
+
+def _write_saved_model(model, path: Path) -> None:
+    model.export(str(path), format="tf_saved_model", verbose=False)
+
+
+def _run_saved_model(path: Path, inputs: np.ndarray) -> np.ndarray:
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    (outputs,) = serve(tf.constant(inputs)).values()
+    return outputs.numpy()
+
+
+def _write_onnx(model, path: Path) -> None:
+    model.export(str(path), format="onnx", verbose=False)
+
+
+def _run_onnx(path: Path, inputs: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (outputs,) = session.run(None, {session.get_inputs()[0].name: inputs})
+    return outputs
+
+
+def _write_litert(model, path: Path) -> None:
+    import tensorflow as tf
+
+    builtins = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
+    model.export(str(path), format="litert", verbose=False, target_spec=builtins)
+
+
+def _run_litert(path: Path, inputs: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    (given,), (wanted,) = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.resize_tensor_input(given["index"], inputs.shape)  # the batch dimension is dynamic
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(given["index"], inputs.astype(given["dtype"]))
+    interpreter.invoke()
+    return interpreter.get_tensor(wanted["index"])
+
+
+FORMATS = {
+    "saved_model": Format("saved_model", "saved_model", ("tensorflow",), "", _write_saved_model, _run_saved_model),
+    "onnx": Format("onnx", "model.onnx", ("tf2onnx", "onnx", "onnxruntime"), "onnx", _write_onnx, _run_onnx),
+    "litert": Format("litert", "model.tflite", ("tensorflow", "ai_edge_litert"), "litert", _write_litert, _run_litert),
+}
+
+
+def refuse_missing(formats: list[str]) -> None:
+    """``UserError`` naming the extra to install for each format whose packages are missing."""
+    missing = {name: [p for p in FORMATS[name].packages if importlib.util.find_spec(p) is None] for name in formats}
+    missing = {name: packages for name, packages in missing.items() if packages}
+    if missing:
+        told = "; ".join(
+            f"format={name} needs {', '.join(packages)}: pip install "
+            + (f"'ktrain-hydra[{FORMATS[name].extra}]'" if FORMATS[name].extra else " ".join(packages))
+            for name, packages in missing.items()
+        )
+        raise UserError(
+            f"{told} (pip install -e '.[onnx,litert]' in the clone installs every converter). Nothing was exported."
+        )
+
+
+def write(fmt: Format, model, path: Path) -> None:
+    """Write ``model`` in ``fmt`` at ``path``; ``UserError`` naming the layer the format cannot hold."""
+    try:
+        fmt.write(model, path)
+    except Exception as error:
+        layer, op = failed_layer(str(error), [layer.name for layer in model.layers])
+        if layer is None and op is None:
+            raise
+        where = f"the layer {layer!r}" if layer else "a layer"
+        raise UserError(
+            f"format={fmt.name} cannot hold this model: {where} ({_layer_type(model, layer)}) needs the op "
+            f"{op or 'that its converter refused'}, which {fmt.name} has no kernel for"
+            + (" among LiteRT's built-in ops" if fmt.name == "litert" else "")
+            + ". Export the other formats, or replace that layer with one made of ops the format holds. "
+            f"Nothing of format={fmt.name} was written."
+        ) from error
+
+
+def failed_layer(message: str, layers: list[str]) -> tuple[str | None, str | None]:
+    """The layer and the op a converter's ``message`` names as failing, where it names them:
+    ``'tf.MatrixDeterminant' op is neither a custom op nor a flex op`` at
+    ``functional_1/determinant_1/MatrixDeterminant``; (None, None) for another failure."""
+    found = re.search(
+        r"'tf\.(\w+)' op is neither a custom op|TF Select ops: (\w+)|[Oo]p \[?(\w+)\]? is not supported", message
+    )
+    if found is None:
+        return None, None
+    op = next(group for group in found.groups() if group)
+    for place in re.findall(rf'"([^"]*/{op})@', message) + re.findall(rf"([\w/]+)/{op}\b", message):
+        for part in reversed(place.split("/")[:-1]):
+            name = re.sub(r"_\d+$", "", part)
+            if name in layers or part in layers:
+                return (part if part in layers else name), op
+    return None, op
+
+
+def _layer_type(model, name: str | None) -> str:
+    try:
+        return type(model.get_layer(name)).__name__ if name else "its type unknown"
+    except ValueError:
+        return "its type unknown"
