@@ -32,12 +32,13 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
     Keras' predictions; return the paths written."""
     import keras
 
-    try:
-        model = keras.saving.load_model(files.model, safe_mode=True, compile=False)
-    except (OSError, ValueError) as error:
-        raise UserError(f"The model file {files.model} cannot be loaded in safe mode: {error}") from error
+    from ktrain.models.custom_objects import load_model
+
+    model = load_model(files.model, "run")
     inputs = _sample_inputs(files, model)
-    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+    outputs = model(inputs if len(inputs) > 1 else next(iter(inputs.values())), training=False)
+    named = outputs if isinstance(outputs, dict) else {"output": outputs}
+    expected = [keras.ops.convert_to_numpy(value) for _, value in sorted(named.items())]
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in formats:
@@ -46,13 +47,12 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
         _remove(path)
         write(fmt, model, path)
         difference = _difference(fmt.run(path, inputs), expected)
-        log.info(
-            "export: %s at %s; largest difference from Keras on %d inputs: %.2g", name, path, len(inputs), difference
-        )
+        count = len(next(iter(inputs.values())))
+        log.info("export: %s at %s; largest difference from Keras on %d inputs: %.2g", name, path, count, difference)
         if not difference <= tolerance:
             raise UserError(
                 f"format={name}: the exported model's outputs in its runtime differ from the Keras model's by up to "
-                f"{difference:.3g} on the run's {len(inputs)} sample inputs, more than tolerance={tolerance:g}, so "
+                f"{difference:.3g} on the run's {count} sample inputs, more than tolerance={tolerance:g}, so "
                 f"the export failed and was not logged to the run ({path} is kept to look into). Raise tolerance= "
                 "if that difference is acceptable for this model, or export another format."
             )
@@ -60,24 +60,34 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
     return written
 
 
-def _sample_inputs(files: ModelFiles, model) -> np.ndarray:
+def _sample_inputs(files: ModelFiles, model) -> dict[str, np.ndarray]:
+    """The run's raw sample inputs by the model's input names (one name for one input)."""
+    names = [tensor.name.split(":")[0] for tensor in model.inputs]
+    if files.sample_inputs is not None and files.sample_inputs.suffix == ".npz":  # named inputs
+        with np.load(files.sample_inputs) as kept:
+            return {name: kept[name].astype("float32") for name in kept.files}
     if files.sample_inputs is not None:
-        return np.load(files.sample_inputs).astype("float32")
-    shape = tuple(model.input_shape[1:])
+        return {names[0]: np.load(files.sample_inputs).astype("float32")}
+    shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
     log.warning(
         "export: the run kept no sample inputs (sample_inputs.npy, written by runs since ktrain-export); "
         "the formats are checked on %d random inputs in [0, 255] of shape %s",
         RANDOM_SAMPLES,
-        shape,
+        shapes,
     )
-    return np.random.default_rng(0).uniform(0, 255, (RANDOM_SAMPLES, *shape)).astype("float32")
+    rng = np.random.default_rng(0)
+    return {
+        name: rng.uniform(0, 255, (RANDOM_SAMPLES, *shape[1:])).astype("float32") for name, shape in zip(names, shapes)
+    }
 
 
-def _difference(got, expected: np.ndarray) -> float:
-    got = np.asarray(got)
-    if got.shape != expected.shape:
+def _difference(got: list, expected: list[np.ndarray]) -> float:
+    """The largest absolute difference between each output and Keras' (infinite where the
+    outputs do not match in number or shape)."""
+    if len(got) != len(expected) or any(np.shape(g) != e.shape for g, e in zip(got, expected)):
         return float("inf")
-    return float(np.max(np.abs(got.astype("float64") - expected.astype("float64")), initial=0.0))
+    gaps = [np.max(np.abs(np.asarray(g, "float64") - e.astype("float64")), initial=0.0) for g, e in zip(got, expected)]
+    return float(max(gaps, default=0.0))
 
 
 def _remove(path: Path) -> None:

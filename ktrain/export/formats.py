@@ -36,24 +36,26 @@ def _write_saved_model(model, path: Path) -> None:
     model.export(str(path), format="tf_saved_model", verbose=False)
 
 
-def _run_saved_model(path: Path, inputs: np.ndarray) -> np.ndarray:
+def _run_saved_model(path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     import tensorflow as tf
 
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-    (outputs,) = serve(tf.constant(inputs)).values()
-    return outputs.numpy()
+    given = serve.structured_input_signature[1]
+    feed = {key: tf.constant(_input(inputs, key)) for key in given}
+    return [value.numpy() for _, value in sorted(serve(**feed).items())]
 
 
 def _write_onnx(model, path: Path) -> None:
     model.export(str(path), format="onnx", verbose=False)
 
 
-def _run_onnx(path: Path, inputs: np.ndarray) -> np.ndarray:
+def _run_onnx(path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (outputs,) = session.run(None, {session.get_inputs()[0].name: inputs})
-    return outputs
+    feed = {given.name: _input(inputs, given.name) for given in session.get_inputs()}
+    names = [wanted.name for wanted in session.get_outputs()]
+    return [outputs for _, outputs in sorted(zip(names, session.run(None, feed)))]
 
 
 def _write_litert(model, path: Path) -> None:
@@ -63,16 +65,21 @@ def _write_litert(model, path: Path) -> None:
     model.export(str(path), format="litert", verbose=False, target_spec=builtins)
 
 
-def _run_litert(path: Path, inputs: np.ndarray) -> np.ndarray:
+def _run_litert(path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path))
-    (given,), (wanted,) = interpreter.get_input_details(), interpreter.get_output_details()
-    interpreter.resize_tensor_input(given["index"], inputs.shape)  # the batch dimension is dynamic
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(given["index"], inputs.astype(given["dtype"]))
-    interpreter.invoke()
-    return interpreter.get_tensor(wanted["index"])
+    runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+    given = runner.get_input_details()
+    outputs = runner(**{key: _input(inputs, key).astype(details["dtype"]) for key, details in given.items()})
+    return [values for _, values in sorted(outputs.items())]
+
+
+def _input(inputs: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The input a runtime names ``name`` (``serving_default_pixels:0``, ``keras_tensor``): the
+    one of that name, or the one input of a model of one."""
+    if len(inputs) == 1:
+        return next(iter(inputs.values()))
+    return next(values for key, values in inputs.items() if key in name)
 
 
 FORMATS = {

@@ -32,6 +32,7 @@ MODEL_FILES = {"final": FINAL_MODEL, "best": BEST_CHECKPOINT}
 # logged its own pyfunc model kept it: MLflow's Keras flavor's data folder), the best checkpoint
 # a plain artifact; runs:/ URIs reach both.
 LOGGED_MODEL_FILES = {"final": (LOGGED_MODEL_FILE, KERAS_FLAVOR_MODEL_FILE), "best": (BEST_CHECKPOINT,)}
+SAMPLE_FILES = (SAMPLE_INPUTS, str(Path(SAMPLE_INPUTS).with_suffix(".npz")))  # of one input; of named inputs
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,12 @@ def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, ke
         model = run_dir / MODEL_FILES[checkpoint]
         if not model.is_file():
             raise UserError(f"{key}={run!r} is a folder without {MODEL_FILES[checkpoint]}: {_no_model(checkpoint)}.")
-        found = [run_dir / name for name in (SAVED_CONFIG, CLASS_NAMES, TARGETS, SAMPLE_INPUTS)]
+        found = [run_dir / name for name in (SAVED_CONFIG, CLASS_NAMES, TARGETS)]
+        samples = [run_dir / name for name in SAMPLE_FILES]
         record = run_dir / RUN_RECORD
         run_id = json.loads(record.read_text())["run_id"] if record.is_file() else None
-        return ModelFiles(model, *(path if path.is_file() else None for path in found), run_id)
+        kept = next((path for path in samples if path.is_file()), None)
+        return ModelFiles(model, *(path if path.is_file() else None for path in found), kept, run_id)
     return _download_run(run, checkpoint, tracking_uri, downloads, key)
 
 
@@ -131,4 +134,5 @@ def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downlo
         missing = LOGGED_MODEL_FILES[checkpoint][0]
         raise UserError(f"MLflow run {run_id} has no {missing}: {why}{_no_model(checkpoint)}.")
     config = fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}")
-    return ModelFiles(model, config, fetch(CLASS_NAMES), fetch(TARGETS), fetch(SAMPLE_INPUTS), run_id)
+    samples = next(filter(None, map(fetch, SAMPLE_FILES)), None)
+    return ModelFiles(model, config, fetch(CLASS_NAMES), fetch(TARGETS), samples, run_id)

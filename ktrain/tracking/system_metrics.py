@@ -167,8 +167,8 @@ class PeerSystemMetrics:
             log.debug("mlflow: no system metrics from this process", exc_info=True)
 
     def _chief_run(self, started: float) -> str | None:
-        client = MlflowClient(self.tracking_uri)
         with store_lock(self.tracking_uri):  # a new SQLite store: the chief may be making its tables
+            client = MlflowClient(self.tracking_uri)  # the first client of a store migrates it
             experiment = client.get_experiment_by_name(self.experiment_name)
         if experiment is None:
             return None

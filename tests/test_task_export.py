@@ -1,0 +1,49 @@
+"""ktrain-export serves every kind of target: each format written, run in its own runtime on the
+run's sample inputs and matching Keras' outputs, for one output of each kind and for two inputs
+and two outputs. Slow: a run and three conversions each."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, run_train, script_env
+from tasks_data import npz_of, project, squares_npz
+
+pytestmark = pytest.mark.slow
+
+CASES = {
+    "binary": ["model=mlp", "model.hidden_units=[16]"],
+    "multi_label": ["model=mlp", "model.hidden_units=[16]"],
+    "number": ["model=mlp", "model.hidden_units=[16]"],
+    "mask": ["model=unet", "model.filters=[8]", "data.batch_size=16"],
+    "two_heads": ["data=two_heads", "model=mlp", "model.hidden_units=[16]"],
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    files = {kind: npz_of(kind, folder) for kind in ("binary", "multi_label", "number")}
+    files["mask"] = squares_npz(folder)
+    return files, project(tmp_path_factory.mktemp("project"))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_kind_exports_to_each_format_matching_keras(data, case, tracking_uri, client, tmp_path):
+    files, folder = data
+    where = ["data=npz", f"data.path={files[case]}"] if case in files else [f"--config-dir={folder / 'conf'}"]
+    run = run_train(tracking_uri, tmp_path / "run", *where, *CASES[case], "fit.epochs=1")
+    exported = subprocess.run(
+        [sys.executable, "export.py", f"run={run.run_dir}", "format=[saved_model,onnx,litert]"],
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert exported.returncode == 0, (exported.stdout + exported.stderr)[-4000:]
+    for name in ("saved_model", "onnx", "litert"):
+        assert f"export: {name} at" in exported.stderr
+    logged = {artifact.path for artifact in client.list_artifacts(run.run_id, "export")}
+    assert {"export/model.onnx", "export/model.tflite", "export/saved_model"} <= logged
