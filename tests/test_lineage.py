@@ -24,7 +24,7 @@ def datasets(client, run_id) -> dict[str, dict]:
 
 
 def test_each_split_of_the_default_run_is_a_dataset_with_its_profile(tracking_uri, client, tmp_path):
-    run = run_train(tracking_uri, tmp_path / "run", "debug=fast")
+    run = run_train(tracking_uri, tmp_path / "run", "debug=fast", "mlflow.log_model=true")
     logged = datasets(client, run.run_id)
     assert set(logged) == {"training", "validation", "testing"}
     train = logged["training"]
@@ -32,6 +32,14 @@ def test_each_split_of_the_default_run_is_a_dataset_with_its_profile(tracking_ur
     assert train["profile"]["rows"] == 1257 and sum(train["profile"]["label_counts"].values()) == 1257
     assert [spec["name"] for spec in train["schema"]["mlflow_colspec"]] == ["input", "target"]
     assert len({entry["digest"] for entry in logged.values()}) == 3  # three different splits
+    experiment = client.get_run(run.run_id).info.experiment_id
+    models = client.search_logged_models([experiment], filter_string=f"source_run_id = '{run.run_id}'")
+    measured_on = {  # each model's metrics name the split each was measured on
+        model.tags["ktrain.checkpoint"]: {metric.key: metric.dataset_name for metric in model.metrics}
+        for model in models
+    }
+    assert set(measured_on["final"].values()) == {"digits-test"} and "test_accuracy" in measured_on["final"]
+    assert measured_on["best"]["val_loss"] == "digits-val" and measured_on["best"]["loss"] == "digits-train"
     again = run_train(tracking_uri, tmp_path / "again", "debug=fast")
     assert datasets(client, again.run_id)["training"]["digest"] == train["digest"]
 

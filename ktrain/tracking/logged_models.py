@@ -19,8 +19,9 @@ one it replaces; measured), more than a short epoch can spare, so checkpoint mod
 at most every ``INTERVAL_S``, in a thread of their own, for the newest file of each artifact
 (and for all that wait when the run ends): the best and the last, 0.15 % of a core.
 
-``dataset``: the training data as MLflow names it (name, digest), for the linked metrics,
-once the run records its data's lineage.
+A linked metric also names the split it was measured on, as the run logged it
+(``mlflow.log_input``): ``val_*`` the validation split, ``test_*`` the test split, the others
+the training split; a run that logged no split links none.
 """
 
 import logging
@@ -42,11 +43,27 @@ INTERVAL_S = 30.0
 CHECKPOINT_MODEL_TYPE = "keras-checkpoint"
 
 
-def linked(metrics: list[Metric], model_id: str, dataset: tuple[str, str] | None = None) -> list[Metric]:
-    """``metrics`` again, linked to ``model_id`` (and ``dataset``): logged with the timestamps
+def linked(metrics: list[Metric], model_id: str, datasets: dict[str, tuple[str, str]]) -> list[Metric]:
+    """``metrics`` again, linked to ``model_id`` and to the split each was measured on
+    (``datasets``: context -> (name, digest), see ``run_datasets``): logged with the timestamps
     they were first logged with, they add no second value to the run's history."""
-    name, digest = dataset or (None, None)
-    return [Metric(m.key, m.value, m.timestamp, m.step, model_id, name, digest) for m in metrics]
+    return [Metric(m.key, m.value, m.timestamp, m.step, model_id, *measured_on(m.key, datasets)) for m in metrics]
+
+
+def measured_on(key: str, datasets: dict[str, tuple[str, str]]) -> tuple[str | None, str | None]:
+    """The (name, digest) of the split metric ``key`` was measured on, or (None, None)."""
+    context = "validation" if key.startswith("val_") else "testing" if key.startswith("test_") else "training"
+    return datasets.get(context, (None, None))
+
+
+def run_datasets(client, run_id: str) -> dict[str, tuple[str, str]]:
+    """The splits run ``run_id`` logged (``mlflow.log_input``): context -> (name, digest)."""
+    found = {}
+    for dataset_input in client.get_run(run_id).inputs.dataset_inputs:
+        context = next((tag.value for tag in dataset_input.tags if tag.key == "mlflow.data.context"), None)
+        if context:
+            found[context] = (dataset_input.dataset.name, dataset_input.dataset.digest)
+    return found
 
 
 class CheckpointModels:
@@ -58,7 +75,6 @@ class CheckpointModels:
         metrics_of: the metrics the run logged for an epoch (``MlflowMetricsLogger.metrics_at``),
             or None where this process did not log them (they are then not linked).
         interval_s: models are made at most this often.
-        dataset: see the module.
 
     Example:
 
@@ -73,10 +89,10 @@ class CheckpointModels:
         run_id: str,
         metrics_of: Callable[[int], list[Metric] | None],
         interval_s: float = INTERVAL_S,
-        dataset: tuple[str, str] | None = None,
     ):
         self.client, self.run_id, self.metrics_of = client, run_id, metrics_of
-        self.interval_s, self.dataset = interval_s, dataset
+        self.interval_s = interval_s
+        self._datasets: dict[str, tuple[str, str]] = {}  # the run's splits, read with its experiment
         self._waiting: dict[str, tuple[str, int]] = {}  # artifact -> (role, epoch)
         self._dropped: list[str] = []
         self._models: dict[str, str] = {}  # artifact -> the model id of the file there now
@@ -131,6 +147,7 @@ class CheckpointModels:
                 self._waiting, self._dropped, self._last = {}, [], time.monotonic()
             if (waiting or dropped) and self._experiment_id is None:
                 self._experiment_id = self.client.get_run(self.run_id).info.experiment_id
+                self._datasets = run_datasets(self.client, self.run_id)
                 self._adopt()
             for artifact in dropped:
                 self._delete(artifact)
@@ -150,7 +167,7 @@ class CheckpointModels:
         self.client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, step=epoch)])
         metrics = self.metrics_of(epoch)
         if metrics:
-            self.client.log_batch(self.run_id, metrics=linked(metrics, model.model_id, self.dataset))
+            self.client.log_batch(self.run_id, metrics=linked(metrics, model.model_id, self._datasets))
         self.client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
         return model.model_id
 

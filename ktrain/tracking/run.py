@@ -6,10 +6,12 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
 from ktrain.errors import UserError
@@ -22,7 +24,7 @@ from ktrain.names import (
     LOCAL_UI,
     RUN_RECORD,
 )
-from ktrain.tracking.logged_models import FinalModel, log_final_model
+from ktrain.tracking.logged_models import FinalModel, linked, log_final_model
 from ktrain.tracking.params import flatten
 from ktrain.tracking.registry import register
 from ktrain.tracking.store import sqlite_path, store_lock
@@ -68,6 +70,7 @@ class MlflowRun:
         self.system_metrics = system_metrics
         self.node_id = node_id  # this process among a multi-process run's, for its system metrics
         self._params: dict[str, str] = {}
+        self._datasets: dict[str, tuple[str, str]] = {}  # context -> (name, digest) of each logged split
         self._monitor = None
 
     def __enter__(self) -> "MlflowRun":
@@ -140,8 +143,16 @@ class MlflowRun:
         mlflow.set_tags(tags)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None, model_id: str | None = None) -> None:
-        """Log ``metrics``; with ``model_id``, linked to that LoggedModel too."""
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step, model_id=model_id)
+        """Log ``metrics``; with ``model_id``, linked to that LoggedModel too, and to the split
+        each was measured on (``logged_models.measured_on``)."""
+        if model_id is None:
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+            return
+        timestamp = int(time.time() * 1000)
+        measured = [Metric(key, float(value), timestamp, step or 0) for key, value in metrics.items()]
+        mlflow.MlflowClient(self.tracking_uri).log_batch(
+            self.run_id, metrics=linked(measured, model_id, self._datasets)
+        )
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
@@ -151,7 +162,9 @@ class MlflowRun:
         validation or testing."""
         from ktrain.tracking.datasets import split_dataset
 
-        mlflow.log_input(split_dataset(name, source, digest, schema, profile), context=context)
+        dataset = split_dataset(name, source, digest, schema, profile)
+        mlflow.log_input(dataset, context=context)
+        self._datasets[context] = (dataset.name, dataset.digest)
 
     def log_keras_model(
         self, model, model_file: Path, sample_inputs, custom_objects=None, code_paths=(), step: int = 0, tags=None
