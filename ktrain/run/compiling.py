@@ -123,7 +123,10 @@ def _objects(setting: Any, key: str, kind: str) -> Any:
             return build(setting, key)
         if not arguments:
             return found
-        wrapper = keras.losses.LossFunctionWrapper if kind == "loss" else keras.metrics.MeanMetricWrapper
+        # Keras exports MeanMetricWrapper but not its loss twin, which saves and loads the same way.
+        from keras.src.losses.losses import LossFunctionWrapper
+
+        wrapper = LossFunctionWrapper if kind == "loss" else keras.metrics.MeanMetricWrapper
         return wrapper(found, name=found.__name__, **arguments)
     if isinstance(setting, str) and "." in setting:
         found = _imported(setting, key)
