@@ -98,3 +98,53 @@ def test_every_save_is_a_new_file_and_the_best_keeps_its_own(tmp_path):
     assert not np.allclose(first.layers[-1].get_weights()[0], final.layers[-1].get_weights()[0])
     assert np.allclose(final.layers[-1].get_weights()[0], model.layers[-1].get_weights()[0])
     assert not (tmp_path / (WRITING_PREFIX + "best.keras")).exists()
+
+
+def test_a_checkpoint_saved_in_the_background_is_the_model_of_its_epoch(tmp_path):
+    # The loop copies the variables and goes on training while the writer thread saves: each
+    # file must hold the weights and optimizer step of the epoch that asked for it, not later ones.
+    data = DigitsData(batch_size=64)
+    model = digits_model(data)
+    last = tmp_path / "last.keras"
+    checkpoint = ModelCheckpoint(last, background=True)
+
+    class Record(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights, self.steps = [], []
+
+        def on_epoch_end(self, epoch, logs=None):  # after the checkpoint: link its file once whole
+            self.weights.append([w.copy() for w in self.model.get_weights()])
+            self.steps.append(int(self.model.optimizer.iterations.numpy()))
+            checkpoint.then(lambda epoch=epoch: os.link(last, tmp_path / f"epoch-{epoch + 1}.keras"))
+
+    record = Record()
+    model.fit(**data.split("train").fit_args(), epochs=4, verbose=0, callbacks=[checkpoint, record])
+    for epoch in range(4):
+        saved = keras.saving.load_model(tmp_path / f"epoch-{epoch + 1}.keras")
+        for ours, theirs in zip(saved.get_weights(), record.weights[epoch]):
+            np.testing.assert_array_equal(ours, theirs)
+        assert int(saved.optimizer.iterations.numpy()) == record.steps[epoch]
+    assert not any(name.startswith(WRITING_PREFIX) for name in os.listdir(tmp_path))
+
+
+def test_a_background_save_that_fails_is_raised_by_fit_and_keeps_the_previous_checkpoint(tmp_path):
+    Fragile.broken = False
+    data = DigitsData(batch_size=64)
+    model = digits_model(data)
+    path = tmp_path / "last.keras"
+    with pytest.raises(OSError, match="No space left on device"):
+        model.fit(
+            **data.split("train").fit_args(),
+            epochs=3,
+            verbose=0,
+            callbacks=[ModelCheckpoint(path, background=True), BreakSavingAfterFirstEpoch()],
+        )
+    Fragile.broken = False
+    assert len(keras.saving.load_model(path).weights) == len(model.weights)
+    assert sorted(os.listdir(tmp_path)) == ["last.keras"]
+
+
+def test_background_must_be_a_bool():
+    with pytest.raises(ValueError, match="background must be True or False"):
+        ModelCheckpoint("x.keras", background="yes")

@@ -35,6 +35,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ktrain.callbacks.base import host_value
 from ktrain.callbacks.epoch_log import EpochLog
 from ktrain.errors import UserError
 from ktrain.names import BACKUP_STATE as STATE_FILE
@@ -179,26 +180,7 @@ class RunBackup(keras.callbacks.Callback):
 
 def _values(prefix: str, variables) -> dict[str, np.ndarray]:
     """The variables' values in host memory, kept as they are now while training goes on."""
-    return {f"{prefix}.{i}": _host_value(v) for i, v in enumerate(variables)}
-
-
-def _host_value(variable) -> np.ndarray:
-    """A variable's value that the next training step does not change.
-
-    A TensorFlow variable on one device is read with the bare read op, 15 µs, not Keras'
-    conversion, 65 µs, which on small models is most of what the backup costs the loop: the
-    read's buffer is the variable's own until the variable is next updated, when TensorFlow
-    gives the variable a new buffer, since this read still uses the old one. Anything else is
-    copied: a backend may hand out a view of a buffer that the next step reuses while the
-    writer thread still writes it.
-    """
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # on this backend only
-
-        value = variable.value
-        if not isinstance(value, tf.distribute.DistributedValues):  # mirrored variables read per replica
-            return tf.raw_ops.ReadVariableOp(resource=value.handle, dtype=value.dtype).numpy()
-    return np.array(keras.ops.convert_to_numpy(variable), copy=True)
+    return {f"{prefix}.{i}": host_value(v) for i, v in enumerate(variables)}
 
 
 def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> list:

@@ -39,10 +39,13 @@ class RunUploads:
         self.uploads = Uploads(MlflowClient(tracking_uri), run_id, run_dir)
         self._callbacks: list = []
 
-    def checkpoints(self, files: dict[str, Path], policy: str, keep: int, copy: bool) -> CheckpointUploads:
+    def checkpoints(
+        self, files: dict[str, Path], policy: str, keep: int, copy: bool, writers: dict | None = None
+    ) -> CheckpointUploads:
         """The callback that sends the checkpoint ``files`` (by role) as the ``policy`` of
-        ``mlflow.checkpoints`` says; place it before the checkpoint callbacks."""
-        callback = CheckpointUploads(self.uploads, files, policy, keep, copy=copy)
+        ``mlflow.checkpoints`` says; place it before the checkpoint callbacks. ``writers``: by
+        role, the callbacks that save in a thread of their own (the file is sent from there)."""
+        callback = CheckpointUploads(self.uploads, files, policy, keep, copy=copy, writers=writers)
         self._callbacks.append(callback)
         return callback
 
