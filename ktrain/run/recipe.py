@@ -15,10 +15,10 @@ from ktrain.cli.startup import startup_done
 from ktrain.contracts import Strategy, TrackedRun
 from ktrain.names import FINAL_MODEL, RESUMED_AT_TAG
 from ktrain.resume.holder import holding
-from ktrain.run import fine_tune, fitting, lr_find, outputs
+from ktrain.run import autotune, feeding, fine_tune, fitting, lr_find, outputs
 from ktrain.run.callback_plan import RunCallbacks, Slot, plan_callbacks
 from ktrain.run.provenance import run_tags
-from ktrain.run.steps import LoadedData, build_model, load_data
+from ktrain.run.steps import LoadedData, load_data
 from ktrain.schema import TrainConfig
 from ktrain.sweeps.search.trial import tag_if_pruned
 from ktrain.tracking.run import MlflowRun, UnrecordedRun, ui_hint
@@ -68,7 +68,7 @@ def _recipe(config: TrainConfig, strategy: Strategy, tracked: TrackedRun, run_di
     with tracked:
         _record_config(config, tracked)
         data = load_data(config, strategy)
-        model = build_model(config, data, strategy)
+        config, model = autotune.build_tuned(config, data, strategy, tracked, restore)
         _record_model(model, data, tracked, run_dir)
         callbacks = plan_callbacks(config, run_dir, tracked.run_id, restore)
         rows = _fit(config, model, data, callbacks, tracked, strategy)
@@ -105,7 +105,9 @@ def _fit(
 ) -> list[dict]:
     """``model.fit`` with the run's callbacks, continuing a restored backup (in two phases with
     ``fine_tune``); return the rows of every epoch."""
-    splits, backup = data.splits, callbacks.backup
+    multi_worker = config.hardware.strategy == "multi_worker"
+    splits = feeding.fit_splits(data.splits, config.fit.shuffle, config.seed, multi_worker)
+    backup = callbacks.backup
     shuffle_arrays = splits["train"].y is not None
     arguments = fitting.fit_arguments(config.fit, data.module.spec, backup, shuffle_arrays=shuffle_arrays)
     if backup.state:

@@ -123,6 +123,10 @@ class MlflowRun:
         mlflow.log_params(new)
         self._params.update(new)
 
+    def logged_params(self) -> dict[str, str]:
+        """The params the run holds: those logged so far, and a reopened run's earlier ones."""
+        return dict(self._params)
+
     def set_tags(self, tags: dict[str, str]) -> None:
         mlflow.set_tags(tags)
 
@@ -170,6 +174,9 @@ class UnrecordedRun:
 
     def log_params(self, params: dict[str, Any]) -> None:
         pass
+
+    def logged_params(self) -> dict[str, str]:
+        return {}
 
     def set_tags(self, tags: dict[str, str]) -> None:
         pass
