@@ -167,21 +167,23 @@ def _judged(candidate: Trial, best: Trial, reference: Trial) -> tuple[Trial, str
 
 def _steps_per_execution(best: Trial, traced: int, budget_left: float) -> tuple[int, str]:
     """How many steps an execution runs, and why: as many as traced (an epoch's), unless
-    fewer cost under ``OVERHEAD_TARGET`` and a new trace fits in the budget, or an execution
-    of that many would outlast ``MAX_EXECUTION_S``."""
+    fewer cost under ``OVERHEAD_TARGET``, or an execution of that many would outlast
+    ``MAX_EXECUTION_S``, and tracing again fits in what is left of the budget."""
     overhead = best.execution_s + LOOP_OVERHEAD_S
     enough = max(1, min(traced, math.ceil(overhead / (OVERHEAD_TARGET * best.step_s))))
     longest = max(1, math.floor(MAX_EXECUTION_S / best.step_s))
     said = f"a step takes {1000 * best.step_s:.2f} ms and an execution adds about {1000 * overhead:.2f} ms"
-    if traced > longest:
-        return min(enough, longest), f"{said}; {traced} would run {traced * best.step_s:.1f} s at once"
-    if enough > traced // 2:
+    if enough > traced // 2 and traced <= longest:
         share = overhead / (traced * best.step_s)
         return traced, f"{said}: {share:.1%} of {traced} steps (an epoch's, at most {MAX_STEPS_PER_EXECUTION})"
+    wanted = min(enough, longest)
     retrace = max(best.first_s - PROBE_STEPS * best.step_s, 0.0)
     if retrace > budget_left:
-        return traced, f"{said}; {enough} would do, but tracing again (about {retrace:.2f} s) is over the budget"
-    return enough, f"{said}: {overhead / (enough * best.step_s):.1%} of {enough} steps"
+        return traced, (
+            f"{said}; {wanted} would do (an execution of {traced} runs {traced * best.step_s:.2f} s), but tracing "
+            f"again (about {retrace:.2f} s) is over the {max(budget_left, 0):.2f} s left of the budget"
+        )
+    return wanted, f"{said}: {overhead / (wanted * best.step_s):.1%} of {wanted} steps, at most {MAX_EXECUTION_S:g} s"
 
 
 def _retrace(model: keras.Model, steps_per_execution: int) -> None:
