@@ -5,11 +5,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import keras
 
-from ktrain.callbacks.base import host_value
+from ktrain.callbacks.base import BackgroundWriter, host_value
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +37,12 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
     With ``background=True`` a save is made the way ``RunBackup`` makes the backup: the
     training loop copies the values of the model's, the optimizer's and the metrics'
     variables (0.5 ms for the default CNN, where Keras' save took 30 to 70 ms) and goes on,
-    and a writer thread serialises the ``.keras`` file from that copy (Keras' own saving,
-    reading the copy through a ``keras.StatelessScope``), then renames it into place. The
-    first save is waited for, so that a model Keras cannot save that way is saved as Keras
-    saves it from then on. At most one save waits: the next one waits for it, so a slow disk
-    slows training rather than filling memory. An error of a save is raised by the next save,
+    and a writer thread serialises the ``.keras`` file from that copy once the next epoch's
+    training has begun (``BackgroundWriter``; Keras' own saving, reading the copy through a
+    ``keras.StatelessScope``), then renames it into place. The first save is waited for, so
+    that a model Keras cannot save that way is saved as Keras saves it from then on. At most
+    one save waits: the next one waits for it, so a slow disk slows training rather than
+    filling memory. An error of a save is raised by the next save,
     or when training ends. ``then`` queues work behind the saves, such as an upload of the
     file once it is whole.
 
@@ -64,8 +64,7 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
             raise ValueError(f"background must be True or False, got {background!r}")
         super().__init__(filepath, *args, **kwargs)
         self.background = background
-        self._writer: ThreadPoolExecutor | None = None
-        self._pending: list[Future] = []
+        self._writer = BackgroundWriter("ktrain-checkpoint")
         self._proven = False  # a save in the writer thread has succeeded
 
     def on_train_begin(self, logs=None):
@@ -75,21 +74,23 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(folder, WRITING_PREFIX + name))
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self._writer.release()
+
     def on_train_end(self, logs=None):
         self.close()
 
     def then(self, work: Callable[[], None]) -> None:
         """Run ``work`` once every save made so far is whole on disk: in the writer thread,
         behind the queued saves (at once, here, when nothing is saved in the background)."""
-        if self._writer is None:
-            work()
+        if self._writer.started:
+            self._writer.then(work)
         else:
-            self._pending.append(self._writer.submit(work))
+            work()
 
     def close(self) -> None:
         """Wait for the saves and work queued; raise the first error one of them met."""
-        while self._pending:
-            self._pending.pop(0).result()
+        self._writer.close()
 
     def _save_model(self, epoch, batch, logs):
         # Keras' own, but for the file it writes: the decision and its messages are Keras'.
@@ -110,8 +111,6 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def _save_in_background(self, filepath: str) -> None:
         self.close()  # at most one save in flight: the previous one must be done
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ktrain-checkpoint")
         model = self.model
         seen: set[int] = set()
         variables = [
@@ -120,12 +119,13 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
             if not (id(v) in seen or seen.add(id(v)))
         ]
         copy = [(variable, host_value(variable)) for variable in variables]
-        save = self._writer.submit(_save_copy, model, filepath, self.save_weights_only, copy)
         if self._proven:
-            self._pending.append(save)
+            self._writer.hold()  # until the next epoch begins (or training ends)
+            self._writer.then(lambda: _save_copy(model, filepath, self.save_weights_only, copy))
             return
         try:  # the first save is waited for: the model, unchanged meanwhile, is saved either way
-            save.result()
+            self._writer.then(lambda: _save_copy(model, filepath, self.save_weights_only, copy))
+            self._writer.close()
             self._proven = True
         except _CopyRefused as refused:
             log.warning("checkpoint: %s; this run's checkpoints are saved in the training loop", refused)
