@@ -54,10 +54,12 @@ def build_tuned(
     if off:
         log.info("autotune: Keras' defaults for the auto settings: %s", off)
         untuned = derive.untuned(config)
-        tracked.log_params(_params_of(untuned, off))
+        tracked.log_params(_params_of(untuned, off, probe_steps=0))
         return _built(untuned, data, strategy)
     tuned, model, reason = _probe(config, data, strategy)
-    tracked.log_params(_params_of(tuned, reason))
+    tracked.log_params(
+        _params_of(tuned, reason, probe_steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
+    )
     return tuned, model
 
 
@@ -213,12 +215,14 @@ def _measured(trial_: Trial) -> str:
     )
 
 
-def _params_of(config: TrainConfig, reason: str) -> dict[str, str]:
-    """The settings ``config`` trains with, and why, as MLflow params."""
+def _params_of(config: TrainConfig, reason: str, probe_steps: int) -> dict[str, str]:
+    """The settings ``config`` trains with, why, and the steps the probe trained the model
+    (the optimizer's step count, and so a schedule, starts the first epoch that far along)."""
     return {
         "autotune.steps_per_execution": str(config.compile.steps_per_execution),
         "autotune.mixed_precision": config.hardware.mixed_precision or "float32",
         "autotune.jit_compile": str(config.compile.jit_compile),
+        "autotune.probe_steps": str(probe_steps),
         "autotune.reason": reason[:6000],
     }
 
