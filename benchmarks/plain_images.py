@@ -19,9 +19,9 @@ os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import keras
 import tensorflow as tf
-from keras import layers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.plain_keras import simple_cnn
 from benchmarks.throughput import Throughput
 
 
@@ -45,16 +45,7 @@ def main() -> None:
     classes = len(train.class_names)
     train, val, test = (ds.prefetch(tf.data.AUTOTUNE) for ds in (train, read("val", False), read("test", False)))
 
-    inputs = keras.Input((*size, 3))
-    h = layers.Rescaling(1.0 / 255)(inputs)
-    for width in (32, 64):
-        h = layers.Conv2D(width, 3, padding="same", activation="relu")(h)
-        h = layers.MaxPooling2D(padding="same")(h)
-    h = layers.Flatten()(h)
-    h = layers.Dropout(0.25)(h)
-    h = layers.Dense(128, activation="relu")(h)
-    h = layers.Dropout(0.25)(h)
-    model = keras.Model(inputs, layers.Dense(classes, activation="softmax")(h))
+    model = simple_cnn((*size, 3), classes)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     args.out.mkdir(parents=True, exist_ok=True)
     throughput = Throughput(str(args.out / "throughput.json"), images)

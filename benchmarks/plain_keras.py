@@ -19,13 +19,28 @@ os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import keras
 from keras import layers
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 SEED = 42
 
 
+def simple_cnn(input_shape: tuple[int, ...], classes: int) -> keras.Model:
+    """ktrain's model=simple_cnn, written out: rescaling, conv-pool 32 and 64, dense 128, softmax."""
+    inputs = keras.Input(input_shape)
+    h = layers.Rescaling(1.0 / 255)(inputs)
+    for width in (32, 64):
+        h = layers.Conv2D(width, 3, padding="same", activation="relu")(h)
+        h = layers.MaxPooling2D(padding="same")(h)
+    h = layers.Flatten()(h)
+    h = layers.Dropout(0.25)(h)
+    h = layers.Dense(128, activation="relu")(h)
+    h = layers.Dropout(0.25)(h)
+    return keras.Model(inputs, layers.Dense(classes, activation="softmax")(h))
+
+
 def main(epochs: int, out_dir: Path, bare: bool = False) -> None:
+    from sklearn.datasets import load_digits  # here, so that plain_images.py does without it
+    from sklearn.model_selection import train_test_split
+
     keras.utils.set_random_seed(SEED)
     digits = load_digits()
     x = (digits.images[..., None] * (255.0 / 16.0)).astype("float32")
@@ -35,17 +50,7 @@ def main(epochs: int, out_dir: Path, bare: bool = False) -> None:
         x_rest, y_rest, test_size=0.1 / 0.8, stratify=y_rest, random_state=SEED
     )
 
-    inputs = keras.Input((8, 8, 1))
-    h = layers.Rescaling(1.0 / 255)(inputs)
-    for width in (32, 64):
-        h = layers.Conv2D(width, 3, padding="same", activation="relu")(h)
-        h = layers.MaxPooling2D(padding="same")(h)
-    h = layers.Flatten()(h)
-    h = layers.Dropout(0.25)(h)
-    h = layers.Dense(128, activation="relu")(h)
-    h = layers.Dropout(0.25)(h)
-    outputs = layers.Dense(10, activation="softmax")(h)
-    model = keras.Model(inputs, outputs)
+    model = simple_cnn((8, 8, 1), 10)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
     (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)

@@ -5,17 +5,16 @@ as Keras documents them."""
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_train, script_env
+from conftest import run_train
 from ktrain.run.autotune import LOSS_TOLERANCE, MIN_GAIN, _judged, _steps_per_execution
 from ktrain.run.probe import Trial
+from test_resume import resume_to_the_end
 
 
 def bf16_cpu() -> bool:
@@ -79,14 +78,7 @@ def test_autotune_false_trains_with_keras_defaults(train, client):
 def test_a_resumed_run_trains_with_the_settings_it_chose(train, tracking_uri, client):
     first = train("fit.epochs=3")
     spe = params(client, first)["autotune.steps_per_execution"]
-    resumed = subprocess.run(
-        [sys.executable, "train.py", f"resume={first.run_dir}", "fit.epochs=4"],
-        cwd=ROOT,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = resume_to_the_end(tracking_uri, first.run_dir, "fit.epochs=4")
     out = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, out[-3000:]
     assert f"autotune: as when the run started: {spe} steps per execution" in out
