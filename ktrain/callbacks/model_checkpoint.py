@@ -4,6 +4,7 @@ a writer thread while training goes on."""
 import contextlib
 import logging
 import os
+import weakref
 from collections.abc import Callable
 
 import keras
@@ -20,6 +21,8 @@ WRITING_PREFIX = ".writing-"
 # ("skiplist", "skipset"; Keras 3.10 to 3.15), so each save builds a plain Optimizer, whose
 # variables a StatelessScope refuses. The writer thread sets the key Keras reads.
 SAVING_KINDS = ("Operation", "Layer", "Functional", "Sequential", "Metric", "Optimizer", "Loss", "Cross", "Feature")
+# The models a save in a writer thread has succeeded for: the first save of each is waited for.
+_PROVEN: "weakref.WeakSet" = weakref.WeakSet()
 
 
 class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -39,12 +42,11 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
     variables (0.5 ms for the default CNN, where Keras' save took 30 to 70 ms) and goes on,
     and a writer thread serialises the ``.keras`` file from that copy once the next epoch's
     training has begun (``BackgroundWriter``; Keras' own saving, reading the copy through a
-    ``keras.StatelessScope``), then renames it into place. The first save is waited for, so
-    that a model Keras cannot save that way is saved as Keras saves it from then on. At most
-    one save waits: the next one waits for it, so a slow disk slows training rather than
-    filling memory. An error of a save is raised by the next save,
-    or when training ends. ``then`` queues work behind the saves, such as an upload of the
-    file once it is whole.
+    ``keras.StatelessScope``), then renames it into place. The first save of a model is waited
+    for, so that a model Keras cannot save that way is saved as Keras saves it from then on.
+    At most one save waits: the next one waits for it, so a slow disk slows training rather
+    than filling memory. An error of a save is raised by the next save, or when training ends.
+    ``then`` queues work behind the saves, such as an upload of the file once it is whole.
 
     Args:
         background: save in a writer thread (False: in the training loop, as Keras does).
@@ -65,7 +67,6 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
         super().__init__(filepath, *args, **kwargs)
         self.background = background
         self._writer = BackgroundWriter("ktrain-checkpoint")
-        self._proven = False  # a save in the writer thread has succeeded
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -119,14 +120,14 @@ class ModelCheckpoint(keras.callbacks.ModelCheckpoint):
             if not (id(v) in seen or seen.add(id(v)))
         ]
         copy = [(variable, host_value(variable)) for variable in variables]
-        if self._proven:
-            self._writer.hold()  # until the next epoch begins (or training ends)
+        if model in _PROVEN:
+            self._writer.hold()  # until the next epoch's training begins (or training ends)
             self._writer.then(lambda: _save_copy(model, filepath, self.save_weights_only, copy))
             return
         try:  # the first save is waited for: the model, unchanged meanwhile, is saved either way
             self._writer.then(lambda: _save_copy(model, filepath, self.save_weights_only, copy))
             self._writer.close()
-            self._proven = True
+            _PROVEN.add(model)
         except _CopyRefused as refused:
             log.warning("checkpoint: %s; this run's checkpoints are saved in the training loop", refused)
             self.background = False
