@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import run_train
+from conftest import refuse, run_train
 from ktrain.run.autotune import LOSS_TOLERANCE, MIN_GAIN, _judged, _steps_per_execution
 from ktrain.run.probe import Trial
 from test_resume import resume_to_the_end
@@ -140,3 +140,10 @@ def test_what_a_batch_hook_sees_under_several_steps_per_execution():
     assert hooks.seen == [(3, 4), (7, 8), (11, 12), (3, 16), (7, 20), (11, 24)]
     rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     assert math.isclose(rate, float(schedule(24)), abs_tol=1e-9)
+
+
+def test_several_steps_per_execution_on_torch_are_refused_before_the_backend_loads(tracking_uri):
+    # Keras' torch backend runs one step per call; its fit would raise at the first batch.
+    paragraph, _ = refuse(tracking_uri, "compile.steps_per_execution=4", KERAS_BACKEND="torch")
+    assert "compile.steps_per_execution=4 is not available on the torch backend" in paragraph
+    assert "Leave it at auto" in paragraph

@@ -119,7 +119,7 @@ def _start(
     print_config_tree(config.values())
     check_tracking_server(config.mlflow.tracking_uri)
     resumed_run_id = (job.resume_run_id if job else None) or (resumed.run_id if resumed else None)
-    distribute.prepare_environment(config.hardware, sweep=job is not None)
+    distribute.prepare_environment(config.hardware, job is not None, config.compile.steps_per_execution)
     with quiet_native_startup():  # the backend's start-up banners go to train.log, not the console
         # Imported only now: it imports Keras, which reads what prepare_environment set.
         from ktrain.run import recipe

@@ -42,12 +42,14 @@ def keras_backend() -> str:
         return "tensorflow"
 
 
-def prepare_environment(hardware: Hardware, sweep: bool = False) -> None:
+def prepare_environment(hardware: Hardware, sweep: bool = False, steps_per_execution: int | str = 1) -> None:
     """Set what the backend reads at import: quiet C++ logs, the visible GPUs, the CPU's
     logical devices (JAX), and, for a job of a sweep (``sweep``), JAX's persistent compilation
-    cache; refuse what the backend cannot do before importing it."""
+    cache; refuse what the backend cannot do before importing it (``steps_per_execution``:
+    ``compile.steps_per_execution``)."""
     backend = keras_backend()
     _refuse_unsupported(hardware, backend)
+    _refuse_steps_per_execution(steps_per_execution, backend)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if hardware.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
@@ -97,6 +99,17 @@ def process_name(hardware: Hardware) -> str:
         role = tf_config.read_role()
         return f"{role.task_type}{role.task_index}"
     return f"process{multi_host.read_role(hardware).process_id}"
+
+
+def _refuse_steps_per_execution(steps_per_execution: int | str, backend: str) -> None:
+    """Keras' PyTorch backend runs one step per call (its fit raises ValueError at the first
+    batch otherwise)."""
+    if backend == "torch" and steps_per_execution not in (1, "auto"):
+        raise UserError(
+            f"compile.steps_per_execution={steps_per_execution} is not available on the torch backend "
+            "(KERAS_BACKEND=torch): Keras runs one training step per call there. Leave it at auto (1 on "
+            "torch), or train on the TensorFlow or JAX backend."
+        )
 
 
 def _refuse_unsupported(hardware: Hardware, backend: str) -> None:

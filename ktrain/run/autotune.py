@@ -101,7 +101,12 @@ def _probe(config: TrainConfig, data: LoadedData, strategy: Strategy) -> tuple[T
         keras_auto = config.hardware.device == "gpu"  # Keras' auto: XLA on GPUs, off on CPUs
         search.consider(Trial(search.best.precision, not keras_auto, traced), config, data, strategy, chunks)
     best = search.best
-    spe, why = _steps_per_execution(best, traced, search.left()) if fixed == "auto" else (fixed, "set by the config")
+    if fixed != "auto":
+        spe, why = fixed, "set by the config"
+    elif backend == "torch":
+        spe, why = 1, "the torch backend runs one step per call"
+    else:
+        spe, why = _steps_per_execution(best, traced, search.left())
     if spe != best.steps_per_execution:
         _retrace(best.model, spe)
     keras.mixed_precision.set_global_policy(best.precision)
