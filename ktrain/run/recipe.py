@@ -114,6 +114,8 @@ def _fit(
         log.info("resume: continuing at epoch %d of %d", arguments["initial_epoch"] + 1, arguments["epochs"])
         tracked.set_tags({RESUMED_AT_TAG: str(arguments["initial_epoch"])})
     startup_done()
+    if config.mlflow.log_model:
+        tracked.prepare_model_logging()  # while the epochs train
 
     def fit(**overrides):
         return model.fit(

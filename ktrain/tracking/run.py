@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,6 +137,13 @@ class MlflowRun:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
 
+    def prepare_model_logging(self) -> None:
+        """Start loading, in a daemon thread, what ``log_keras_model`` needs: MLflow checks a
+        logged model's requirements against the installed packages, and first maps every
+        installed package's modules (0.3 s of CPU here, at the run's end). Called when training
+        begins, it runs while the backend trains, on the core training leaves."""
+        threading.Thread(target=_load_model_logging, name="ktrain-model-logging", daemon=True).start()
+
     def log_keras_model(self, model, sample_inputs) -> None:
         """Log ``model`` with MLflow's Keras flavor, so ``mlflow.pyfunc.load_model`` and
         ``mlflow models serve`` work on it; the signature comes from ``sample_inputs``."""
@@ -187,6 +195,9 @@ class UnrecordedRun:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         pass
 
+    def prepare_model_logging(self) -> None:
+        pass
+
     def log_keras_model(self, model, sample_inputs) -> None:
         """The model work of ``MlflowRun.log_keras_model`` (a call and a save), to scratch:
         across the processes of a multi-host run each is a collective that all must join."""
@@ -195,6 +206,16 @@ class UnrecordedRun:
         keras.ops.convert_to_numpy(model(sample_inputs, training=False))
         with tempfile.TemporaryDirectory(prefix="ktrain-worker-model-") as scratch:
             model.save(Path(scratch) / "model.keras")
+
+
+def _load_model_logging() -> None:
+    try:
+        import mlflow.keras  # noqa: F401 (what log_keras_model imports)
+        from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+        _init_packages_to_modules_map()  # MLflow keeps the map for the process
+    except Exception:  # an MLflow without it: log_keras_model does the work itself
+        log.debug("could not prepare the model's logging", exc_info=True)
 
 
 def record_side_run(
