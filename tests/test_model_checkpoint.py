@@ -47,6 +47,25 @@ def digits_model(data):
     return model
 
 
+def fit_until_saving_breaks(checkpoint) -> keras.Model:
+    """Fit 3 epochs with ``checkpoint``, saving failing from the first epoch's end on (as a disk
+    that fills up); check that fit raises the save's error; return the model."""
+    Fragile.broken = False
+    data = DigitsData(batch_size=64)
+    model = digits_model(data)
+    try:
+        with pytest.raises(OSError, match="No space left on device"):
+            model.fit(
+                **data.split("train").fit_args(),
+                epochs=3,
+                verbose=0,
+                callbacks=[checkpoint, BreakSavingAfterFirstEpoch()],
+            )
+    finally:
+        Fragile.broken = False
+    return model
+
+
 @pytest.mark.parametrize(
     "checkpoint_class, kept",
     [
@@ -60,18 +79,8 @@ def digits_model(data):
 def test_a_save_that_fails_midway_keeps_the_previous_checkpoint(tmp_path, checkpoint_class, kept):
     # Keras' own saves into the file itself: the failed save leaves it truncated. ktrain's keeps
     # epoch 1's checkpoint, and leaves no part file.
-    Fragile.broken = False
-    data = DigitsData(batch_size=64)
-    model = digits_model(data)
     path = tmp_path / "last.keras"
-    with pytest.raises(OSError, match="No space left on device"):
-        model.fit(
-            **data.split("train").fit_args(),
-            epochs=3,
-            verbose=0,
-            callbacks=[checkpoint_class(path), BreakSavingAfterFirstEpoch()],
-        )
-    Fragile.broken = False
+    model = fit_until_saving_breaks(checkpoint_class(path))
     assert path.exists()
     if kept:
         saved = keras.saving.load_model(path)
