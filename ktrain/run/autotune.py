@@ -50,7 +50,7 @@ def build_tuned(
     if recorded is not None:
         log.info("autotune: as when the run started: %s", _describe(*recorded))
         return _built(derive.execution(config, *recorded), data, strategy)
-    off = _untuned_because(config, data, strategy)
+    off = _untuned_because(config, data)
     if off:
         log.info("autotune: Keras' defaults for the auto settings: %s", off)
         untuned = derive.untuned(config)
@@ -68,7 +68,7 @@ def _built(config: TrainConfig, data: LoadedData, strategy: Strategy) -> tuple[T
     return config, build_model(config, data, strategy)
 
 
-def _untuned_because(config: TrainConfig, data: LoadedData, strategy: Strategy) -> str | None:
+def _untuned_because(config: TrainConfig, data: LoadedData) -> str | None:
     """Why nothing is measured for this run (None: it is)."""
     hardware = config.hardware
     steps = (config.fit.epochs - config.fit.initial_epoch) * data.steps_per_epoch
@@ -163,7 +163,7 @@ def _judged(candidate: Trial, best: Trial, reference: Trial) -> tuple[Trial, str
         candidate.model = None
         return best, (
             f"{measured}; dropped: its loss over the same steps is {candidate.loss / reference.loss - 1:+.1%} "
-            f"of float32's, beyond the {LOSS_TOLERANCE:.0%} tolerance"
+            f"against {reference.precision}'s, beyond the {LOSS_TOLERANCE:.0%} tolerance"
         )
     if _per_step_s(candidate) < _per_step_s(best) * (1 - MIN_GAIN):
         best.model = None
