@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 BUDGET = 0.05  # of the run's estimated training time: what the trials after the first may cost
 MIN_GAIN = 0.05  # how much faster a step must be to replace the reference's settings
-LOSS_TOLERANCE = 0.02  # how much higher than float32's a candidate's loss may be over the same steps
+# How much higher than float32's a candidate's mean loss over the same steps may be: from the same
+# weights on the same batches the two still drift apart, by -6% to +3.5% for ResNet50 from scratch
+# over 17 steps (bf16 on JAX, measured); 0.4% for the small CNN on 64x64 images.
+LOSS_TOLERANCE = 0.05
 OVERHEAD_TARGET = 0.02  # the share of an execution its overhead may take
 LOOP_OVERHEAD_S = 0.001  # Keras' fit loop and callbacks, per execution, besides the timed call (0.5-1 ms here)
 MAX_EXECUTION_S = 2.0  # longer executions make progress bars and a stop signal wait
