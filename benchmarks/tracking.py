@@ -1,23 +1,24 @@
-"""What recording each epoch (MLflow and the run's backup) costs the training loop.
+"""What recording each epoch costs the training loop, checkpoint saves included.
 
-Trains the default CNN on digits in-process into a real SQLite store four ways and times
-what the loop spends in the epoch-end callbacks that record the epoch, and the epochs:
+Trains the default CNN on digits in-process into a real SQLite store, in ways that take turns,
+and counts what the loop spends in the callbacks that record an epoch, and what every other
+Python thread spends (the backup's and the checkpoints' writers, the uploads' staging thread,
+MLflow's queue):
 
-- none: no recording, the baseline for the epoch time;
+- none: no callback, the bare script's fit (the baseline);
+- best_checkpoint: Keras' own ModelCheckpoint with save_best_only, saving in the loop, as the
+  plain script with a best checkpoint does (the second baseline);
 - synchronous: a callback that calls ``MlflowClient.log_batch`` and waits for the store;
-- asynchronous: ktrain's ``MlflowMetricsLogger`` without a backup (MLflow's async queue);
-- ktrain: what the default run adds to a plain Keras fit: the NaN check, ``EpochLog``,
-  ``RunBackup`` then ``MlflowMetricsLogger``: the loop copies the variables, a writer
-  thread saves them and then logs the epoch;
-- checkpoints: ktrain with the best and the last checkpoint written (ktrain's
-  ``ModelCheckpoint``, not counted: a plain script writes its checkpoints too), none uploaded:
-  what writing them at the epoch's end does to the backup's writer thread shows here;
-- uploads: the same, with the checkpoints sent to MLflow as they are written
-  (``CheckpointUploads``) and the backup after each epoch (``BackupUploads``), each checkpoint
-  made a LoggedModel (``CheckpointModels``) and the system metrics sampled (``SystemMetrics``),
-  as the default run does: counted, with the staging, uploading and sampling threads' CPU. The
-  LoggedModels are made at most every 30 s, so within these short fits at their close: their
-  CPU is timed there, per model (``logged_model_cpu_ms``).
+- asynchronous: ktrain's ``MlflowMetricsLogger`` alone (MLflow's asynchronous queue);
+- ktrain: everything the default run adds: the NaN check, ``EpochLog``, ``RunBackup``,
+  ``MlflowMetricsLogger`` (the epoch logged once its backup is committed), the best and the
+  last checkpoint saved in the background (``ktrain.callbacks.ModelCheckpoint(background=True)``)
+  and both checkpoints and the backup sent to MLflow as they are written
+  (``CheckpointUploads``, ``BackupUploads``), each checkpoint made a LoggedModel
+  (``CheckpointModels``) and the system metrics sampled (``SystemMetrics``). The LoggedModels
+  are made at most every 30 s, so within these short fits at their close: their CPU is timed
+  there, per model (``logged_model_cpu_ms``);
+- ktrain_in_loop: the same with both checkpoints saved in the loop, as before.
 
 ``--big-checkpoint-mb`` then times what the loop spends handing a checkpoint of that size
 over (noticing it, then waiting at the next epoch's end for its copy) against the copy's
@@ -25,19 +26,13 @@ and the upload's own time, into a real ``mlflow server`` on 127.0.0.1 if ``--ser
 its address, else into the SQLite store's artifact folder.
 
 The ways take turns over ``--rounds`` fits of ``--epochs`` each; a fit's first epoch, which
-traces the model, is left out. An epoch's figure is the median. Measured in one process,
-the epoch times are less noisy than whole-process timings (overhead.py), but on a busy
-machine they still move by several percent from run to run; the timed ratio is printed
-with its standard error.
-
-So the recording's cost is also counted directly, which the machine's noise moves far less:
-the wall time the training loop spends in the recording callbacks, plus the CPU time of
-every other Python thread (the backup's writer, MLflow's queue) over the fit. Their sum per
-epoch bounds what the recording adds to an epoch from above: the loop's part is spent
-anyway, and the threads' part costs the loop at most its own length, when the loop has no
-core to spare. So the same epochs without the recording would have taken at least their
-time less that sum, and "counted, at most" is epoch / (epoch - sum): measured on the same
-fits, it does not mix a quiet moment of the machine with a busy one.
+traces the model, is left out. Epoch times are timed too, but on a busy machine they move by
+several percent from run to run, so the cost is also counted: the wall time the loop spends
+in the recording callbacks' epoch hooks, plus the other threads' CPU time over the fit. That
+sum per epoch bounds what the recording adds to an epoch from above (the threads cost the loop
+at most their own CPU time, when it has no core to spare), so "counted, at most" is
+epoch / (epoch - sum), from the same fits; against best_checkpoint it is the same bound with
+that way's own counted saves taken off.
 
     python benchmarks/tracking.py [--rounds 6] [--epochs 12] [--json benchmarks/results/tracking.json]
 """
@@ -56,7 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("none", "synchronous", "asynchronous", "ktrain", "checkpoints", "uploads")
+MODES = ("none", "best_checkpoint", "synchronous", "asynchronous", "ktrain", "ktrain_in_loop")
 
 
 def other_threads_cpu_s() -> dict[int, float]:
@@ -75,7 +70,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     from ktrain.callbacks import EpochLog, ModelCheckpoint, RunBackup, StopOnNonFiniteLoss
     from ktrain.data.arrays import DigitsData
     from ktrain.models.small import simple_cnn
-    from ktrain.run.callback_plan import checkpoint_files
+    from ktrain.run.callback_plan import background_writers, checkpoint_files
     from ktrain.tracking.backup_uploads import BackupUploads
     from ktrain.tracking.checkpoints import CheckpointUploads
     from ktrain.tracking.logged_models import CheckpointModels
@@ -97,7 +92,7 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
         def __init__(self, recording):
             super().__init__()
             self.recording, self.epochs_s, self.started = recording, [], 0.0
-            self.blocked_s = {type(callback).__name__: [] for callback in recording}  # per epoch
+            self.blocked_s = {type(callback).__name__: [] for callback in recording}  # per epoch, by class
 
         def set_model(self, model):
             super().set_model(model)
@@ -110,10 +105,18 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
+            for seconds in self.blocked_s.values():
+                seconds.append(0.0)
             for callback in self.recording:
                 start = time.perf_counter()
                 callback.on_epoch_begin(epoch, logs)
-                self.blocked_s[type(callback).__name__].append(time.perf_counter() - start)
+                self.blocked_s[type(callback).__name__][-1] += time.perf_counter() - start
+
+        def on_train_batch_begin(self, batch, logs=None):  # where the writers are let go
+            for callback in self.recording:
+                start = time.perf_counter()
+                callback.on_train_batch_begin(batch, logs)
+                self.blocked_s[type(callback).__name__][-1] += time.perf_counter() - start
 
         def on_epoch_end(self, epoch, logs=None):
             for callback in self.recording:
@@ -127,39 +130,39 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     epoch_log = EpochLog()
     mlflow.set_tracking_uri(tracking_uri)
+    folder = scratch / f"run-{time.monotonic_ns()}"
     with mlflow.start_run() as run:
-        backup, uploads, checkpoints, models, monitor = None, None, [], None, None
-        if mode == "none":
-            recording = []
+        backup, uploads, recording, models, monitor = None, None, [], None, None
+        if mode == "best_checkpoint":
+            recording = [keras.callbacks.ModelCheckpoint(folder / "best.keras", save_best_only=True)]
         elif mode == "synchronous":
             recording = [SynchronousLogger(run.info.run_id, epoch_log)]
         elif mode == "asynchronous":
             recording = [MlflowMetricsLogger(run.info.run_id, epoch_log)]
-        else:
-            backup = RunBackup(scratch / f"backup-{time.monotonic_ns()}", [epoch_log], epochs=epochs, restore=False)
-            recording = [
-                StopOnNonFiniteLoss(),
-                epoch_log,
-                backup,
-                MlflowMetricsLogger(run.info.run_id, epoch_log, backup),
-            ]
-        if mode in ("checkpoints", "uploads"):
-            folder = scratch / f"checkpoints-{time.monotonic_ns()}"
+        elif mode in ("ktrain", "ktrain_in_loop"):
+            background = mode == "ktrain"
             checkpoints = [
-                ModelCheckpoint(folder / "best.keras", save_best_only=True),
-                ModelCheckpoint(folder / "last.keras"),
+                ModelCheckpoint(folder / "best.keras", save_best_only=True, background=background),
+                ModelCheckpoint(folder / "last.keras", background=background),
             ]
-        if mode == "uploads":
+            backup = RunBackup(folder / "backup", [epoch_log], epochs=epochs, restore=False)
             uploads = Uploads(mlflow.MlflowClient(), run.info.run_id, folder)
             files, in_place = checkpoint_files(checkpoints)  # as a run finds them
-            models = CheckpointModels(uploads.client, run.info.run_id, recording[-1].metrics_at)
-            recording.insert(0, CheckpointUploads(uploads, files, copy=in_place, models=models))
-            recording.append(BackupUploads(uploads, backup))
+            logger = MlflowMetricsLogger(run.info.run_id, epoch_log, backup)
+            models = CheckpointModels(uploads.client, run.info.run_id, logger.metrics_at)
+            writers = background_writers(checkpoints)
+            recording = [
+                StopOnNonFiniteLoss(),
+                CheckpointUploads(uploads, files, copy=in_place, models=models, writers=writers),
+                *checkpoints,
+                epoch_log,
+                backup,
+                BackupUploads(uploads, backup),
+                logger,
+            ]
             monitor = SystemMetrics(run.info.run_id, tracking_uri).start()
         stopwatch = Stopwatch(recording)
         callbacks = [stopwatch] if epoch_log in recording else [epoch_log, stopwatch]
-        if checkpoints:  # after the stopwatch: CheckpointUploads waits for its staging before they write
-            callbacks = [*callbacks, *checkpoints]
         threads_before = other_threads_cpu_s()
         model.fit(
             **data.split("train").fit_args(),
@@ -174,13 +177,15 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
             seconds - threads_before.get(ident, 0.0) for ident, seconds in other_threads_cpu_s().items()
         )
         start = time.perf_counter()
-        if backup is not None:
-            backup.close()
         models_cpu_s, made = 0.0, 0
-        if uploads is not None:
+        if backup is not None:
             monitor.close()
-            for callback in (recording[0], recording[-1]):  # CheckpointUploads, BackupUploads
-                callback.close()
+            for callback in recording:  # the checkpoints, the backup, then what sends them
+                if isinstance(callback, ModelCheckpoint | RunBackup):
+                    callback.close()
+            for callback in recording:
+                if isinstance(callback, CheckpointUploads | BackupUploads):
+                    callback.close()
             uploads.close()
             models_cpu_s = time.thread_time()
             made = models.close()  # makes the models in this thread
@@ -192,7 +197,10 @@ def measure(mode: str, epochs: int, tracking_uri: str, scratch: Path) -> dict[st
     return {
         "mlflow_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k in loggers),
         "backup_blocked_ms_per_epoch": blocked.get("RunBackup", 0.0),
-        "others_blocked_ms_per_epoch": sum(v for k, v in blocked.items() if k not in (*loggers, "RunBackup")),
+        "checkpoints_blocked_ms_per_epoch": blocked.get("ModelCheckpoint", 0.0),
+        "others_blocked_ms_per_epoch": sum(
+            v for k, v in blocked.items() if k not in (*loggers, "RunBackup", "ModelCheckpoint")
+        ),
         "threads_cpu_ms_per_epoch": 1000 * threads_cpu_s / epochs,
         "epochs_ms": [1000 * seconds for seconds in stopwatch.epochs_s[1:]],
         "final_flush_ms": 1000 * flush_s,
@@ -274,6 +282,7 @@ def main() -> None:
             fits[mode].append(measure(mode, args.epochs, uri, scratch))
     result = {mode: summarize(mode_fits) for mode, mode_fits in fits.items()}
     none = result["none"]
+    parts = ("mlflow", "backup", "checkpoints", "others")
     for r in result.values():
         r["epoch_ratio"] = r["epoch_ms"] / none["epoch_ms"]
         r["epoch_ratio_standard_error"] = (
@@ -284,25 +293,30 @@ def main() -> None:
                 r["epoch_ms_standard_error"] / r["epoch_ms"], none["epoch_ms_standard_error"] / none["epoch_ms"]
             )
         )
-        counted_ms = sum(r[f"{part}_blocked_ms_per_epoch"] for part in ("mlflow", "backup", "others"))
-        counted_ms += r["threads_cpu_ms_per_epoch"]
-        r["counted_ratio_bound"] = r["epoch_ms"] / (r["epoch_ms"] - counted_ms)
+        r["loop_blocked_ms_per_epoch"] = sum(r[f"{part}_blocked_ms_per_epoch"] for part in parts)
+        r["counted_ms_per_epoch"] = r["loop_blocked_ms_per_epoch"] + r["threads_cpu_ms_per_epoch"]
+        r["counted_ratio_bound"] = r["epoch_ms"] / (r["epoch_ms"] - r["counted_ms_per_epoch"])
+    best = result["best_checkpoint"]["counted_ms_per_epoch"]
+    for r in result.values():  # against the script with a best checkpoint: its own saves put back
+        r["counted_ratio_bound_vs_best_checkpoint"] = r["epoch_ms"] / (r["epoch_ms"] - r["counted_ms_per_epoch"] + best)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({**result, "big_checkpoint": big}, indent=1))
     print(
-        "| recording | loop blocked by MLflow per epoch (ms) | by the backup (ms) | by EpochLog and the NaN check "
-        "(ms) | other threads' CPU (ms) | epoch (ms) | epoch / none: timed | counted, at most | flush at run end (ms) |"
+        "| recording | loop blocked per epoch (ms): MLflow | backup | checkpoints | NaN check, EpochLog | "
+        "other threads' CPU (ms) | epoch (ms) | epoch / none: timed | counted, at most: / none | "
+        "/ best_checkpoint | flush at run end (ms) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for mode, r in result.items():
         print(
             f"| {mode} | {r['mlflow_blocked_ms_per_epoch']:.2f} | {r['backup_blocked_ms_per_epoch']:.2f} "
-            f"| {r['others_blocked_ms_per_epoch']:.2f} "
+            f"| {r['checkpoints_blocked_ms_per_epoch']:.2f} | {r['others_blocked_ms_per_epoch']:.2f} "
             f"| {r['threads_cpu_ms_per_epoch']:.2f} | {r['epoch_ms']:.1f} "
             f"| {r['epoch_ratio']:.3f} ± {r['epoch_ratio_standard_error']:.3f} "
-            f"| {r['counted_ratio_bound']:.3f} | {r['final_flush_ms']:.1f} |"
+            f"| {r['counted_ratio_bound']:.3f} | {r['counted_ratio_bound_vs_best_checkpoint']:.3f} "
+            f"| {r['final_flush_ms']:.1f} |"
         )
-    per_model = result["uploads"]["logged_model_cpu_ms"]
+    per_model = result["ktrain"]["logged_model_cpu_ms"]
     print(
         f"\na checkpoint LoggedModel: {per_model:.1f} ms of CPU; the best and the last, at most every 30 s: "
         f"{100 * 2 * per_model / 30_000:.3f} % of a core"

@@ -39,6 +39,18 @@ def test_ktrain_subclasses_said_to_take_their_keras_base_arguments_do():
         assert signature(ours) == signature(theirs) is not None
 
 
+def test_ktrain_subclasses_said_to_take_their_keras_base_arguments_and_their_own_do():
+    import importlib
+
+    from ktrain.schema.keras_signatures import KERAS_AND_OWN, _class_entry
+
+    for ours, (theirs, own) in KERAS_AND_OWN.items():
+        module, _, name = ours.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        assert set(_class_entry(cls)["keywords"]) == {*_class_entry(cls.__mro__[1])["keywords"], *own}, ours
+        assert set(signature(ours).keywords) == {*signature(theirs).keywords, *own}
+
+
 @pytest.mark.parametrize(
     "target, schema",
     [*OPTIMIZERS.items(), *CALLBACKS.items(), ("keras.Model.fit", Fit), ("keras.Model.compile", Compile)],

@@ -48,10 +48,10 @@ def start(tracking_uri: str, *args: str) -> subprocess.Popen:
     )
 
 
-def resume_to_the_end(tracking_uri: str, run_dir) -> subprocess.CompletedProcess:
-    """``python train.py resume=RUN_DIR``, run to its end."""
+def resume_to_the_end(tracking_uri: str, run_dir, *overrides: str) -> subprocess.CompletedProcess:
+    """``python train.py resume=RUN_DIR [OVERRIDES]``, run to its end."""
     return subprocess.run(
-        [sys.executable, "train.py", f"resume={run_dir}"],
+        [sys.executable, "train.py", f"resume={run_dir}", *overrides],
         cwd=ROOT,
         env=script_env(tracking_uri),
         capture_output=True,

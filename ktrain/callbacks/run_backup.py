@@ -17,10 +17,10 @@ and more while a checkpoint is saved at the same moment. A backup written as an 
 an earlier ktrain is still read.)
 
 The training loop only copies the values to host memory; a background thread writes them
-(a ResNet50 with Adam is 300 MB) while the next epoch trains. ``then`` queues work behind the
-latest save, such as logging the epoch to MLflow, so that nothing reports an epoch before
-its backup is committed. At most one save waits, so a slow disk slows training rather than
-filling memory.
+(a ResNet50 with Adam is 300 MB) once the next epoch's training has begun
+(``BackgroundWriter``), while it trains. ``then`` queues work behind the latest save, such
+as logging the epoch to MLflow, so that nothing reports an epoch before its backup is
+committed. At most one save waits, so a slow disk slows training rather than filling memory.
 """
 
 import csv
@@ -29,12 +29,12 @@ import logging
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from ktrain.callbacks.base import BackgroundWriter, host_value
 from ktrain.callbacks.epoch_log import EpochLog
 from ktrain.errors import UserError
 from ktrain.names import BACKUP_STATE as STATE_FILE
@@ -94,8 +94,7 @@ class RunBackup(keras.callbacks.Callback):
         # What the run calls the stage its epochs are in (a fine-tune's "head" or "fine_tune";
         # None for a run of one fit), recorded with each epoch so that a resume can tell.
         self.phase: str | None = None
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ktrain-backup")
-        self._pending: list[Future] = []
+        self._writer = BackgroundWriter("ktrain-backup")
 
     @property
     def next_epoch(self) -> int:
@@ -134,8 +133,12 @@ class RunBackup(keras.callbacks.Callback):
                 _drop_rows_from(Path(callback.filename), self.next_epoch)
         log.info("resume: restored weights, optimizer state and callbacks from the backup of epoch %d", self.next_epoch)
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self._writer.release()
+
     def on_epoch_end(self, epoch, logs=None):
         self.close()  # at most one save in flight: the previous epoch's must be done
+        self._writer.hold()  # until the next epoch's training begins
         arrays = {**_values("model", self.model.weights), **_values("optimizer", self.model.optimizer.variables)}
         callbacks = []
         for index, callback in enumerate(self.callbacks):
@@ -161,12 +164,11 @@ class RunBackup(keras.callbacks.Callback):
 
     def then(self, work: Callable[[], None]) -> None:
         """Run ``work`` in the writer thread once every save queued so far is committed."""
-        self._pending.append(self._writer.submit(work))
+        self._writer.then(work)
 
     def close(self) -> None:
         """Wait for the queued saves and work; raise the first error one of them met."""
-        while self._pending:
-            self._pending.pop(0).result()
+        self._writer.close()
 
     def _write(self, arrays: dict[str, np.ndarray], state: dict) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -179,26 +181,7 @@ class RunBackup(keras.callbacks.Callback):
 
 def _values(prefix: str, variables) -> dict[str, np.ndarray]:
     """The variables' values in host memory, kept as they are now while training goes on."""
-    return {f"{prefix}.{i}": _host_value(v) for i, v in enumerate(variables)}
-
-
-def _host_value(variable) -> np.ndarray:
-    """A variable's value that the next training step does not change.
-
-    A TensorFlow variable on one device is read with the bare read op, 15 µs, not Keras'
-    conversion, 65 µs, which on small models is most of what the backup costs the loop: the
-    read's buffer is the variable's own until the variable is next updated, when TensorFlow
-    gives the variable a new buffer, since this read still uses the old one. Anything else is
-    copied: a backend may hand out a view of a buffer that the next step reuses while the
-    writer thread still writes it.
-    """
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # on this backend only
-
-        value = variable.value
-        if not isinstance(value, tf.distribute.DistributedValues):  # mirrored variables read per replica
-            return tf.raw_ops.ReadVariableOp(resource=value.handle, dtype=value.dtype).numpy()
-    return np.array(keras.ops.convert_to_numpy(variable), copy=True)
+    return {f"{prefix}.{i}": host_value(v) for i, v in enumerate(variables)}
 
 
 def _write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> list:

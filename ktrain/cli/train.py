@@ -21,6 +21,7 @@ from omegaconf import DictConfig, open_dict
 from ktrain import distribute, schema
 from ktrain.cli.config_tree import print_config_tree
 from ktrain.cli.hydra_main import hydra_main
+from ktrain.distribute.console import quiet_native_startup
 from ktrain.errors import exit_on_user_error
 from ktrain.names import BACKUP_DIR, command
 from ktrain.resume import interrupts, saved_run
@@ -120,13 +121,14 @@ def _start(
     if config.mlflow.registered_model and (job is None or job.sweep is None):  # a sweep's parent registers its best
         check_registry(config.mlflow.tracking_uri, config.mlflow.registered_model)
     resumed_run_id = (job.resume_run_id if job else None) or (resumed.run_id if resumed else None)
-    distribute.prepare_environment(config.hardware)
-    # Imported only now: it imports Keras, which reads what prepare_environment set.
-    from ktrain.run import recipe
+    distribute.prepare_environment(config.hardware, job is not None, config.compile.steps_per_execution)
+    with quiet_native_startup():  # the backend's start-up banners go to train.log, not the console
+        # Imported only now: it imports Keras, which reads what prepare_environment set.
+        from ktrain.run import recipe
 
-    if job is not None:  # jobs of a sweep may share a process: each starts from a clean Keras state
-        recipe.clear_keras_session()  # (before setup: it would also forget the seed and precision)
-    strategy = distribute.setup(config.hardware, config.seed, config.option("hardware"))
+        if job is not None:  # jobs of a sweep may share a process: each starts from a clean Keras state
+            recipe.clear_keras_session()  # (before setup: it would also forget the seed and precision)
+        strategy = distribute.setup(config.hardware, config.seed, config.option("hardware"))
     with interrupts.exit_when_stopped(_continue_command(config) if chief else None, config.stop_signal):
         return recipe.train(config, strategy, job, resumed_run_id, record=chief)
 

@@ -3,9 +3,10 @@
 ``data.path`` holds one subfolder per class (split here, stratified and seeded), or
 ``train/``, ``val/`` and ``test/`` subfolders that each hold one subfolder per class (a
 missing ``val/`` or ``test/`` is taken from ``train/``). Each split is a pipeline of file
-names: shuffle (train), decode and resize in parallel, cache (optional), batch, augment
-(train), prefetch. Images are read as they are needed, never all at once unless
-``cache="memory"`` asks for it.
+names: shuffle (train), decode and resize in parallel, cache, batch, augment (train),
+prefetch. The decoded, resized images are cached by the first epoch, in memory when all
+splits' take at most ``MEMORY_SHARE`` of the memory available, else in files under
+``cache_dir`` (``cache="auto"``, the default): later epochs decode nothing.
 
 With ``masks``, each image's target is its mask, from a folder beside the images
 (``ktrain.data.masks``): a class per pixel.
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 CHANNELS = {"rgb": 3, "grayscale": 1}
 AUTOTUNE = tf.data.AUTOTUNE
+# cache="auto" keeps decoded images in memory while all splits take at most this share of the
+# memory available (float32 pixels: 64x64 RGB is 48 KiB an image, 224x224 is 588 KiB).
+MEMORY_SHARE = 0.25
 
 
 def decode_image(path):
@@ -124,7 +128,7 @@ class ImageFolderData:
         test_fraction: float = 0.2,
         seed: int = 0,
         augmentation: dict | None = None,
-        cache: str | None = None,
+        cache: str | None = "auto",
         cache_dir: str = "data_cache",
         shuffle_buffer: int = 1000,
         on_bad_file: str = "skip",
@@ -135,7 +139,6 @@ class ImageFolderData:
         self.image_size = tuple(image_size)
         self.color_mode = color_mode
         self.seed = seed
-        self.cache = cache
         self.cache_dir = cache_dir
         self.shuffle_buffer = shuffle_buffer
         self._augment = augmentation_layers(**(augmentation or {}), seed=seed)
@@ -161,6 +164,7 @@ class ImageFolderData:
             split_sizes={split: len(self._files[split][1]) for split in SPLITS},
             class_counts=tuple(np.bincount(train_labels, minlength=len(found.class_names)).tolist()),
         )
+        self.cache = self._cache_kind(cache)
 
     def split(self, name: str) -> Split:
         """A batched dataset of (pixels, class index) pairs, or (pixels, mask) pairs; shuffled and
@@ -199,11 +203,40 @@ class ImageFolderData:
         profile = {"rows": len(paths), **(class_profile(self.spec.targets) if name == "train" else {})}
         return Lineage(self._root, digest(json.dumps(stamped).encode()), {"image": image, "label": target}, profile)
 
+    def _cache_kind(self, cache: str | None) -> str | None:
+        """``cache``, with ``auto`` made ``memory`` or ``file`` by the decoded splits' size."""
+        if cache != "auto":
+            return cache
+        pixels = sum(self.spec.split_sizes.values()) * int(np.prod(self.spec.input_shape))
+        size, available = 4 * pixels, _available_memory()
+        chosen = "memory" if available is None or size <= MEMORY_SHARE * available else "file"
+        where = "in memory" if chosen == "memory" else f"in files under {self.cache_dir}"
+        log.info(
+            "data: decoded images cached %s after the first epoch (%.0f MB%s)",
+            where,
+            size / 1e6,
+            f", {size / available:.0%} of the memory available" if available else "",
+        )
+        return chosen
+
     def _cache_file(self, split: str) -> str:
         if self.cache == "memory":
             return ""
         os.makedirs(self.cache_dir, exist_ok=True)
         return os.path.join(self.cache_dir, split)
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux's MemAvailable), if known."""
+    try:
+        with open("/proc/meminfo") as f:
+            found = next(line for line in f if line.startswith("MemAvailable:"))
+        return int(found.split()[1]) * 1024
+    except (OSError, StopIteration, ValueError):
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, AttributeError):
+            return None
 
 
 def _readable_folders(path: str, found: FolderScan, on_bad_file: str) -> tuple[list[ClassFolder], dict]:

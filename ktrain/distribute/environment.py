@@ -10,11 +10,17 @@ import hashlib
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
+from ktrain.data.checked_files import cache_dir
 from ktrain.distribute import multi_host, tf_config
 from ktrain.errors import UserError
 from ktrain.schema import Hardware
+
+# Where the jobs of a sweep on JAX keep what XLA compiled, for the next job (JAX's persistent
+# compilation cache, under ktrain's cache dir; JAX_COMPILATION_CACHE_DIR chooses another).
+JAX_CACHE = "jax_compilation"
 
 # Keys that only the TensorFlow backend implements, with what they are for.
 TENSORFLOW_ONLY = {
@@ -47,12 +53,15 @@ def keras_backend() -> str:
         return "tensorflow"
 
 
-def prepare_environment(hardware: Hardware) -> None:
+def prepare_environment(hardware: Hardware, sweep: bool = False, steps_per_execution: int | str = 1) -> None:
     """Set what the backend reads at import: quiet C++ logs, the visible GPUs, the CPU's
-    logical devices (JAX); refuse what the backend cannot do before importing it."""
+    logical devices (JAX), and, for a job of a sweep (``sweep``), JAX's persistent compilation
+    cache; refuse what the backend cannot do before importing it (``steps_per_execution``:
+    ``compile.steps_per_execution``)."""
     backend = keras_backend()
     refuse_missing_backend(backend)
     _refuse_unsupported(hardware, backend)
+    _refuse_steps_per_execution(steps_per_execution, backend)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if hardware.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
@@ -68,10 +77,22 @@ def prepare_environment(hardware: Hardware) -> None:
             os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *flags]).strip()
         if hardware.memory_growth:
             os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        if sweep:
+            _share_compilations()
     if hardware.strategy == "multi_worker":
         tf_config.read_role()
     if hardware.strategy == "multi_host":
         multi_host.read_role(hardware)
+
+
+def _share_compilations() -> None:
+    """Turn on JAX's persistent compilation cache, so that a sweep's jobs after the first load
+    what the first compiled (a ResNet50's training step takes about a minute to compile on a
+    GPU), unless ``JAX_COMPILATION_CACHE_DIR`` is set. Jobs that share a process find JAX
+    imported: its config is set then."""
+    folder = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache_dir() / JAX_CACHE))
+    if "jax" in sys.modules:
+        sys.modules["jax"].config.update("jax_compilation_cache_dir", folder)
 
 
 def is_chief(hardware: Hardware) -> bool:
@@ -119,6 +140,17 @@ def cluster_key(hardware: Hardware) -> str | None:
     else:
         return None
     return hashlib.sha1(described.encode()).hexdigest()[:16]
+
+
+def _refuse_steps_per_execution(steps_per_execution: int | str, backend: str) -> None:
+    """Keras' PyTorch backend runs one step per call (its fit raises ValueError at the first
+    batch otherwise)."""
+    if backend == "torch" and steps_per_execution not in (1, "auto"):
+        raise UserError(
+            f"compile.steps_per_execution={steps_per_execution} is not available on the torch backend "
+            "(KERAS_BACKEND=torch): Keras runs one training step per call there. Leave it at auto (1 on "
+            "torch), or train on the TensorFlow or JAX backend."
+        )
 
 
 def _refuse_unsupported(hardware: Hardware, backend: str) -> None:

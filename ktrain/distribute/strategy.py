@@ -30,8 +30,10 @@ def setup(hardware: Hardware, seed: int, option: str):
         strategy = _tensorflow_strategy(hardware, option)
     else:
         strategy = _keras_distribution(hardware, option, keras.backend.backend())
-    if hardware.mixed_precision:
-        keras.mixed_precision.set_global_policy(hardware.mixed_precision)
+    # A policy left to the execution probe (auto) is float32 until it chooses; set either way,
+    # so that a sweep's earlier job in this process leaves none behind.
+    chosen = hardware.mixed_precision not in (None, "auto")
+    keras.mixed_precision.set_global_policy(hardware.mixed_precision if chosen else "float32")
     keras.utils.set_random_seed(seed)
     log.info(
         "hardware: %s on %s, %s backend, strategy %s (%s, %d replica(s)), precision policy %s",
@@ -41,7 +43,7 @@ def setup(hardware: Hardware, seed: int, option: str):
         hardware.strategy,
         type(strategy).__name__.lstrip("_"),
         strategy.num_replicas_in_sync,
-        keras.mixed_precision.global_policy().name,
+        keras.mixed_precision.global_policy().name if chosen or not hardware.mixed_precision else "auto",
     )
     return strategy
 

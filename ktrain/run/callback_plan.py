@@ -96,11 +96,16 @@ def plan_callbacks(config: TrainConfig, run_dir: Path, run_id: str | None, resto
         logger = MlflowMetricsLogger(run_id, epoch_log, backup)
         files, in_place = checkpoint_files(configured)
         if m.checkpoints != "end" and files:
-            checkpoints = uploads.checkpoints(files, m.checkpoints, m.keep_checkpoints, in_place, logger.metrics_at)
+            writers = background_writers(configured)
+            checkpoints = uploads.checkpoints(
+                files, m.checkpoints, m.keep_checkpoints, in_place, logger.metrics_at, writers=writers
+            )
             plan.add(Slot.GUARD, checkpoints, restored=False)
         plan.add(Slot.UPLOAD, uploads.backup(backup, m.backup_every_epoch_mb, m.backup_interval_s))
         plan.add(Slot.UPLOAD, logger)
         closing.insert(0, uploads.close)  # closed after the backup, which it sends
+    # Closed first: the checkpoints saved in the background are whole before anything sends them.
+    closing += [c.close for c in configured if isinstance(c, ModelCheckpoint)]
     pruning = pruning_callbacks(config.optuna, config.monitor.metric)  # [] outside an Optuna search
     plan.add(Slot.UPLOAD, *pruning)
     return RunCallbacks(plan, epoch_log, backup, pruning, closing)
@@ -111,11 +116,24 @@ def checkpoint_files(callbacks) -> tuple[dict[str, Path], bool]:
     (``save_best_only``) and ``last``; a file name with ``{epoch}`` placeholders is left to
     the upload at the run's end. And whether any of them is rewritten in place (Keras' own
     ``ModelCheckpoint``, not ktrain's): those are copied aside before they are uploaded."""
-    files, in_place = {}, False
+    roles = _checkpoint_roles(callbacks)
+    in_place = any(not isinstance(callback, ModelCheckpoint) for callback in roles.values())
+    return {role: Path(callback.filepath) for role, callback in roles.items()}, in_place
+
+
+def background_writers(callbacks) -> dict[str, ModelCheckpoint]:
+    """Of the checkpoint files' callbacks (``checkpoint_files``), those that save in a writer
+    thread, by role: the uploads follow their saves (``ModelCheckpoint.then``)."""
+    return {
+        role: callback
+        for role, callback in _checkpoint_roles(callbacks).items()
+        if isinstance(callback, ModelCheckpoint) and callback.background
+    }
+
+
+def _checkpoint_roles(callbacks) -> dict[str, keras.callbacks.ModelCheckpoint]:
+    roles = {}
     for callback in callbacks:
         if isinstance(callback, keras.callbacks.ModelCheckpoint) and "{" not in str(callback.filepath):
-            role = "best" if callback.save_best_only else "last"
-            if role not in files:
-                files[role] = Path(callback.filepath)
-                in_place = in_place or not isinstance(callback, ModelCheckpoint)
-    return files, in_place
+            roles.setdefault("best" if callback.save_best_only else "last", callback)
+    return roles

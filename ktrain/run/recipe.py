@@ -18,11 +18,11 @@ from ktrain.contracts import Strategy, TrackedRun
 from ktrain.models import custom_objects
 from ktrain.names import CLUSTER_TAG, FINAL_MODEL, MONITOR_TAG, RESUMED_AT_TAG
 from ktrain.resume.holder import holding
-from ktrain.run import fine_tune, fitting, lr_find, outputs
+from ktrain.run import autotune, feeding, fine_tune, fitting, lr_find, outputs
 from ktrain.run.callback_plan import RunCallbacks, Slot, plan_callbacks
 from ktrain.run.lineage import lineages
 from ktrain.run.provenance import run_tags
-from ktrain.run.steps import LoadedData, build_model, load_data
+from ktrain.run.steps import LoadedData, load_data
 from ktrain.schema import TrainConfig
 from ktrain.sweeps.search.trial import tag_if_pruned
 from ktrain.tracking.run import MlflowRun, UnrecordedRun, ui_hint
@@ -89,7 +89,7 @@ def _recipe(
         _record_config(config, tracked)
         data = load_data(config, strategy)
         _record_data(config, data, tracked)
-        model = build_model(config, data, strategy)
+        config, model = autotune.build_tuned(config, data, strategy, tracked, restore)
         _record_model(model, data, tracked, run_dir)
         callbacks = plan_callbacks(config, run_dir, tracked.run_id, restore)
         rows = _fit(config, model, data, callbacks, tracked, strategy)
@@ -136,12 +136,16 @@ def _fit(
 ) -> list[dict]:
     """``model.fit`` with the run's callbacks, continuing a restored backup (in two phases with
     ``fine_tune``); return the rows of every epoch."""
-    splits, backup = data.splits, callbacks.backup
+    multi_worker = config.hardware.strategy == "multi_worker"
+    splits = feeding.fit_splits(data.splits, config.fit.shuffle, config.seed, multi_worker)
+    backup = callbacks.backup
     arguments = fitting.fit_arguments(config.fit, data.module.spec, backup, splits, data.steps)
     if backup.state:
         log.info("resume: continuing at epoch %d of %d", arguments["initial_epoch"] + 1, arguments["epochs"])
         tracked.set_tags({RESUMED_AT_TAG: str(arguments["initial_epoch"])})
     startup_done()
+    if config.mlflow.log_model:
+        tracked.prepare_model_logging()  # while the epochs train
 
     def fit(**overrides):
         return model.fit(

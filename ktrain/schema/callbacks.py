@@ -44,6 +44,12 @@ class ModelCheckpointNode(KerasTarget):
         return self
 
 
+class KtrainModelCheckpointNode(ModelCheckpointNode):
+    """``ktrain.callbacks.ModelCheckpoint``: Keras' keys, and whether it saves in a writer thread."""
+
+    background: bool = False
+
+
 class ReduceLROnPlateauNode(KerasTarget):
     monitor: str = "val_loss"
     mode: Literal["auto", "min", "max"] = "auto"
@@ -74,7 +80,7 @@ class TensorBoardNode(KerasTarget):
 CALLBACKS = {
     "keras.callbacks.EarlyStopping": EarlyStoppingNode,
     "keras.callbacks.ModelCheckpoint": ModelCheckpointNode,
-    "ktrain.callbacks.ModelCheckpoint": ModelCheckpointNode,
+    "ktrain.callbacks.ModelCheckpoint": KtrainModelCheckpointNode,
     "keras.callbacks.ReduceLROnPlateau": ReduceLROnPlateauNode,
     "keras.callbacks.CSVLogger": CSVLoggerNode,
     "keras.callbacks.TensorBoard": TensorBoardNode,

@@ -8,7 +8,10 @@ before the run's MLflow run starts, and the run logs the config they leave:
 - ``threads``: a sweep job's share of the machine's cores, where jobs train at once
   (``ktrain.cli.train``);
 - ``learning_rate``: the LR range test's suggestion, for ``optimizer.learning_rate=auto``
-  (``ktrain.run.lr_find``), and ``for_range_test``: the config the test itself trains.
+  (``ktrain.run.lr_find``), and ``for_range_test``: the config the test itself trains;
+- ``execution``: the execution settings left ``auto`` (``compile.steps_per_execution``,
+  ``hardware.mixed_precision``, ``hardware.jit_compile``), as the probe chose them
+  (``ktrain.run.autotune``), and ``untuned``: Keras' defaults for them, where nothing chooses.
 """
 
 import logging
@@ -54,10 +57,46 @@ def learning_rate(config: TrainConfig, rate: float) -> TrainConfig:
 
 
 def for_range_test(config: TrainConfig) -> TrainConfig:
-    """The config the LR range test trains: its first rate, and no schedule (it sets the rate
-    itself, step by step)."""
-    tested = replaced(config, {"optimizer.learning_rate": config.lr_range_test.min_lr})
+    """The config the LR range test trains: its first rate, one step per execution (it sets
+    the rate itself, step by step), Keras' defaults for the other execution settings, and no
+    schedule."""
+    tested = replaced(
+        untuned(config), {"optimizer.learning_rate": config.lr_range_test.min_lr, "compile.steps_per_execution": 1}
+    )
     return tested.model_copy(update={"schedule": Constant(_target_="ktrain.schedules.constant")})
+
+
+def open_settings(config: TrainConfig) -> tuple[str, ...]:
+    """The execution settings ``config`` leaves to be chosen (``auto``), by key. XLA is
+    ``compile.jit_compile``, which ``train.yaml`` takes from ``hardware.jit_compile``."""
+    values = {
+        "compile.steps_per_execution": config.compile.steps_per_execution,
+        "hardware.mixed_precision": config.hardware.mixed_precision,
+        "compile.jit_compile": config.compile.jit_compile,
+    }
+    return tuple(key for key, value in values.items() if value == "auto")
+
+
+def execution(
+    config: TrainConfig, steps_per_execution: int, mixed_precision: str | None, jit_compile: bool | str
+) -> TrainConfig:
+    """``config`` training with these execution settings, where it left them ``auto``; a value
+    it set itself is kept."""
+    chosen = {
+        "compile.steps_per_execution": steps_per_execution,
+        "hardware.mixed_precision": mixed_precision,
+        "compile.jit_compile": jit_compile,
+    }
+    changes = {key: chosen[key] for key in open_settings(config)}
+    if "compile.jit_compile" in changes and config.hardware.jit_compile == "auto":
+        changes["hardware.jit_compile"] = jit_compile
+    return replaced(config, changes)
+
+
+def untuned(config: TrainConfig) -> TrainConfig:
+    """``config`` with Keras' defaults where it left an execution setting ``auto``: one step
+    per execution, float32, and XLA as Keras' own ``auto`` decides."""
+    return execution(config, 1, None, "auto")
 
 
 def replaced(config: TrainConfig, changes: Mapping[str, Any]) -> TrainConfig:

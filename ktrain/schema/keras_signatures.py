@@ -24,7 +24,9 @@ METHODS = ("fit", "compile", "evaluate")
 REGENERATE = "python scripts/keras_signatures.py"
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 # ktrain's subclasses of Keras classes that take exactly their base class' arguments.
-SAME_AS_KERAS = {"ktrain.callbacks.ModelCheckpoint": "keras.callbacks.ModelCheckpoint"}
+SAME_AS_KERAS: dict[str, str] = {}
+# ktrain's subclasses of Keras classes that take their base class' arguments and a few of their own.
+KERAS_AND_OWN = {"ktrain.callbacks.ModelCheckpoint": ("keras.callbacks.ModelCheckpoint", ("background",))}
 
 
 class Signature(NamedTuple):
@@ -43,7 +45,11 @@ def load() -> dict[str, Signature]:
 
 def signature(target: str) -> Signature | None:
     """The signature of ``target``; None where Keras has no such class or method."""
-    return load().get(SAME_AS_KERAS.get(target, target))
+    base, own = KERAS_AND_OWN.get(target, (SAME_AS_KERAS.get(target, target), ()))
+    found = load().get(base)
+    if found is None or not own:
+        return found
+    return Signature(tuple(sorted({*found.keywords, *own})), found.any_keyword)
 
 
 def generate() -> dict[str, Any]:

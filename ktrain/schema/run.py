@@ -130,7 +130,8 @@ class Compile(KerasKeywords):
     loss: Loss | dict[str, Loss] = "auto"
     metrics: Literal["auto"] | Metrics | dict[str, Metrics] = "auto"
     jit_compile: Literal["auto", True, False] = "auto"
-    steps_per_execution: PositiveInt = 1
+    # auto: chosen by measurement when the run starts (hardware.autotune; ktrain.run.autotune)
+    steps_per_execution: PositiveInt | Literal["auto"] = 1
     run_eagerly: bool = False
 
 
@@ -141,8 +142,12 @@ class Hardware(Section):
     visible_devices: list[NonNegativeInt] | None = None
     memory_growth: bool = False
     memory_limit_mb: PositiveInt | None = None
-    mixed_precision: Literal["mixed_float16", "mixed_bfloat16"] | None = None
+    mixed_precision: Literal["mixed_float16", "mixed_bfloat16", "auto"] | None = None
     jit_compile: Literal["auto", True, False] = "auto"
+    # Whether the run's auto execution settings are chosen by timing its first steps
+    # (ktrain.run.autotune); false: Keras' defaults. (The default lets an earlier run's
+    # config, which set every value, be resumed.)
+    autotune: bool = True
     intra_op_threads: NonNegativeInt | None = None
     inter_op_threads: NonNegativeInt | None = None
     deterministic: bool = False

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
-from joblib import cpu_count, effective_n_jobs
 from omegaconf import DictConfig, OmegaConf
 
 from ktrain import overrides as command_line
@@ -89,6 +88,8 @@ class SweepJob:
 
     def threads(self) -> int:
         """This job's fair share of the machine's cores, with ``parallel_jobs`` at once."""
+        from joblib import cpu_count  # here: every run loads this module (the sweep callback), 0.1 s of import
+
         return max(1, cpu_count() // self.parallel_jobs)
 
     def record_failure(self, error: Exception, cfg: DictConfig, run_dir: Path) -> None:
@@ -134,4 +135,6 @@ def _parallel_jobs(launcher: DictConfig) -> int:
     n_jobs = launcher.get("n_jobs")
     if not isinstance(n_jobs, int) or n_jobs == 1:
         return 1
+    from joblib import effective_n_jobs  # here: see SweepJob.threads
+
     return max(1, effective_n_jobs(n_jobs))

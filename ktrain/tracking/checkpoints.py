@@ -1,5 +1,6 @@
 """A Keras callback that sends a run's checkpoints to MLflow as soon as Keras writes them."""
 
+import functools
 import logging
 from pathlib import Path
 
@@ -18,9 +19,13 @@ POLICIES = {"best": ("best",), "last": ("last",), "best_and_last": ("best", "las
 
 class CheckpointUploads(keras.callbacks.Callback):
     """Uploads the checkpoint files that ``ModelCheckpoint`` callbacks write, in the
-    background: a file is noticed when the epoch that wrote it has ended, staged in a thread
-    while the next epoch trains (hard-linked, or copied aside if it is rewritten in place),
-    then uploaded by ``uploads`` (one at a time, a newer file replacing a queued older one).
+    background: a file is noticed when the epoch that wrote it has ended, staged while the
+    next epoch trains (hard-linked, or copied aside if it is rewritten in place), then
+    uploaded by ``uploads`` (one at a time, a newer file replacing a queued older one).
+
+    A checkpoint written in a writer thread of its own (``ktrain.callbacks.ModelCheckpoint``
+    with ``background=True``, given in ``writers``) is noticed in that thread, once its save is
+    whole (its ``then``), and staged there; the others are noticed in the training loop.
 
     Place it before the ``ModelCheckpoint`` callbacks: at the end of an epoch it first waits
     for the staging of the previous file (long done unless a copy outlasts an epoch), so that
@@ -36,6 +41,8 @@ class CheckpointUploads(keras.callbacks.Callback):
             copied aside; False where each save is a new file (``ktrain.callbacks.ModelCheckpoint``).
         models: told of each file once it is sent, to make it a LoggedModel
             (``ktrain.tracking.logged_models.CheckpointModels``); None: files only.
+        writers: by role, the callback that writes the file in a thread of its own: anything
+            with ``then(work)``, which runs ``work`` once the saves it queued are whole.
 
     Example:
 
@@ -51,14 +58,18 @@ class CheckpointUploads(keras.callbacks.Callback):
         keep: int = 3,
         copy: bool = True,
         models: CheckpointModels | None = None,
+        writers: dict | None = None,
     ):
         super().__init__()
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
         self.copy = copy
         self.models = models
         self.uploads = uploads
         self.files = {role: Path(path) for role, path in files.items() if role in POLICIES[policy]}
         self.policy = policy
         self.keep = keep
+        self.writers = {role: writer for role, writer in (writers or {}).items() if role in self.files}
         self._seen: dict[str, tuple[int, int] | None] = {}
         self._epoch = -1
         self._kept: list[str] = []
@@ -67,46 +78,60 @@ class CheckpointUploads(keras.callbacks.Callback):
         self._seen = {role: _stamp(path) for role, path in self.files.items()}  # a resumed run's are sent
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.look()
+        self._look_after_saves()
 
     def on_epoch_end(self, epoch, logs=None):
         self.uploads.wait_for_staging()  # before the ModelCheckpoint callbacks write again
         self._epoch = epoch
 
     def on_train_end(self, logs=None):
-        self.look()
+        self._look_after_saves()
 
     def close(self) -> None:
-        """Hand over what the last epoch wrote (a fit stopped by a signal skips on_train_end)."""
+        """Hand over what the last epoch wrote (a fit stopped by a signal skips on_train_end);
+        call it once the writers have closed."""
         self.look()
 
-    def look(self) -> None:
-        """Hand every checkpoint file written since the last look to the uploader: those of
-        one epoch together (queued under their roles, ``best+last``: a newer group of the same
-        roles replaces a queued one and goes last, so the newest of each file is sent last)."""
+    def look(self, roles=None, epoch: int | None = None) -> None:
+        """Hand every checkpoint file of ``roles`` (all) written since the last look to the
+        uploader: those of one epoch together (queued under their roles, ``best+last``: a
+        newer group of the same roles replaces a queued one and goes last, so the newest of
+        each file is sent last). In a writer's thread, staged there."""
+        epoch = self._epoch if epoch is None else epoch
         written = []
-        for role, path in self.files.items():
-            stamp = _stamp(path)
+        for role in roles or self.files:
+            path, stamp = self.files[role], _stamp(self.files[role])
             if stamp is None or stamp == self._seen.get(role):
                 continue
             self._seen[role] = stamp
             written.append((role, path))
+        background = roles is None or not any(role in self.writers for role in roles)
         if self.policy == "every":
             for _, path in written:
-                self._send_epoch(path)
+                self._send_epoch(path, epoch, background)
         elif written:
             key = "+".join(role for role, _ in written)
             sent = [(role, f"{CHECKPOINT_DIR}/{path.name}") for role, path in written]
             files = [(path, CHECKPOINT_DIR) for _, path in written]
-            self.uploads.send(key, files, copy=self.copy, together=True, after=self._tell_models(sent))
+            after = self._tell_models(sent, epoch)
+            self.uploads.send(key, files, copy=self.copy, together=True, after=after, background=background)
 
-    def _send_epoch(self, path: Path) -> None:
-        name = f"epoch-{self._epoch + 1:05d}{''.join(path.suffixes)}"
+    def _look_after_saves(self) -> None:
+        """Look at the files written in the loop now, and at each writer's file once its
+        queued saves are whole (in its thread)."""
+        in_loop = [role for role in self.files if role not in self.writers]
+        if in_loop:
+            self.look(in_loop)
+        for role, writer in self.writers.items():
+            writer.then(functools.partial(self.look, [role], self._epoch))
+
+    def _send_epoch(self, path: Path, epoch: int, background: bool) -> None:
+        name = f"epoch-{epoch + 1:05d}{''.join(path.suffixes)}"
         self._kept.append(f"{EPOCH_CHECKPOINTS}/{name}")
         dropped = self._kept[: -self.keep]
         self._kept = self._kept[-self.keep :]
 
-        tell_models = self._tell_models([("epoch", f"{EPOCH_CHECKPOINTS}/{name}")], dropped)
+        tell_models = self._tell_models([("epoch", f"{EPOCH_CHECKPOINTS}/{name}")], epoch, dropped)
 
         def drop_older() -> None:
             for artifact in dropped:
@@ -114,14 +139,16 @@ class CheckpointUploads(keras.callbacks.Callback):
             if tell_models is not None:
                 tell_models()
 
-        self.uploads.send(name, [(path, EPOCH_CHECKPOINTS)], copy=self.copy, after=drop_older, name=name)
+        self.uploads.send(
+            name, [(path, EPOCH_CHECKPOINTS)], copy=self.copy, after=drop_older, name=name, background=background
+        )
 
-    def _tell_models(self, sent: list[tuple[str, str]], dropped: list[str] = ()):
-        """What tells ``models`` that the files ``sent`` ((role, artifact)) of the epoch that
-        ended last are in MLflow, and ``dropped`` no longer: an upload's ``after``."""
+    def _tell_models(self, sent: list[tuple[str, str]], epoch: int, dropped: list[str] = ()):
+        """What tells ``models`` that the files ``sent`` ((role, artifact)) of ``epoch`` are in
+        MLflow, and ``dropped`` no longer: an upload's ``after``."""
         if self.models is None:
             return None
-        models, epoch = self.models, self._epoch
+        models = self.models
 
         def tell() -> None:
             for artifact in dropped:

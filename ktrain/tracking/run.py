@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,10 @@ class MlflowRun:
         mlflow.log_params(new)
         self._params.update(new)
 
+    def logged_params(self) -> dict[str, str]:
+        """The params the run holds: those logged so far, and a reopened run's earlier ones."""
+        return dict(self._params)
+
     def set_tags(self, tags: dict[str, str]) -> None:
         mlflow.set_tags(tags)
 
@@ -156,6 +161,12 @@ class MlflowRun:
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         mlflow.log_artifact(str(path), artifact_path)
+
+    def prepare_model_logging(self) -> None:
+        """Start importing, in a daemon thread, what ``log_keras_model`` needs (MLflow's pyfunc
+        and signature modules, otherwise imported at the run's end). Called when training
+        begins, it runs while the backend trains, on the core training leaves."""
+        threading.Thread(target=_load_model_logging, name="ktrain-model-logging", daemon=True).start()
 
     def log_dataset(self, name: str, context: str, source: str, digest: str, schema: dict, profile: dict) -> None:
         """Record a split of the run's data (``mlflow.log_input``): ``context`` is training,
@@ -224,6 +235,9 @@ class UnrecordedRun:
     def log_params(self, params: dict[str, Any]) -> None:
         pass
 
+    def logged_params(self) -> dict[str, str]:
+        return {}
+
     def set_tags(self, tags: dict[str, str]) -> None:
         pass
 
@@ -231,6 +245,9 @@ class UnrecordedRun:
         pass
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def prepare_model_logging(self) -> None:
         pass
 
     def log_dataset(self, name: str, context: str, source: str, digest: str, schema: dict, profile: dict) -> None:
@@ -247,6 +264,14 @@ class UnrecordedRun:
 
     def register_model(self, name: str, model_id: str, alias: str, monitor: str, best: float) -> None:
         pass
+
+
+def _load_model_logging() -> None:
+    try:
+        import mlflow.pyfunc  # noqa: F401 (what log_keras_model imports)
+        from mlflow.models import infer_signature  # noqa: F401
+    except Exception:  # log_keras_model imports them itself
+        log.debug("could not prepare the model's logging", exc_info=True)
 
 
 def record_side_run(

@@ -42,13 +42,21 @@ class RunUploads:
         self._callbacks: list = []
 
     def checkpoints(
-        self, files: dict[str, Path], policy: str, keep: int, copy: bool, metrics_of=None
+        self,
+        files: dict[str, Path],
+        policy: str,
+        keep: int,
+        copy: bool,
+        metrics_of=None,
+        writers: dict | None = None,
     ) -> CheckpointUploads:
         """The callback that sends the checkpoint ``files`` (by role) as the ``policy`` of
         ``mlflow.checkpoints`` says, each sent file made a LoggedModel with the metrics of its
-        epoch (``metrics_of``, as ``CheckpointModels`` takes it); place it before the checkpoint callbacks."""
+        epoch (``metrics_of``, as ``CheckpointModels`` takes it); place it before the checkpoint
+        callbacks. ``writers``: by role, the callbacks that save in a thread of their own (the
+        file is sent from there)."""
         self.models = CheckpointModels(self.uploads.client, self.uploads.run_id, metrics_of or (lambda epoch: None))
-        callback = CheckpointUploads(self.uploads, files, policy, keep, copy=copy, models=self.models)
+        callback = CheckpointUploads(self.uploads, files, policy, keep, copy=copy, models=self.models, writers=writers)
         self._callbacks.append(callback)
         return callback
 

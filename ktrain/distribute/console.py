@@ -1,0 +1,83 @@
+"""What the backend's native code prints while it starts, kept off the console.
+
+TensorFlow's C++ libraries log before ``TF_CPP_MIN_LOG_LEVEL`` applies: importing them prints
+absl's "All log messages before absl::InitializeLog()" warning and the oneDNN and CUDA-driver
+banners (twice: two libraries each log them), and finding the devices of a CPU-only run prints
+"failed call to cuInit" from ``cuda_platform.cc``. While the backend is imported and its
+devices are set up, the process's standard error (file descriptor 2, which native code writes
+to) goes to a temporary file; afterwards each line that is such a banner goes to the run's log
+(``train.log``, DEBUG), and every other line to the console, as it came.
+
+``TF_CPP_MIN_LOG_LEVEL=0`` (or 1) in the environment asks for TensorFlow's own logging: then
+nothing is held back.
+"""
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+# Start-up lines of TensorFlow's native libraries (and of XLA and CUDA's) that say nothing
+# about the run: what a CPU-only run, or a GPU run that finds its GPU, always prints.
+BANNERS = (
+    "All log messages before absl::InitializeLog() is called are written to STDERR",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers on your machine",
+    "failed call to cuInit",
+    "cuda_platform.cc",
+    "cudart_stub.cc",
+    "Unable to register cuDNN factory",
+    "Unable to register cuFFT factory",
+    "Unable to register cuBLAS factory",
+    "computation_placer.cc",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions",
+    "TF-TRT Warning",
+)
+
+
+def wants_native_logging() -> bool:
+    """Whether the environment asks for TensorFlow's own start-up logging
+    (``TF_CPP_MIN_LOG_LEVEL`` 0 or 1)."""
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() in ("0", "1")
+
+
+@contextlib.contextmanager
+def quiet_native_startup() -> Iterator[None]:
+    """Hold back the native start-up banners printed inside the block (see the module's
+    docstring); the other lines reach the console when it ends, however it ends."""
+    if wants_native_logging():
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error to redirect
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            _replay(held.read().decode(errors="replace"))
+
+
+def _replay(text: str) -> None:
+    shown = []
+    for line in text.splitlines():
+        if any(banner in line for banner in BANNERS):
+            log.debug("backend start-up: %s", line)
+        else:
+            shown.append(line)
+    if shown:
+        sys.stderr.write("\n".join(shown) + "\n")
+        sys.stderr.flush()
