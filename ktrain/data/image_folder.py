@@ -152,6 +152,7 @@ class ImageFolderData:
             self.spec = DataSpec(
                 input_shape=(*self.image_size, CHANNELS[color_mode]), targets=(target,), split_sizes=sizes
             )
+            self.cache = self._cache_kind(cache)
             return
         found = scan(path)
         folders, self._stamps = _readable_folders(path, found, on_bad_file)

@@ -59,9 +59,9 @@ def prepare_environment(hardware: Hardware, sweep: bool = False, steps_per_execu
     cache; refuse what the backend cannot do before importing it (``steps_per_execution``:
     ``compile.steps_per_execution``)."""
     backend = keras_backend()
+    _refuse_steps_per_execution(steps_per_execution, backend)  # a config error first, torch installed or not
     refuse_missing_backend(backend)
     _refuse_unsupported(hardware, backend)
-    _refuse_steps_per_execution(steps_per_execution, backend)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if hardware.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
