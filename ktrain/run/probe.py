@@ -56,7 +56,7 @@ def probe_batches(config: TrainConfig, data: LoadedData) -> list[Split]:
     split, size = data.splits["train"], data.module.batch_size
     count = min(2 * PROBE_STEPS + 1, data.steps.per_epoch)
     if split.y is not None:
-        order = np.random.default_rng(config.seed).permutation(len(split.y))[: count * size]
+        order = np.random.default_rng(config.seed).permutation(split.rows)[: count * size]
         x = keras.tree.map_structure(lambda a: np.asarray(a)[order], split.x)
         y = keras.tree.map_structure(lambda a: np.asarray(a)[order], split.y)
     else:  # a dataset of (x, y) batches: its first ones, decoded once
@@ -132,7 +132,7 @@ def _timed_fit(model: keras.Model, chunk: Split, class_weight, seed: int) -> tup
     history = model.fit(
         **fed.fit_args(), epochs=1, verbose=0, shuffle=False, class_weight=class_weight, callbacks=[timer]
     )
-    batches = math.ceil(len(keras.tree.flatten(chunk.y)[0]) / chunk.batch_size)
+    batches = math.ceil(chunk.rows / chunk.batch_size)
     return timer.seconds, batches, float(history.history["loss"][-1])
 
 
