@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
 from ktrain.errors import UserError
+from ktrain.predict.texts import Texts, csv_column, takes_text, text_files
 
 log = logging.getLogger(__name__)
 
@@ -17,21 +18,34 @@ log = logging.getLogger(__name__)
 ARRAY_FILES = (".npy", ".npz")
 
 
-def find_inputs(given: str) -> Path | list[str]:
-    """A .npy or .npz file as its path, or the image files to predict (a folder is searched
-    recursively)."""
+def find_inputs(given: str, column: str | None = None) -> Path | list[str] | Texts:
+    """A .npy or .npz file as its path, the image files to predict (a folder is searched
+    recursively), or texts: ``.txt`` files, or a CSV file's ``column``."""
     path = Path(given).expanduser()
+    if column is not None:
+        return csv_column(given, column)
     if path.is_dir():
         images = list_images(str(path))
-        if not images:
-            raise UserError(f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) at any depth.")
-        return images
+        if images:
+            return images
+        texts = text_files(given, path)
+        if texts is None:
+            raise UserError(
+                f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) and no .txt files at any depth."
+            )
+        return texts
     if path.suffix.lower() in ARRAY_FILES:
         return path
+    if path.suffix.lower() == ".csv":
+        raise UserError(f"input={given!r} is a CSV file: give column=<the column of texts to predict>.")
+    texts = text_files(str(path))
+    if texts is not None:
+        return texts
     if not is_image_file(path.name):
         raise UserError(
             f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images, a .npy "
-            "file, or a .npz file of one array per named input."
+            "file, a .npz file of one array per named input, a .txt file or a folder of them, or a .csv file "
+            "with column=."
         )
     return [str(path)]
 
@@ -41,6 +55,8 @@ def predict_images(model, config: Path | None, paths: list[str], batch_size: int
 
     from ktrain.data.image_folder import AUTOTUNE, load_image, unreadable_files
 
+    if takes_text(model):
+        raise UserError("The run's model takes text: give a .txt file, a folder of them, or a .csv file with column=.")
     image_size, color_mode = _image_settings(model, config)
     bad = set(unreadable_files(paths))
     if bad:

@@ -3,7 +3,7 @@ and metrics of each target's task (``compile.loss=auto``, ``compile.metrics=auto
 a user's own losses and metrics among them."""
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -20,11 +20,16 @@ from ktrain.tasks import Target
 COMPILE_ONLY_METRICS = {"acc", "ce", "crossentropy"}
 
 
-def compiled_model(config: TrainConfig, spec: DataSpec, steps_per_epoch: int) -> keras.Model:
+def compiled_model(
+    config: TrainConfig, spec: DataSpec, steps_per_epoch: int, train_inputs: Callable[[], Any] = lambda: None
+) -> keras.Model:
     """The model for ``spec``, compiled with the schedule and optimizer of ``config``; call it
-    inside the strategy's scope."""
+    inside the strategy's scope. ``train_inputs`` gives the training split's inputs, for a builder
+    that names them (a layer adapted on them: ``TextVectorization``)."""
     node = model_node(config)
     offered = _offered(spec)
+    if _names(node["_target_"], "train_inputs"):
+        offered["train_inputs"] = train_inputs()
     _refuse_unoffered(node["_target_"], offered, spec.targets)
     model = build(node, "model", **offered)
     if not isinstance(model, keras.Model):
@@ -82,21 +87,34 @@ def compile_settings(config: TrainConfig, targets: Sequence[Target]) -> dict[str
 
 
 def _offered(spec: DataSpec) -> dict[str, Any]:
-    """What the run offers a model builder: the data's inputs and targets; ``num_classes`` for
-    one target that has classes."""
-    offered = {"input_shape": spec.input_shape, "inputs": spec.inputs, "targets": spec.targets}
+    """What the run offers a model builder: the data's inputs (their shapes and dtypes) and
+    targets; ``num_classes`` for one target that has classes."""
+    offered = {
+        "input_shape": spec.input_shape,
+        "inputs": spec.inputs,
+        "input_dtypes": spec.input_dtypes,
+        "targets": spec.targets,
+    }
     if len(spec.targets) == 1 and spec.targets[0].kind in CLASSES:
         offered["num_classes"] = len(spec.targets[0].classes)
     return offered
 
 
+def _parameters(target: str) -> Mapping[str, inspect.Parameter]:
+    """The parameters of the builder ``target`` names; none where it cannot be read."""
+    try:
+        return inspect.signature(get_object(target)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return {}
+
+
+def _names(target: str, name: str) -> bool:
+    return name in _parameters(target)
+
+
 def _refuse_unoffered(target: str, offered: dict[str, Any], targets: Sequence[Target]) -> None:
     """A builder that needs ``num_classes`` where the data have none to give."""
-    try:
-        parameters = inspect.signature(get_object(target)).parameters
-    except (ImportError, AttributeError, ValueError, TypeError):
-        return
-    needed = parameters.get("num_classes")
+    needed = _parameters(target).get("num_classes")
     if needed is None or "num_classes" in offered or needed.default is not inspect.Parameter.empty:
         return
     kinds = ", ".join(f"{t.name} ({t.kind})" for t in targets)

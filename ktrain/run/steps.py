@@ -52,4 +52,6 @@ def load_data(config: TrainConfig, strategy: Strategy) -> LoadedData:
 def build_model(config: TrainConfig, data: LoadedData, strategy: Strategy) -> keras.Model:
     """The model for the data, compiled with the schedule and optimizer, in the strategy's scope."""
     with strategy.scope():
-        return compiled_model(config, data.module.spec, data.steps.per_epoch)
+        # The whole training split, not this process's share: every process adapts the same layers.
+        train_inputs = lambda: data.module.split("train").inputs()  # noqa: E731
+        return compiled_model(config, data.module.spec, data.steps.per_epoch, train_inputs)
