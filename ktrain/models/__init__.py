@@ -42,3 +42,8 @@ BACKBONES = {
     "EfficientNetV2S": Architecture("builtin", 32),
     "ConvNeXtTiny": Architecture("builtin", 32),
 }
+
+
+def shape_fits(expected: tuple, given: tuple) -> bool:
+    """Whether a sample shaped ``given`` fits a model input shaped ``expected`` (None: any size)."""
+    return len(expected) == len(given) and all(e in (None, g) for e, g in zip(expected, given))

@@ -41,8 +41,13 @@ def keras_hub(
     classifier for images, a text classifier for text; its head has the units and activation of
     the target's task (a softmax over the classes, a sigmoid, linear values). ``dropout``: the
     head's (None: the task's own default); ``trainable=False`` freezes the backbone."""
-    import keras_hub as hub  # its tasks register themselves; the extra ktrain-hydra[keras_hub]
-
+    try:
+        import keras_hub as hub  # its tasks register themselves as it is imported
+    except ImportError as error:
+        raise UserError(
+            f"model=keras_hub needs KerasHub, which is not installed here ({error}): "
+            "pip install 'ktrain-hydra[keras_hub]'."
+        ) from error
     kind = _data_kind(input_shape, input_dtypes or {})
     target = _one_target(targets_of(num_classes, targets))
     located = locate(preset)
@@ -57,14 +62,15 @@ def keras_hub(
         model = family.from_preset(located.load_from, **settings)
     except FileNotFoundError as error:
         raise UserError(
-            f"model.preset={preset!r} cannot make a {FAMILIES[kind]}: {error} A classifier needs the preset's "
+            f"model.preset={preset!r} cannot make {_a(FAMILIES[kind])}: {error} A classifier needs the preset's "
             "preprocessor (an image converter, a tokenizer): a preset saved from a backbone alone has none. Save the "
-            f"task or its preprocessor with save_to_preset, or give a {kind} classifier's preset ({EXAMPLES[kind]})."
+            f"task or its preprocessor with save_to_preset, or give {_a(kind)} classifier's preset "
+            f"({EXAMPLES[kind]})."
         ) from error
     except ValueError as error:
         raise UserError(
-            f"model.preset={preset!r} cannot make a {FAMILIES[kind]} for the {kind} data: {error} Give a {kind} "
-            f"classifier's preset ({EXAMPLES[kind]})."
+            f"model.preset={preset!r} cannot make {_a(FAMILIES[kind])} for the {kind} data: {error} Give "
+            f"{_a(kind)} classifier's preset ({EXAMPLES[kind]})."
         ) from error
     model.backbone.trainable = trainable
     log.info("model: %s from %s, %d units (%s)", type(model).__name__, located.load_from, task.units(), task.activation)
@@ -107,14 +113,14 @@ def _refuse_other_kinds(located: Located, kind: str, hub) -> None:
     if kind in found:
         return
     what = (
-        f"a {found[0]} model ({backbone.__name__}, which KerasHub makes a {FAMILIES[found[0]]} of)"
+        f"{_a(found[0])} model ({backbone.__name__}, which KerasHub makes {_a(FAMILIES[found[0]])} of)"
         if found
-        else (f"a {backbone.__name__}, which KerasHub has no image or text classifier for")
+        else f"a {backbone.__name__}, which KerasHub has no image or text classifier for (a backbone only)"
     )
     raise UserError(
-        f"model.preset={located.handle!r} holds {what}, and the data are {kind}s: model=keras_hub fine-tunes a "
-        f"{FAMILIES[kind]} on {kind} data. Give a {kind} classifier's preset ({EXAMPLES[kind]}), or a folder that "
-        "save_to_preset wrote from one."
+        f"model.preset={located.handle!r} holds {what}, and the data are {kind}s: model=keras_hub fine-tunes "
+        f"{_a(FAMILIES[kind])} on {kind} data. Give {_a(kind)} classifier's preset ({EXAMPLES[kind]}), or a "
+        "folder that save_to_preset wrote from one."
     )
 
 
@@ -124,3 +130,8 @@ def _has_task(backbone: type, family: type) -> bool:
         isinstance(found, type) and issubclass(found, family) and getattr(found, "backbone_cls", None) is backbone
         for found in keras.saving.get_custom_objects().values()
     )
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its article: an ImageClassifier, a text."""
+    return f"{'an' if noun[0] in 'AEIOUaeiou' else 'a'} {noun}"

@@ -123,8 +123,9 @@ def _kaggle(given: str, handle: str) -> Located:
     if reason is None:
         return Located(given, None)
     where = os.path.join(base, parts[4] if len(parts) == 5 else "<version>")
+    named = f"model.preset={given!r}" + (f" ({handle})" if handle != given else "")
     raise UserError(
-        f"model.preset={given!r} ({handle}) is not in kagglehub's cache and cannot be downloaded from "
+        f"{named} is not in kagglehub's cache and cannot be downloaded from "
         f"{KAGGLE_SITE} ({reason}). Download it where the network is reachable "
         f"(kagglehub.model_download({'/'.join(parts)!r})) and put the folder it gives at {where} "
         "(KAGGLEHUB_CACHE, ~/.cache/kagglehub unless set), or give model.preset=<that folder>."

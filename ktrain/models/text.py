@@ -48,3 +48,12 @@ def text_cnn(
     x = layers.Conv1D(filters, kernel_size, padding="same", activation="relu", name="words")(x)
     x = layers.GlobalMaxPooling1D(name="pool")(x)
     return keras.Model(inputs, task_heads(x, targets, dropout), name="text_cnn")
+
+
+def takes_text(model: keras.Model) -> bool:
+    """Whether ``model`` takes raw strings: a string input, or a KerasHub task whose preprocessor
+    has a tokenizer."""
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is not None:
+        return getattr(preprocessor, "tokenizer", None) is not None
+    return any("string" in str(tensor.dtype) for tensor in model.inputs)

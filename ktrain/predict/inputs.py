@@ -10,7 +10,8 @@ from omegaconf import OmegaConf
 
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
 from ktrain.errors import UserError
-from ktrain.predict.texts import Texts, csv_column, takes_text, text_files
+from ktrain.models import shape_fits
+from ktrain.predict.texts import Texts, csv_column, text_files
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def predict_images(model, config: Path | None, paths: list[str], batch_size: int
     import tensorflow as tf  # the training pipeline's decoder; only for image inputs
 
     from ktrain.data.image_folder import AUTOTUNE, load_image, unreadable_files
+    from ktrain.models.text import takes_text
 
     if takes_text(model):
         raise UserError("The run's model takes text: give a .txt file, a folder of them, or a .csv file with column=.")
@@ -129,11 +131,11 @@ def _named_arrays(model, path: Path) -> dict[str, np.ndarray]:
 
 
 def _checked(x: np.ndarray, expected: tuple, where: str) -> np.ndarray:
-    if x.shape == expected:
+    if shape_fits(expected, x.shape):
         x = x[np.newaxis]
-    elif x.shape[1:] == expected[:-1] and expected[-1:] == (1,):  # (n, height, width) grayscale
+    elif shape_fits(expected[:-1], x.shape[1:]) and expected[-1:] == (1,):  # (n, height, width) grayscale
         x = x[..., np.newaxis]
-    if x.shape[1:] != expected or not np.issubdtype(x.dtype, np.number):
+    if not shape_fits(expected, x.shape[1:]) or not np.issubdtype(x.dtype, np.number):
         raise UserError(
             f"input={where!r} holds an array shaped {x.shape} ({x.dtype}); the run's model takes "
             f"samples shaped {expected}: give numbers shaped (n, {', '.join(map(str, expected))}) "

@@ -54,6 +54,8 @@ def csv_column(given: str, column: str) -> Texts:
 
 def predict_texts(model, texts: Texts, batch_size: int):
     """The model's outputs for the texts, which it must take as raw strings."""
+    from ktrain.models.text import takes_text  # Keras: once the model is loaded
+
     if not takes_text(model):
         raise UserError(
             "The run's model takes images or arrays, not text; give it image files, a folder of them, or a "
@@ -62,12 +64,3 @@ def predict_texts(model, texts: Texts, batch_size: int):
     log.info("predict: %d text(s)", len(texts.texts))
     # An array of str objects: Keras' array adapter takes no fixed-width NumPy strings ('<U').
     return model.predict(np.asarray(texts.texts, dtype=object), batch_size=batch_size, verbose=0)
-
-
-def takes_text(model) -> bool:
-    """Whether ``model`` takes raw strings: a string input, or a KerasHub task whose preprocessor
-    has a tokenizer."""
-    preprocessor = getattr(model, "preprocessor", None)
-    if preprocessor is not None:
-        return getattr(preprocessor, "tokenizer", None) is not None
-    return any("string" in str(tensor.dtype) for tensor in model.inputs)

@@ -12,10 +12,18 @@ from hydra.utils import get_object
 from ktrain import tasks
 from ktrain.data import CLASSES, DataSpec
 from ktrain.errors import UserError
+from ktrain.models.text import takes_text
 from ktrain.run.build import build, model_node
 from ktrain.schema import TrainConfig
 from ktrain.tasks import Target
 
+# ktrain's builders whose models take numbers (pixels, arrays), refused text before they are built.
+NUMBER_MODELS = (
+    "ktrain.models.small.simple_cnn",
+    "ktrain.models.small.mlp",
+    "ktrain.models.backbone.backbone",
+    "ktrain.models.unet.unet",
+)
 # Metric names that Model.compile resolves from the loss, which keras.metrics.get does not know.
 COMPILE_ONLY_METRICS = {"acc", "ce", "crossentropy"}
 
@@ -31,6 +39,7 @@ def compiled_model(
     if _names(node["_target_"], "train_inputs"):
         offered["train_inputs"] = train_inputs()
     _refuse_unoffered(node["_target_"], offered, spec.targets)
+    _refuse_numbers_model(node["_target_"], spec)
     model = build(node, "model", **offered)
     if not isinstance(model, keras.Model):
         raise UserError(
@@ -39,6 +48,7 @@ def compiled_model(
             "input_shape and num_classes (or targets, inputs) from the data if its signature names "
             "them, and its own keys of the model config."
         )
+    _refuse_numbers_model(node["_target_"], spec, model)
     problems = tasks.head_problems(model.output_shape, model.output_names, spec.targets)
     if problems:
         raise UserError(
@@ -98,6 +108,22 @@ def _offered(spec: DataSpec) -> dict[str, Any]:
     if len(spec.targets) == 1 and spec.targets[0].kind in CLASSES:
         offered["num_classes"] = len(spec.targets[0].classes)
     return offered
+
+
+def _refuse_numbers_model(target: str, spec: DataSpec, model: keras.Model | None = None) -> None:
+    """Text data (strings) given to a model that takes numbers: ktrain's own image and array
+    models before they are built, any other once built."""
+    if "string" not in spec.input_dtypes.values():
+        return
+    if model is None and target not in NUMBER_MODELS:
+        return
+    if model is not None and takes_text(model):
+        return
+    raise UserError(
+        f"model._target_={target} takes numbers, and the data are text (one string per sample). Use model=text_cnn, "
+        "or model=keras_hub with a text classifier's preset, or a builder of your own whose model takes strings "
+        "(keras.Input(shape=(), dtype='string'), then a TextVectorization layer)."
+    )
 
 
 def _parameters(target: str) -> Mapping[str, inspect.Parameter]:

@@ -36,9 +36,10 @@ def load_data(config: TrainConfig, strategy: Strategy) -> LoadedData:
     check_data_module(module, config.data.target)
     spec = module.spec
     log.info(
-        "data: %s, inputs %s, targets %s, %s samples (train/val/test)",
+        "data: %s, inputs %s%s, targets %s, %s samples (train/val/test)",
         config.option("data"),
         spec.input_shape if spec.inputs is None else spec.inputs,
+        f" of {', '.join(sorted(set(spec.dtypes.values())))}" if spec.dtypes else "",
         ", ".join(f"{t.name} ({t.kind}{f', {len(t.classes)} classes' if t.classes else ''})" for t in spec.targets),
         "/".join(str(spec.split_sizes.get(split, "?")) for split in SPLITS),
     )
