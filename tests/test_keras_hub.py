@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import Run, refuse, run_train, script_env
+from conftest import Run, python_elsewhere, refuse, run_train
 from images import make_image_folder
 from test_fine_tune import OFFLINE
 from test_tasks import predicted
@@ -90,21 +90,6 @@ print(json.dumps(np.asarray(model.predict(inputs)).tolist()))
 """
 
 
-def _served(tracking_uri: str, run_id: str, inputs: str, kind: str, folder: Path) -> np.ndarray:
-    elsewhere = folder / "elsewhere"
-    elsewhere.mkdir(exist_ok=True)
-    process = subprocess.run(
-        [sys.executable, "-c", PYFUNC, tracking_uri, run_id, inputs, kind],
-        cwd=elsewhere,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    return np.array(json.loads(process.stdout.splitlines()[-1]))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["image", "text"])
 def test_a_preset_fine_tunes_records_its_identity_predicts_and_serves_raw_input(
@@ -137,7 +122,7 @@ def test_a_preset_fine_tunes_records_its_identity_predicts_and_serves_raw_input(
     if kind == "image":
         inputs = str(run.run_dir / "sample_inputs.npy")  # raw pixels in [0, 255]
         rows = predicted(tracking_uri, run, inputs, tmp_path)
-        served = _served(tracking_uri, run.run_id, inputs, kind, tmp_path)
+        served = np.array(python_elsewhere(tracking_uri, tmp_path, PYFUNC, run.run_id, inputs, kind))
         classes = json.loads((run.run_dir / "class_names.json").read_text())
         assert [row["label"] for row in rows] == [classes[i] for i in served.argmax(axis=1)]
     else:
@@ -145,7 +130,7 @@ def test_a_preset_fine_tunes_records_its_identity_predicts_and_serves_raw_input(
         table = tmp_path / "texts.csv"
         table.write_text("text\n" + "\n".join(texts) + "\n")
         rows = predicted(tracking_uri, run, table, tmp_path, "column=text")
-        served = _served(tracking_uri, run.run_id, json.dumps(texts), kind, tmp_path)
+        served = np.array(python_elsewhere(tracking_uri, tmp_path, PYFUNC, run.run_id, json.dumps(texts), kind))
     np.testing.assert_allclose(served.max(axis=1), [float(row["score"]) for row in rows], atol=1e-5)
 
 
