@@ -20,7 +20,9 @@ A data module of a user's own fits ``ktrain.contracts.DataModule``; it may tell 
 split comes from (``lineage(name) -> Lineage``), which the run records as an MLflow dataset
 (``ktrain.run.lineage`` makes one from the arrays, or from its config, where it does not). ``arrays``, ``splits``,
 ``folders`` and ``checked_files`` import no TensorFlow (``folders`` is read by the schema);
-``image_folder`` builds tf.data pipelines. This package imports only ``ktrain.tasks`` and
+``image_folder`` and ``text_folder`` build tf.data pipelines. Text arrives as strings, one per
+sample (``DataSpec.dtypes``), which the model takes raw (its ``TextVectorization`` or KerasHub
+preprocessor inside it). This package imports only ``ktrain.tasks`` and
 ``ktrain.errors`` of ktrain.
 """
 
