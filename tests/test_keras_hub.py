@@ -64,13 +64,12 @@ def presets(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
-    return {
-        "image": make_image_folder(tmp_path_factory.mktemp("shapes"), 20, seed=0),
-        "text": reviews_folder(tmp_path_factory.mktemp("reviews")),
-    }
+    images = make_image_folder(tmp_path_factory.mktemp("shapes"), 20, seed=0)
+    return {"image": images, "gray": images, "text": reviews_folder(tmp_path_factory.mktemp("reviews"))}
 
 
 DATA = {"image": ["data=image_folder", "data.image_size=[32,32]"], "text": ["data=text_folder"]}
+DATA["gray"] = [*DATA["image"], "data.color_mode=grayscale"]
 # A transformer from scratch needs the larger rate to learn the reviews in a few epochs (measured: 1e-2 by the
 # 5th epoch, 3e-3 not by the 8th); the ResNet learns the shapes at 3e-3.
 TRAINING = {
@@ -184,6 +183,12 @@ REFUSED = {  # case: (data, preset, environment, what the paragraph says)
         "{presets}/image_backbone",
         {},
         ["cannot make an ImageClassifier: `image_converter.json` doesn't exist", "saved from a backbone alone"],
+    ),
+    "grayscale images": (
+        "gray",
+        "{presets}/image",
+        {},
+        ["model=keras_hub takes RGB images (data=image_folder, data.color_mode=rgb) or text", "(32, 32, 1)"],
     ),
     "KerasHub not installed": (
         "text",

@@ -159,7 +159,7 @@ def _empty(root: Path) -> Path:
     return root
 
 
-REFUSED = {  # case: (the folder, the model, what the paragraph says, whether a run had started: FAILED)
+REFUSED = {  # case: (the folder, the model, what the paragraph says, whether a run had started: FAILED[, env])
     "no .txt files": (_no_txt, "model=text_cnn", "no text files (.txt) in the class folders neg, pos", False),
     "files without text": (
         _empty,
@@ -168,14 +168,22 @@ REFUSED = {  # case: (the folder, the model, what the paragraph says, whether a 
         True,
     ),
     "text for a model of numbers": (reviews_folder, "model=mlp", "model._target_=ktrain.models.small.mlp takes", True),
+    "text on the JAX backend": (
+        reviews_folder,
+        "model=text_cnn",
+        "model=text_cnn keeps TextVectorization inside the model, which takes strings on the TensorFlow backend only",
+        True,
+        {"KERAS_BACKEND": "jax"},
+    ),
 }
 
 
 @pytest.mark.parametrize("case", REFUSED)
 def test_a_folder_without_text_or_text_for_a_model_of_numbers_is_refused(case, tracking_uri, client, tmp_path):
-    make, model, expected, failed = REFUSED[case]
+    make, model, expected, failed, *env = REFUSED[case]
     data, run_dir = make(tmp_path / "data"), tmp_path / "run"
-    message, output = refuse(tracking_uri, "data=text_folder", f"data.path={data}", model, f"hydra.run.dir={run_dir}")
+    arguments = ("data=text_folder", f"data.path={data}", model, f"hydra.run.dir={run_dir}")
+    message, output = refuse(tracking_uri, *arguments, **(env[0] if env else {}))
     assert expected in message, message
     if not failed:  # refused by validation, before the MLflow run and TensorFlow
         assert "mlflow: run" not in output and "Invalid config: data.path=" in message
