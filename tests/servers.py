@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -103,7 +103,9 @@ def models_serve_answer(tracking_uri: str, run_id: str, request: dict, folder: P
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"runs:/{run_id}/model"]
     command += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # mlflow execs `uvicorn` by name: this interpreter's scripts first, as when its venv is active.
     env.update(MLFLOW_TRACKING_URI=tracking_uri, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     log_path = folder / "serve.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
@@ -123,5 +125,6 @@ def models_serve_answer(tracking_uri: str, run_id: str, request: dict, folder: P
                 assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
                 time.sleep(1)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        with suppress(ProcessLookupError):  # a group that is gone already: its exit is in the log above
+            os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
