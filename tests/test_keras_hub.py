@@ -2,7 +2,8 @@
 writes into a temporary folder (nothing is downloaded): an image preset and a text preset
 fine-tune, predict through ktrain-predict and serve raw pixels and strings through mlflow.pyfunc
 (slow: a run each); the preset's identity is recorded; a preset neither cached nor reachable, of
-the wrong kind, or without KerasHub installed is refused in one paragraph before training."""
+the wrong kind, or without KerasHub installed is refused in one paragraph before training, and
+what is no preset at all (a folder without config.json, a malformed handle) before it is looked for."""
 
 import json
 import subprocess
@@ -221,3 +222,25 @@ def test_a_preset_that_cannot_be_had_or_does_not_fit_the_data_is_refused_before_
         assert part.format(**caches) in message, message
     assert "Epoch 1/" not in output
     assert client.get_run(Run(2, output, "", run_dir).run_id).info.status == "FAILED"
+
+
+NOT_PRESETS = {  # case: (model.preset, what the paragraph says); none of these asks a hub
+    "a folder without config.json": ("{tmp}", "is a folder without config.json, not a KerasHub preset"),
+    "no such folder": ("{tmp}/missing", ": no such folder"),
+    "a scheme ktrain does not read": ("s3://bucket/bert", "ktrain reads no s3:// handles"),
+    "a name KerasHub does not list": ("bert_tiniest_en", "is not a KerasHub preset name, a handle or a folder"),
+    "a Kaggle handle of too few parts": ("kaggle://keras/bert", "is not a Kaggle model handle"),
+    "a Hugging Face handle of bad characters": ("hf://keras/bert tiny!", "is not a Hugging Face handle"),
+}
+
+
+@pytest.mark.parametrize("case", NOT_PRESETS)
+def test_what_is_no_preset_is_refused_with_the_forms_a_preset_takes(case, tmp_path):
+    # locate() is what the run calls first (the form of its paragraph on the command line is checked above)
+    from ktrain.errors import UserError
+    from ktrain.models.presets import locate
+
+    preset, expected = NOT_PRESETS[case]
+    with pytest.raises(UserError) as refused:
+        locate(preset.format(tmp=tmp_path))
+    assert expected in str(refused.value) and "a local folder that save_to_preset wrote" in str(refused.value)

@@ -193,6 +193,14 @@ def test_a_folder_without_text_or_text_for_a_model_of_numbers_is_refused(case, t
     assert recorded.data.tags["ktrain.error"].endswith(f"Error: {message.removeprefix('Error: ')}")
 
 
+def test_numbers_for_the_text_model_are_refused_before_it_is_built(tracking_uri, client, tmp_path):
+    run_dir = tmp_path / "run"
+    message, output = refuse(tracking_uri, "data=digits", "model=text_cnn", f"hydra.run.dir={run_dir}")
+    assert "model=text_cnn takes text, one string per sample" in message and "float32" in message, message
+    assert "Epoch 1/" not in output
+    assert client.get_run(Run(2, output, "", run_dir).run_id).info.status == "FAILED"
+
+
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_strings_as_ktrain_predict_does(run, tracking_uri, tmp_path):
     texts = ["a great and wonderful film", "boring plot, i hated it"]
