@@ -63,9 +63,12 @@ class ModelBuilder(Protocol):
     target; several named after their targets).
 
     It is given, of what the run knows, what its signature names: ``input_shape`` (one input)
-    or ``inputs`` (name -> shape), ``targets`` (a tuple of ``ktrain.tasks.Target``, whose heads
+    or ``inputs`` (name -> shape), ``input_dtypes`` (name -> dtype; None names the one input:
+    ``"string"`` for text), ``targets`` (a tuple of ``ktrain.tasks.Target``, whose heads
     ``ktrain.tasks.heads`` puts on) and ``num_classes`` (for one target that has classes) from
-    the data's spec; and the keys of its config as keyword arguments.
+    the data's spec; ``train_inputs``, the training split's inputs (arrays, or a
+    ``tf.data.Dataset`` of their batches) for a layer to adapt on (``TextVectorization``); and
+    the keys of its config as keyword arguments.
     """
 
     def __call__(self, **arguments: Any) -> "keras.Model": ...

@@ -74,6 +74,9 @@ TARGETS = "targets.json"  # the data's targets (kind, classes, columns), which p
 CHECKPOINT_TAG = "ktrain.checkpoint"
 CHECKPOINT_ARTIFACT_TAG = "ktrain.checkpoint.artifact"
 MONITOR_TAG = "ktrain.monitor"  # the metric monitor.metric names: on a run's final model and its registered versions
+# A KerasHub preset a run fine-tuned (model=keras_hub): the handle as given, a digest of its files.
+PRESET_TAG = "ktrain.preset"
+PRESET_DIGEST_TAG = "ktrain.preset.digest"
 
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own: a sweep job's parent
 GIT_COMMIT_TAG = "mlflow.source.git.commit"

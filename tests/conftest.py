@@ -1,5 +1,6 @@
 """Shared fixtures: a real SQLite MLflow store per test session, and a way to run the CLI."""
 
+import json
 import os
 import re
 import subprocess
@@ -134,3 +135,20 @@ def run_sweep(tracking_uri: str, sweep_dir: Path, *overrides: str, timeout: int 
         timeout=timeout,
     )
     return Sweep(process.returncode, process.stdout, sweep_dir)
+
+
+def python_elsewhere(tracking_uri: str, folder: Path, code: str, *args: str):
+    """``python -c CODE ARGS`` run from ``folder``/elsewhere, a folder away from the clone (as a
+    user's serving code runs); the last line it prints, read as JSON."""
+    elsewhere = folder / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    process = subprocess.run(
+        [sys.executable, "-c", code, tracking_uri, *args],
+        cwd=elsewhere,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    return json.loads(process.stdout.splitlines()[-1])

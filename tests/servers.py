@@ -1,7 +1,8 @@
 """Real servers for the tests, on 127.0.0.1, each stopped by the id of the process it started:
-``mlflow server`` and PostgreSQL."""
+``mlflow server``, ``mlflow models serve`` and PostgreSQL."""
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,37 @@ def postgres(root: Path):
         os.killpg(process.pid, signal.SIGINT)  # PostgreSQL's fast shutdown
         process.wait(timeout=60)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def models_serve_answer(tracking_uri: str, run_id: str, request: dict, folder: Path, timeout_s: float = 180) -> dict:
+    """``mlflow models serve`` of run ``run_id``'s logged model, on a free port, asked ``request``
+    (the JSON body of /invocations) once it answers; its answer, and the server stopped."""
+    port = free_port()
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"runs:/{run_id}/model"]
+    command += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # mlflow execs `uvicorn` by name: this interpreter's scripts first, as when its venv is active.
+    env.update(MLFLOW_TRACKING_URI=tracking_uri, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    log_path = folder / "serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        body = json.dumps(request).encode()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                asked = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/invocations", body, {"Content-Type": "application/json"}
+                )
+                with urllib.request.urlopen(asked, timeout=30) as response:
+                    return json.loads(response.read().decode())
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
+                time.sleep(1)
+    finally:
+        with suppress(ProcessLookupError):  # a group that is gone already: its exit is in the log above
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)

@@ -1,5 +1,5 @@
-"""``ktrain-predict`` and ``python predict.py``: predictions of a trained run on new images or
-arrays (``ktrain.predict``). Hydra's ``DictConfig`` is validated here, and nothing after reads it."""
+"""``ktrain-predict`` and ``python predict.py``: predictions of a trained run on new images,
+arrays or texts (``ktrain.predict``). Hydra's ``DictConfig`` is validated here, and nothing after reads it."""
 
 import logging
 import tempfile
@@ -28,7 +28,7 @@ def run(cfg: DictConfig) -> None:
     """Predict ``cfg.input`` with the model of ``cfg.run``; write ``cfg.output`` or print the table."""
     with exit_on_user_error():
         config = schema.validate_predict(cfg)
-        source = find_inputs(config.input)
+        source = find_inputs(config.input, config.column)
         with tempfile.TemporaryDirectory() as downloads:
             files = locate_run(config.run, config.checkpoint, config.mlflow.tracking_uri, Path(downloads))
             settings = Settings(Decoding(config.top_k, config.threshold), config.batch_size, _masks_folder(config))

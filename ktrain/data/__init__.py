@@ -20,7 +20,9 @@ A data module of a user's own fits ``ktrain.contracts.DataModule``; it may tell 
 split comes from (``lineage(name) -> Lineage``), which the run records as an MLflow dataset
 (``ktrain.run.lineage`` makes one from the arrays, or from its config, where it does not). ``arrays``, ``splits``,
 ``folders`` and ``checked_files`` import no TensorFlow (``folders`` is read by the schema);
-``image_folder`` builds tf.data pipelines. This package imports only ``ktrain.tasks`` and
+``image_folder`` and ``text_folder`` build tf.data pipelines. Text arrives as strings, one per
+sample (``DataSpec.dtypes``), which the model takes raw (its ``TextVectorization`` or KerasHub
+preprocessor inside it). This package imports only ``ktrain.tasks`` and
 ``ktrain.errors`` of ktrain.
 """
 
@@ -53,6 +55,8 @@ class DataSpec:
             one target that has classes they are read from it.
         facts: what the data module found out, for the run's record (``data.found.<key>``
             params): a guessed target kind, say.
+        dtypes: the inputs that are not float32 numbers, by name (None: the one unnamed input):
+            ``"string"`` for text, which a model takes raw (``input_dtypes`` gives every input's).
 
     Example:
 
@@ -70,6 +74,7 @@ class DataSpec:
     targets: tuple[Target, ...] = ()
     inputs: dict[str, tuple[int, ...]] | None = None
     facts: dict[str, str] = field(default_factory=dict)
+    dtypes: dict[str | None, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if (self.input_shape is None) == (self.inputs is None):
@@ -96,6 +101,12 @@ class DataSpec:
     def input_shapes(self) -> dict[str | None, tuple[int, ...]]:
         """Each input's shape by name (``None``: the one unnamed input)."""
         return dict(self.inputs) if self.inputs is not None else {None: self.input_shape}
+
+    @property
+    def input_dtypes(self) -> dict[str | None, str]:
+        """Each input's dtype by name (``None``: the one unnamed input): float32 unless ``dtypes``
+        says otherwise."""
+        return {name: self.dtypes.get(name, "float32") for name in self.input_shapes}
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,15 @@ class Split:
     def arrays(self) -> bool:
         return self.y is not None
 
+    def inputs(self) -> Any:
+        """The inputs alone, for a layer to adapt on (``TextVectorization``): the arrays ``x``, or a
+        ``tf.data.Dataset`` of its input batches; None for other sources."""
+        if self.arrays:
+            return self.x
+        if hasattr(self.x, "element_spec"):  # tf.data
+            return self.x.map(lambda inputs, *rest: inputs)
+        return None
+
     @property
     def rows(self) -> int:
         """The samples of a split of arrays (``y`` may be a dict of them, by output)."""
@@ -179,7 +199,7 @@ class Split:
             inputs = self.x[0][0]
         else:
             inputs = next(iter(self.x))[0]
-        return map_arrays(lambda values: np.asarray(values)[:count], inputs)
+        return map_arrays(lambda values: _text_as_str(np.asarray(values)[:count]), inputs)
 
     def divisible(self, replicas: int) -> "Split":
         """This split with at most ``replicas - 1`` samples dropped, so that with a batch size
@@ -208,6 +228,14 @@ class Split:
         keep = length - length % processes
         take = lambda values: values[process_id:keep:processes]  # noqa: E731
         return Split(map_arrays(take, self.x), map_arrays(take, self.y), batch_size // processes)
+
+
+def _text_as_str(values: np.ndarray) -> np.ndarray:
+    """Texts as NumPy strings (TensorFlow hands them out as bytes objects), which save without
+    pickling and which MLflow's signatures read as strings."""
+    if values.dtype == object and values.size and isinstance(values.flat[0], bytes):
+        return np.vectorize(lambda text: text.decode("utf-8", "replace"), otypes=[str])(values)
+    return values
 
 
 def map_arrays(function: Callable[[Any], Any], values: Any) -> Any:

@@ -1,8 +1,8 @@
-"""Finding the images of a folder data set, without TensorFlow.
+"""Finding the files of a folder data set, images or texts, without TensorFlow.
 
 The config schema calls ``scan`` so that a missing path, an empty folder or a single class
-is refused in well under a second, before TensorFlow is imported; the image-folder data
-module and ``predict.py`` list images with the same rules: image files by extension
+is refused in well under a second, before TensorFlow is imported; the image- and text-folder
+data modules and ``predict.py`` list files with the same rules: files by extension
 (case-insensitive), in subfolders at any depth, hidden files and folders left out.
 """
 
@@ -15,10 +15,32 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".jxl")  #
 # Image files of a type the decoder does not read: listed, then named and left out like
 # undecodable ones, so that none is skipped without a word.
 OTHER_IMAGE_EXTENSIONS = (".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2", ".ico", ".psd", ".dng", ".cr2", ".nef")
+TEXT_EXTENSIONS = (".txt",)  # what keras.utils.text_dataset_from_directory reads
 SPLIT_FOLDERS = ("train", "val", "test")
-LAYOUTS = (
-    "one subfolder of images per class, or train/, val/ and test/ subfolders (val/ and test/ "
-    "optional) that each hold one subfolder per class"
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """What a folder data set holds: its files' extensions, and the words its refusals use."""
+
+    noun: str  # "image", "text"
+    extensions: tuple[str, ...]
+    others: tuple[str, ...] = ()  # of a type the reader does not read: listed, to be named
+    check: str = "decoded"  # what checking a file does
+    fault: str = "cannot be decoded"  # what a bad file does
+    all_bad: str = "every file failed to decode"
+
+    @property
+    def layouts(self) -> str:
+        return (
+            f"one subfolder of {self.noun}s per class, or train/, val/ and test/ subfolders (val/ and test/ "
+            "optional) that each hold one subfolder per class"
+        )
+
+
+IMAGES = FileKind("image", IMAGE_EXTENSIONS, OTHER_IMAGE_EXTENSIONS)
+TEXTS = FileKind(
+    "text", TEXT_EXTENSIONS, (), "read", "hold no text (empty, or not UTF-8)", "every file is empty or not UTF-8"
 )
 
 
@@ -70,24 +92,24 @@ def list_images(directory: str, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) 
     return sorted(found)
 
 
-def _class_folder(split: str | None, name: str, directory: str) -> ClassFolder:
-    return ClassFolder(
-        split, name, tuple(list_images(directory)), tuple(list_images(directory, OTHER_IMAGE_EXTENSIONS))
-    )
+def _class_folder(split: str | None, name: str, directory: str, kind: FileKind) -> ClassFolder:
+    others = tuple(list_images(directory, kind.others)) if kind.others else ()
+    return ClassFolder(split, name, tuple(list_images(directory, kind.extensions)), others)
 
 
-def scan(path: str) -> FolderScan:
-    """List a data folder's classes and images; raise ``FolderError`` naming what is wrong."""
-    root = os.path.expanduser(path)
+def scan(path: str, kind: FileKind = IMAGES) -> FolderScan:
+    """List a data folder's classes and files of ``kind`` (images, texts); raise ``FolderError``
+    naming what is wrong."""
+    root, layouts = os.path.expanduser(path), kind.layouts
     if not os.path.exists(root):
-        raise FolderError(path, f"no such folder; give a folder holding {LAYOUTS}")
+        raise FolderError(path, f"no such folder; give a folder holding {layouts}")
     if not os.path.isdir(root):
-        raise FolderError(path, f"is a file, not a folder; give a folder holding {LAYOUTS}")
+        raise FolderError(path, f"is a file, not a folder; give a folder holding {layouts}")
     subfolders = _subfolders(root)
     presplit = "train" in subfolders and set(subfolders) <= set(SPLIT_FOLDERS)
     if presplit:
         folders = [
-            _class_folder(split, name, os.path.join(root, split, name))
+            _class_folder(split, name, os.path.join(root, split, name), kind)
             for split in SPLIT_FOLDERS
             if split in subfolders
             for name in _subfolders(os.path.join(root, split))
@@ -101,13 +123,13 @@ def scan(path: str) -> FolderScan:
                 "every class needs training images",
             )
     else:
-        folders = [_class_folder(None, name, os.path.join(root, name)) for name in subfolders]
+        folders = [_class_folder(None, name, os.path.join(root, name), kind) for name in subfolders]
         class_names = subfolders
     where = "train/" if presplit else "the folder"
     if not class_names:
-        loose = any(is_image_file(name) for name in os.listdir(root))
-        found = "holds images but no class subfolders" if loose else f"{where} holds no class subfolders"
-        raise FolderError(path, f"{found}; give a folder holding {LAYOUTS}")
+        loose = any(is_image_file(name, kind.extensions) for name in os.listdir(root))
+        found = f"holds {kind.noun}s but no class subfolders" if loose else f"{where} holds no class subfolders"
+        raise FolderError(path, f"{found}; give a folder holding {layouts}")
     if len(class_names) == 1:
         raise FolderError(
             path,
@@ -120,8 +142,8 @@ def scan(path: str) -> FolderScan:
         unread = f" (only images of a type the decoder does not read: {', '.join(others)})" if others else ""
         raise FolderError(
             path,
-            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in the class folders "
-            f"{', '.join(empty)}{unread}; add images or remove the folders",
+            f"no {kind.noun} files ({', '.join(kind.extensions)}) in the class folders "
+            f"{', '.join(empty)}{unread}; add {kind.noun}s or remove the folders",
         )
     return FolderScan(root, tuple(class_names), tuple(folders))
 

@@ -17,23 +17,20 @@ epoch halfway; the verdicts are remembered (``checked_files``), so a later run d
 new or changed files. Images of a type the decoder does not read are named and left out too.
 """
 
-import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ktrain.data import SPLITS, DataSpec, Lineage, Split
-from ktrain.data.checked_files import CheckedFiles
-from ktrain.data.folders import ClassFolder, FolderError, FolderScan, scan
-from ktrain.data.lineage import class_profile, digest
+from ktrain.data.checked_files import readable_folders
+from ktrain.data.folders import IMAGES, scan
+from ktrain.data.lineage import files_lineage
 from ktrain.data.masks import load_mask, mask_files
-from ktrain.data.splits import complete_splits
-from ktrain.errors import UserError
+from ktrain.data.splits import folder_splits
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +152,8 @@ class ImageFolderData:
             self.cache = self._cache_kind(cache)
             return
         found = scan(path)
-        folders, self._stamps = _readable_folders(path, found, on_bad_file)
-        self._files = _split_files(found, folders, val_fraction, test_fraction, seed)
+        folders, self._stamps = readable_folders(path, found, on_bad_file, unreadable_files, IMAGES)
+        self._files = folder_splits(found, folders, val_fraction, test_fraction, seed)
         train_labels = self._files["train"][1]
         self.spec = DataSpec(
             input_shape=(*self.image_size, CHANNELS[color_mode]),
@@ -198,11 +195,10 @@ class ImageFolderData:
         of its pairs, its rows and (train) its classes."""
         paths, labels = self._files[name]
         files = [*paths, *labels] if self.masks is not None else list(paths)
-        stamped = [(os.path.relpath(file, self._root), self._stamps.get(file)) for file in files]
         image = ("float32", self.spec.input_shape)
         target = ("int32", tuple(self.image_size)) if self.masks is not None else ("int64", ())
-        profile = {"rows": len(paths), **(class_profile(self.spec.targets) if name == "train" else {})}
-        return Lineage(self._root, digest(json.dumps(stamped).encode()), {"image": image, "label": target}, profile)
+        schema, targets = {"image": image, "label": target}, self.spec.targets if name == "train" else None
+        return files_lineage(self._root, files, self._stamps, schema, len(paths), targets)
 
     def _cache_kind(self, cache: str | None) -> str | None:
         """``cache``, with ``auto`` made ``memory`` or ``file`` by the decoded splits' size."""
@@ -238,56 +234,3 @@ def _available_memory() -> int | None:
             return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, AttributeError):
             return None
-
-
-def _readable_folders(path: str, found: FolderScan, on_bad_file: str) -> tuple[list[ClassFolder], dict]:
-    """The class folders without their undecodable files and images of other types, which are
-    named in the log or refused; and the stamps (size, modification time) of the files checked."""
-    files = [file for folder in found.folders for file in folder.files]
-    others = [file for folder in found.folders for file in folder.other_images]
-    checked = CheckedFiles(found.root)
-    bad = set(checked.unreadable(files, unreadable_files)) | set(others)
-    files += others
-    if bad and on_bad_file == "error":
-        named = sorted(bad)
-        more = f" and {len(named) - 10} more" if len(named) > 10 else ""
-        raise UserError(
-            f"data.path={path!r}: {len(bad)} of {len(files)} image files cannot be decoded: "
-            f"{', '.join(named[:10])}{more}. Fix or remove them, or set data.on_bad_file=skip to "
-            "leave them out."
-        )
-    if bad:
-        log.warning(
-            "data: skipping %d of %d image files that cannot be decoded (data.on_bad_file=skip):\n  %s",
-            len(bad),
-            len(files),
-            "\n  ".join(sorted(bad)),
-        )
-    folders = [replace(f, files=tuple(file for file in f.files if file not in bad)) for f in found.folders]
-    unreadable = [folder.name for folder in folders if not folder.files]
-    if unreadable:
-        raise FolderError(
-            path,
-            f"no readable image in the class folders {', '.join(unreadable)} (every file "
-            "failed to decode); fix the files or remove the folders",
-        )
-    return folders, checked.stamps
-
-
-def _split_files(
-    found: FolderScan, folders: list[ClassFolder], val_fraction: float, test_fraction: float, seed: int
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(paths, class indices) for train, val and test: the given split folders, or stratified
-    splits by the fractions where there are none."""
-    index = {name: i for i, name in enumerate(found.class_names)}
-
-    def files(split: str | None) -> tuple[np.ndarray, np.ndarray]:
-        chosen = [folder for folder in folders if folder.split == split]
-        paths = np.array([file for folder in chosen for file in folder.files])
-        labels = np.array([index[folder.class_name] for folder in chosen for _ in folder.files], dtype="int64")
-        return paths, labels
-
-    if not found.presplit:
-        return complete_splits(files(None), {}, val_fraction, test_fraction, seed)
-    given = {split: files(split) for split in ("val", "test") if any(f.split == split for f in folders)}
-    return complete_splits(files("train"), given, val_fraction, test_fraction, seed)

@@ -1,12 +1,15 @@
 """The pieces of a split's ``Lineage`` that data modules share: a digest of arrays, their schema,
-and the classes' counts of the training split."""
+the classes' counts of the training split, and the lineage of a split of a folder's files."""
 
 import hashlib
-from collections.abc import Iterator
+import json
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from ktrain.data import Lineage
 from ktrain.tasks import Target
 
 
@@ -17,6 +20,17 @@ def class_profile(targets: tuple[Target, ...]) -> dict[str, Any]:
         for target in targets
         if target.counts and target.classes
     }
+
+
+def files_lineage(
+    root: str, files: Sequence[str], stamps: dict, schema: dict, rows: int, targets: tuple[Target, ...] | None
+) -> Lineage:
+    """The lineage of a split of a folder's ``files``: the folder, a digest of the files' names,
+    sizes and modification times (``stamps``, as the file check took them: no file is read
+    again), ``schema``, its ``rows`` and the classes of ``targets`` (the training split's)."""
+    stamped = [(os.path.relpath(file, root), stamps.get(file)) for file in files]
+    profile = {"rows": rows, **(class_profile(targets) if targets else {})}
+    return Lineage(root, digest(json.dumps(stamped).encode()), schema, profile)
 
 
 def arrays_digest(*arrays: Any) -> str:

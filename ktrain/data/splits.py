@@ -4,7 +4,7 @@ target's task stratifies (``ktrain.tasks``: class and binary targets do, others 
 random).
 
 ``complete_splits`` keeps the splits a data set gives and takes the missing ones, for an
-``.npz`` file's arrays (``arrays.py``) and an image folder's files (``image_folder.py``) alike.
+``.npz`` file's arrays (``arrays.py``) and an image or text folder's files (``folder_splits``) alike.
 """
 
 from collections.abc import Callable
@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ktrain.data import SPLITS
+from ktrain.data.folders import ClassFolder, FolderScan
 from ktrain.errors import UserError
 
 Arrays = tuple[np.ndarray, np.ndarray]  # (inputs, labels), or (file paths, labels)
@@ -77,3 +78,22 @@ def stratified_split(
     rest, test = take(x, y, test_fraction)
     train, val = take(*rest, val_fraction / (1.0 - test_fraction))
     return {"train": train, "val": val, "test": test}
+
+
+def folder_splits(
+    found: FolderScan, folders: list[ClassFolder], val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, Arrays]:
+    """(paths, class indices) for train, val and test of a folder's class ``folders``: the given
+    split folders, or stratified splits by the fractions where there are none."""
+    index = {name: i for i, name in enumerate(found.class_names)}
+
+    def files(split: str | None) -> Arrays:
+        chosen = [folder for folder in folders if folder.split == split]
+        paths = np.array([file for folder in chosen for file in folder.files])
+        labels = np.array([index[folder.class_name] for folder in chosen for _ in folder.files], dtype="int64")
+        return paths, labels
+
+    if not found.presplit:
+        return complete_splits(files(None), {}, val_fraction, test_fraction, seed)
+    given = {split: files(split) for split in ("val", "test") if any(f.split == split for f in folders)}
+    return complete_splits(files("train"), given, val_fraction, test_fraction, seed)

@@ -1,11 +1,14 @@
 """Model builders: plain functions from (input shape, class count, options) to a Keras model.
 
 ``ktrain.models.small`` holds the small networks, ``ktrain.models.backbone`` the
-keras.applications backbones. This module itself imports no Keras: the config schema reads
-``BACKBONES`` to refuse an unknown architecture before TensorFlow is imported.
+keras.applications backbones, ``ktrain.models.text`` a small text model, ``ktrain.models.hub``
+KerasHub's classifiers from a preset (``ktrain.models.presets`` finds it). This module itself
+imports no Keras: the config schema reads ``BACKBONES`` to refuse an unknown architecture
+before TensorFlow is imported.
 
-A builder of a user's own fits ``ktrain.contracts.ModelBuilder``. This package imports only
-``ktrain.errors`` of ktrain.
+A builder of a user's own fits ``ktrain.contracts.ModelBuilder``. This package imports
+``ktrain.errors`` and ``ktrain.tasks`` of ktrain, and ``ktrain.data.checked_files`` (a preset's
+checksums kept as a folder's decode checks are).
 """
 
 from typing import NamedTuple
@@ -42,3 +45,8 @@ BACKBONES = {
     "EfficientNetV2S": Architecture("builtin", 32),
     "ConvNeXtTiny": Architecture("builtin", 32),
 }
+
+
+def shape_fits(expected: tuple, given: tuple) -> bool:
+    """Whether a sample shaped ``given`` fits a model input shaped ``expected`` (None: any size)."""
+    return len(expected) == len(given) and all(e in (None, g) for e, g in zip(expected, given))

@@ -66,11 +66,8 @@ def _check_cached_or_reachable(architecture: str, fname: str | None, origin: str
     if found and (file_hash is None or file_utils.validate_file(path, file_hash)):
         log.info("model: %s's ImageNet weights from Keras' cache: %s", architecture, path)
         return
-    try:
-        # A GET whose body is never read: the headers say the address answers.
-        urllib.request.urlopen(origin, timeout=REACH_TIMEOUT_S).close()
-    except (OSError, ValueError) as error:  # URLError, HTTPError and timeouts are OSErrors
-        reason = getattr(error, "reason", None) or error
+    reason = unreachable(origin)
+    if reason is not None:
         mismatch = " (the file there does not match its published hash)" if found else ""
         raise UserError(
             f"model.weights=imagenet: {architecture}'s ImageNet weights, the file {os.path.basename(path)}, are "
@@ -78,5 +75,18 @@ def _check_cached_or_reachable(architecture: str, fname: str | None, origin: str
             f"where the network is reachable and put it at {path} (KERAS_HOME/models; KERAS_HOME is ~/.keras "
             "unless set), or give model.weights=<path of a local weights file>, or model.weights=null for "
             "random init."
-        ) from error
+        )
     log.info("model: downloading %s's ImageNet weights from %s to %s", architecture, origin, path)
+
+
+def unreachable(origin: str, any_answer: bool = False) -> str | None:
+    """Why ``origin`` gives no answer within ``REACH_TIMEOUT_S``, or None where it answers (with
+    ``any_answer``, an HTTP error status counts as an answer: the server is there)."""
+    try:
+        # A GET whose body is never read: the headers say the address answers.
+        urllib.request.urlopen(origin, timeout=REACH_TIMEOUT_S).close()
+    except urllib.error.HTTPError as error:
+        return None if any_answer else str(error.reason or error)
+    except (OSError, ValueError) as error:  # URLError and timeouts are OSErrors
+        return str(getattr(error, "reason", None) or error)
+    return None

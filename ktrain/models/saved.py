@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 
 from ktrain.errors import UserError
+from ktrain.models import shape_fits
 from ktrain.models.layers import targets_of
 from ktrain.tasks import Target, head_problems, task_of
 
@@ -30,7 +31,7 @@ def saved(
     path = os.path.expanduser(path)
     model = load_model(path, "model.path", compile=False)
     expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, dict | list) else None
-    if expected is not None and input_shape is not None and not _fits(expected, input_shape):
+    if expected is not None and input_shape is not None and not shape_fits(expected, input_shape):
         raise UserError(
             f"model.path={path!r} takes inputs shaped {expected}, but the data give {tuple(input_shape)}; "
             "use data of the shape it was trained on (data.image_size, data.color_mode)."
@@ -47,7 +48,3 @@ def saved(
     log.info("model: %s; its head %r is replaced by the target's", "; ".join(problems), head.name)
     outputs = task_of(targets[0]).head(model.layers[-2].output, head.name)
     return keras.Model(model.inputs, outputs, name=model.name)
-
-
-def _fits(expected: tuple, given: Sequence[int]) -> bool:
-    return len(expected) == len(given) and all(e in (None, g) for e, g in zip(expected, given))

@@ -2,7 +2,8 @@
 valid (``ktrain.cli.predict``).
 
 - ``inputs``: the inputs found (image files, folders of them, ``.npy`` arrays) and run through
-  the model, read exactly as in training;
+  the model, read exactly as in training; ``texts``: ``.txt`` files, a folder of them, or a CSV
+  column (``column=``), for a model that takes strings;
 - ``table``: the model loaded in Keras' safe mode, and its outputs as a table of labels and
   scores, printed or written as CSV.
 

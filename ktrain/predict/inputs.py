@@ -10,6 +10,8 @@ from omegaconf import OmegaConf
 
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
 from ktrain.errors import UserError
+from ktrain.models import shape_fits
+from ktrain.predict.texts import Texts, csv_column, text_files
 
 log = logging.getLogger(__name__)
 
@@ -17,21 +19,34 @@ log = logging.getLogger(__name__)
 ARRAY_FILES = (".npy", ".npz")
 
 
-def find_inputs(given: str) -> Path | list[str]:
-    """A .npy or .npz file as its path, or the image files to predict (a folder is searched
-    recursively)."""
+def find_inputs(given: str, column: str | None = None) -> Path | list[str] | Texts:
+    """A .npy or .npz file as its path, the image files to predict (a folder is searched
+    recursively), or texts: ``.txt`` files, or a CSV file's ``column``."""
     path = Path(given).expanduser()
+    if column is not None:
+        return csv_column(given, column)
     if path.is_dir():
         images = list_images(str(path))
-        if not images:
-            raise UserError(f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) at any depth.")
-        return images
+        if images:
+            return images
+        texts = text_files(given, path)
+        if texts is None:
+            raise UserError(
+                f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) and no .txt files at any depth."
+            )
+        return texts
     if path.suffix.lower() in ARRAY_FILES:
         return path
+    if path.suffix.lower() == ".csv":
+        raise UserError(f"input={given!r} is a CSV file: give column=<the column of texts to predict>.")
+    texts = text_files(str(path))
+    if texts is not None:
+        return texts
     if not is_image_file(path.name):
         raise UserError(
             f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images, a .npy "
-            "file, or a .npz file of one array per named input."
+            "file, a .npz file of one array per named input, a .txt file or a folder of them, or a .csv file "
+            "with column=."
         )
     return [str(path)]
 
@@ -40,7 +55,10 @@ def predict_images(model, config: Path | None, paths: list[str], batch_size: int
     import tensorflow as tf  # the training pipeline's decoder; only for image inputs
 
     from ktrain.data.image_folder import AUTOTUNE, load_image, unreadable_files
+    from ktrain.models.text import takes_text
 
+    if takes_text(model):
+        raise UserError("The run's model takes text: give a .txt file, a folder of them, or a .csv file with column=.")
     image_size, color_mode = _image_settings(model, config)
     bad = set(unreadable_files(paths))
     if bad:
@@ -113,11 +131,11 @@ def _named_arrays(model, path: Path) -> dict[str, np.ndarray]:
 
 
 def _checked(x: np.ndarray, expected: tuple, where: str) -> np.ndarray:
-    if x.shape == expected:
+    if shape_fits(expected, x.shape):
         x = x[np.newaxis]
-    elif x.shape[1:] == expected[:-1] and expected[-1:] == (1,):  # (n, height, width) grayscale
+    elif shape_fits(expected[:-1], x.shape[1:]) and expected[-1:] == (1,):  # (n, height, width) grayscale
         x = x[..., np.newaxis]
-    if x.shape[1:] != expected or not np.issubdtype(x.dtype, np.number):
+    if not shape_fits(expected, x.shape[1:]) or not np.issubdtype(x.dtype, np.number):
         raise UserError(
             f"input={where!r} holds an array shaped {x.shape} ({x.dtype}); the run's model takes "
             f"samples shaped {expected}: give numbers shaped (n, {', '.join(map(str, expected))}) "

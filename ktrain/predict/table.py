@@ -18,6 +18,7 @@ import numpy as np
 from ktrain.cli.startup import startup_done
 from ktrain.errors import UserError
 from ktrain.predict.inputs import predict_array, predict_images
+from ktrain.predict.texts import Texts, predict_texts
 from ktrain.tasks import Decoding, Target, task_of
 from ktrain.tracking.locate import ModelFiles
 
@@ -34,7 +35,7 @@ class Settings:
     masks: Path
 
 
-def predict(files: ModelFiles, source: Path | list[str], settings: Settings) -> tuple[list[str], list[list]]:
+def predict(files: ModelFiles, source: Path | list[str] | Texts, settings: Settings) -> tuple[list[str], list[list]]:
     """The table of predictions: a header and one row per readable input."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from ktrain.models.custom_objects import load_model  # Keras: after the config and the run are found
@@ -48,6 +49,9 @@ def predict(files: ModelFiles, source: Path | list[str], settings: Settings) -> 
     if isinstance(source, Path):  # a .npy or .npz file: rows are named by their index
         first_column, outputs = "index", predict_array(model, source, settings.batch_size)
         names = list(range(len(next(iter(outputs.values())) if isinstance(outputs, dict) else outputs)))
+    elif isinstance(source, Texts):
+        first_column, names = source.first_column, source.names
+        outputs = predict_texts(model, source, settings.batch_size)
     else:
         first_column = "path"
         names, outputs = predict_images(model, files.config, source, settings.batch_size)

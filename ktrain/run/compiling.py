@@ -3,7 +3,7 @@ and metrics of each target's task (``compile.loss=auto``, ``compile.metrics=auto
 a user's own losses and metrics among them."""
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -12,20 +12,34 @@ from hydra.utils import get_object
 from ktrain import tasks
 from ktrain.data import CLASSES, DataSpec
 from ktrain.errors import UserError
+from ktrain.models.text import takes_text
 from ktrain.run.build import build, model_node
 from ktrain.schema import TrainConfig
 from ktrain.tasks import Target
 
+# ktrain's builders whose models take numbers (pixels, arrays), refused text before they are built.
+NUMBER_MODELS = (
+    "ktrain.models.small.simple_cnn",
+    "ktrain.models.small.mlp",
+    "ktrain.models.backbone.backbone",
+    "ktrain.models.unet.unet",
+)
 # Metric names that Model.compile resolves from the loss, which keras.metrics.get does not know.
 COMPILE_ONLY_METRICS = {"acc", "ce", "crossentropy"}
 
 
-def compiled_model(config: TrainConfig, spec: DataSpec, steps_per_epoch: int) -> keras.Model:
+def compiled_model(
+    config: TrainConfig, spec: DataSpec, steps_per_epoch: int, train_inputs: Callable[[], Any] = lambda: None
+) -> keras.Model:
     """The model for ``spec``, compiled with the schedule and optimizer of ``config``; call it
-    inside the strategy's scope."""
+    inside the strategy's scope. ``train_inputs`` gives the training split's inputs, for a builder
+    that names them (a layer adapted on them: ``TextVectorization``)."""
     node = model_node(config)
     offered = _offered(spec)
+    if _names(node["_target_"], "train_inputs"):
+        offered["train_inputs"] = train_inputs()
     _refuse_unoffered(node["_target_"], offered, spec.targets)
+    _refuse_numbers_model(node["_target_"], spec)
     model = build(node, "model", **offered)
     if not isinstance(model, keras.Model):
         raise UserError(
@@ -34,6 +48,7 @@ def compiled_model(config: TrainConfig, spec: DataSpec, steps_per_epoch: int) ->
             "input_shape and num_classes (or targets, inputs) from the data if its signature names "
             "them, and its own keys of the model config."
         )
+    _refuse_numbers_model(node["_target_"], spec, model)
     problems = tasks.head_problems(model.output_shape, model.output_names, spec.targets)
     if problems:
         raise UserError(
@@ -82,21 +97,50 @@ def compile_settings(config: TrainConfig, targets: Sequence[Target]) -> dict[str
 
 
 def _offered(spec: DataSpec) -> dict[str, Any]:
-    """What the run offers a model builder: the data's inputs and targets; ``num_classes`` for
-    one target that has classes."""
-    offered = {"input_shape": spec.input_shape, "inputs": spec.inputs, "targets": spec.targets}
+    """What the run offers a model builder: the data's inputs (their shapes and dtypes) and
+    targets; ``num_classes`` for one target that has classes."""
+    offered = {
+        "input_shape": spec.input_shape,
+        "inputs": spec.inputs,
+        "input_dtypes": spec.input_dtypes,
+        "targets": spec.targets,
+    }
     if len(spec.targets) == 1 and spec.targets[0].kind in CLASSES:
         offered["num_classes"] = len(spec.targets[0].classes)
     return offered
 
 
+def _refuse_numbers_model(target: str, spec: DataSpec, model: keras.Model | None = None) -> None:
+    """Text data (strings) given to a model that takes numbers: ktrain's own image and array
+    models before they are built, any other once built."""
+    if "string" not in spec.input_dtypes.values():
+        return
+    if model is None and target not in NUMBER_MODELS:
+        return
+    if model is not None and takes_text(model):
+        return
+    raise UserError(
+        f"model._target_={target} takes numbers, and the data are text (one string per sample). Use model=text_cnn, "
+        "or model=keras_hub with a text classifier's preset, or a builder of your own whose model takes strings "
+        "(keras.Input(shape=(), dtype='string'), then a TextVectorization layer)."
+    )
+
+
+def _parameters(target: str) -> Mapping[str, inspect.Parameter]:
+    """The parameters of the builder ``target`` names; none where it cannot be read."""
+    try:
+        return inspect.signature(get_object(target)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return {}
+
+
+def _names(target: str, name: str) -> bool:
+    return name in _parameters(target)
+
+
 def _refuse_unoffered(target: str, offered: dict[str, Any], targets: Sequence[Target]) -> None:
     """A builder that needs ``num_classes`` where the data have none to give."""
-    try:
-        parameters = inspect.signature(get_object(target)).parameters
-    except (ImportError, AttributeError, ValueError, TypeError):
-        return
-    needed = parameters.get("num_classes")
+    needed = _parameters(target).get("num_classes")
     if needed is None or "num_classes" in offered or needed.default is not inspect.Parameter.empty:
         return
     kinds = ", ".join(f"{t.name} ({t.kind})" for t in targets)

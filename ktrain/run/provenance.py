@@ -1,5 +1,5 @@
 """Where a run comes from, as the tags it is recorded with: versions, the command line, the git
-commit of the project."""
+commit of the project; and the KerasHub preset its model starts from."""
 
 import subprocess
 import sys
@@ -13,10 +13,13 @@ from ktrain.names import (
     KERAS_BACKEND_TAG,
     KERAS_VERSION_TAG,
     OVERRIDES_TAG,
+    PRESET_DIGEST_TAG,
+    PRESET_TAG,
     RESUMED_WITH_TAG,
     TENSORFLOW_VERSION_TAG,
     VERSION_TAG,
 )
+from ktrain.schema import TrainConfig
 
 
 def run_tags(root_dir: str, resumed: bool) -> dict[str, str]:
@@ -44,3 +47,20 @@ def git_commit(directory: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
+
+
+KERAS_HUB = "ktrain.models.hub.keras_hub"
+
+
+def preset_record(config: TrainConfig) -> tuple[dict[str, str], dict[str, str]]:
+    """The params (``model.found.preset_path``, ``_digest``, ``_class``) and tags
+    (``ktrain.preset``, ``ktrain.preset.digest``) of the KerasHub preset the model started from;
+    none for other models."""
+    if config.model.target != KERAS_HUB:
+        return {}, {}
+    from ktrain.models import presets  # the preset is in place: the model was built from it
+
+    handle = config.model["preset"]
+    found = presets.identity(presets.locate(handle))
+    params = {f"model.found.{key}": value for key, value in found.items()}
+    return params, {PRESET_TAG: handle, PRESET_DIGEST_TAG: found["preset_digest"]}

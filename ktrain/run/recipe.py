@@ -21,7 +21,7 @@ from ktrain.resume.holder import holding
 from ktrain.run import autotune, feeding, fine_tune, fitting, lr_find, outputs
 from ktrain.run.callback_plan import RunCallbacks, Slot, plan_callbacks
 from ktrain.run.lineage import lineages
-from ktrain.run.provenance import run_tags
+from ktrain.run.provenance import preset_record, run_tags
 from ktrain.run.steps import LoadedData, load_data
 from ktrain.schema import TrainConfig
 from ktrain.sweeps.search.trial import tag_if_pruned
@@ -90,7 +90,7 @@ def _recipe(
         data = load_data(config, strategy)
         _record_data(config, data, tracked)
         config, model = autotune.build_tuned(config, data, strategy, tracked, restore)
-        _record_model(model, data, tracked, run_dir)
+        _record_model(config, model, data, tracked, run_dir)
         callbacks = plan_callbacks(config, run_dir, tracked.run_id, restore)
         rows = _fit(config, model, data, callbacks, tracked, strategy)
         model_id = _evaluate_and_save(config, model, data, run_dir, rows, tracked)
@@ -115,8 +115,11 @@ def _record_data(config: TrainConfig, data: LoadedData, tracked: TrackedRun) -> 
         tracked.log_dataset(name, context, found.source, found.digest, found.schema, found.profile)
 
 
-def _record_model(model: keras.Model, data: LoadedData, tracked: TrackedRun, run_dir: Path) -> None:
+def _record_model(config: TrainConfig, model: keras.Model, data: LoadedData, tracked: TrackedRun, run_dir: Path):
     spec = data.module.spec
+    preset_params, preset_tags = preset_record(config)
+    if preset_tags:
+        tracked.set_tags(preset_tags)
     tracked.log_params(
         {
             "model.parameter_count": model.count_params(),
@@ -125,6 +128,7 @@ def _record_model(model: keras.Model, data: LoadedData, tracked: TrackedRun, run
             **{f"data.{split}_size": size for split, size in spec.split_sizes.items()},
             **{f"data.found.{key}": value for key, value in spec.facts.items()},
             **outputs.target_params(spec.targets),
+            **preset_params,
         }
     )
     for path in outputs.write_model_files(model, spec.targets, run_dir):

@@ -36,9 +36,10 @@ def load_data(config: TrainConfig, strategy: Strategy) -> LoadedData:
     check_data_module(module, config.data.target)
     spec = module.spec
     log.info(
-        "data: %s, inputs %s, targets %s, %s samples (train/val/test)",
+        "data: %s, inputs %s%s, targets %s, %s samples (train/val/test)",
         config.option("data"),
         spec.input_shape if spec.inputs is None else spec.inputs,
+        f" of {', '.join(sorted(set(spec.dtypes.values())))}" if spec.dtypes else "",
         ", ".join(f"{t.name} ({t.kind}{f', {len(t.classes)} classes' if t.classes else ''})" for t in spec.targets),
         "/".join(str(spec.split_sizes.get(split, "?")) for split in SPLITS),
     )
@@ -52,4 +53,6 @@ def load_data(config: TrainConfig, strategy: Strategy) -> LoadedData:
 def build_model(config: TrainConfig, data: LoadedData, strategy: Strategy) -> keras.Model:
     """The model for the data, compiled with the schedule and optimizer, in the strategy's scope."""
     with strategy.scope():
-        return compiled_model(config, data.module.spec, data.steps.per_epoch)
+        # The whole training split, not this process's share: every process adapts the same layers.
+        train_inputs = lambda: data.module.split("train").inputs()  # noqa: E731
+        return compiled_model(config, data.module.spec, data.steps.per_epoch, train_inputs)

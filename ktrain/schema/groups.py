@@ -1,20 +1,17 @@
-"""The schemas of the groups whose node is built by ``_target_``: model, optimizer, schedule, data.
+"""The schemas of the groups whose node is built by ``_target_``: model (``models.py``), optimizer,
+schedule, data.
 
 Each group maps the ``_target_`` of ktrain's own builders to the schema of its keyword
 arguments; a target ktrain does not know (a user's own model, optimizer or data module) gets
 the group's open schema, which needs only ``_target_`` and what the run itself reads.
 """
 
-import os
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ktrain.data.folders import FolderError, scan, scan_masks
-from ktrain.models import BACKBONES
-from ktrain.names import program
+from ktrain.data.folders import TEXTS, FolderError, scan, scan_masks
 from ktrain.schema.base import (
-    ExistingFile,
     KerasTarget,
     NonNegativeFloat,
     NonNegativeInt,
@@ -28,76 +25,8 @@ from ktrain.schema.base import (
     Section,
     Targeted,
 )
+from ktrain.schema.models import MODELS
 from ktrain.tasks import TASKS
-
-# model.weights of a backbone: keras.applications' own ImageNet weights (its download and
-# cache, KERAS_HOME/models), random init, or a local file.
-IMAGENET = "imagenet"
-
-
-def _backbone_weights(weights: str | None) -> str | None:
-    if weights is None or weights == IMAGENET or os.path.isfile(os.path.expanduser(weights)):
-        return weights
-    raise ValueError(
-        f"no file at {weights!r}; allowed: imagenet (keras.applications' ImageNet weights, from its "
-        "cache under KERAS_HOME/models or downloaded there), null (random init), or the path of an "
-        "existing weights file"
-    )
-
-
-# --- model -------------------------------------------------------------------------------
-
-
-class SimpleCNN(Targeted):
-    filters: Annotated[list[PositiveInt], Field(min_length=1)]
-    dense_units: PositiveInt
-    dropout: Rate
-    preprocessing: Literal["rescale", "none"]
-
-
-class MLP(Targeted):
-    hidden_units: Annotated[list[PositiveInt], Field(min_length=1)]
-    dropout: Rate
-    preprocessing: Literal["rescale", "none"]
-
-
-class Backbone(Targeted):
-    architecture: Literal[tuple(BACKBONES)]
-    weights: Annotated[str | None, AfterValidator(_backbone_weights)] = None
-    pooling: Literal["avg", "max"] = "avg"
-    dropout: Rate = 0.0
-    trainable: bool = True
-    preprocessing: Literal["imagenet", "rescale", "none"] = "imagenet"
-
-
-class Unet(Targeted):
-    filters: Annotated[list[PositiveInt], Field(min_length=1)]
-    dropout: Rate = 0.0
-    preprocessing: Literal["rescale", "none"] = "rescale"
-
-
-class Saved(Targeted):
-    path: ExistingFile = None
-    from_run: Annotated[str, Field(min_length=1)] | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.path is None) == (self.from_run is None):
-            raise ValueError(
-                "give one of path (a .keras file) and from_run (a run dir or the MLflow run id "
-                f"{program('train')} printed, or models:/<name>@<alias> of the registry)"
-                + (", not both" if self.path else "")
-            )
-        return self
-
-
-MODELS = {
-    "ktrain.models.small.simple_cnn": SimpleCNN,
-    "ktrain.models.saved.saved": Saved,
-    "ktrain.models.small.mlp": MLP,
-    "ktrain.models.backbone.backbone": Backbone,
-    "ktrain.models.unet.unet": Unet,
-}
 
 # --- optimizer ---------------------------------------------------------------------------
 
@@ -334,6 +263,23 @@ class ImageFolder(Data):
         return self
 
 
+class TextFolder(Data):
+    path: Annotated[
+        str,
+        Field(description="a folder holding one subfolder of .txt files per class, or train/ val/ test/ subfolders"),
+    ]
+    on_bad_file: Literal["skip", "error"] = "skip"
+
+    @field_validator("path")
+    @classmethod
+    def _folder(cls, path: str) -> str:
+        try:
+            scan(path, TEXTS)
+        except FolderError as error:
+            raise ValueError(error.reason) from error
+        return path
+
+
 class OpenData(OpenTarget):
     batch_size: PositiveInt
 
@@ -346,6 +292,7 @@ DATA = {
     "ktrain.data.arrays.NpzData": Npz,
     "ktrain.data.arrays.SyntheticData": Synthetic,
     "ktrain.data.image_folder.ImageFolderData": ImageFolder,
+    "ktrain.data.text_folder.TextFolderData": TextFolder,
 }
 
 # group -> (the schemas of ktrain's own targets, the schema of any other target)

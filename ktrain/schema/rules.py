@@ -9,7 +9,8 @@ from typing import Any, NamedTuple
 
 from ktrain import overrides as command_line
 from ktrain.names import command
-from ktrain.schema.groups import MODELS, SCHEDULES, Backbone
+from ktrain.schema.groups import SCHEDULES
+from ktrain.schema.models import MODELS, Backbone
 from ktrain.schema.run import TrainConfig
 from ktrain.tasks import logged_names
 

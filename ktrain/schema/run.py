@@ -63,7 +63,10 @@ def _model_name(name: str | None) -> str | None:
 
 def _predict_input(path: str) -> str:
     if not os.path.exists(os.path.expanduser(path)):
-        raise ValueError(f"no file or folder at {path!r}; give an image file, a folder of images or a .npy file")
+        raise ValueError(
+            f"no file or folder at {path!r}; give an image file, a folder of images, a .npy file, a .txt file, "
+            "a folder of them, or a .csv file with column="
+        )
     return path
 
 
@@ -294,6 +297,7 @@ class PredictConfig(Section):
     threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     masks: str | None = None
     batch_size: PositiveInt = 32
+    column: Annotated[str, Field(min_length=1)] | None = None  # with input=<file.csv>: the column of texts
     mlflow: PredictMlflow
 
 

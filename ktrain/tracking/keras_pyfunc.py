@@ -43,7 +43,24 @@ class KerasModel(PythonModel):
             model_input = model_input.to_numpy()
         if isinstance(model_input, dict):
             model_input = {name: np.asarray(values) for name, values in model_input.items()}
+        elif isinstance(model_input, list | tuple | np.ndarray):
+            model_input = _texts(np.asarray(model_input))
         return self.model.predict(model_input, verbose=0)
+
+
+def _texts(values):
+    """Strings (a list, or a DataFrame's one column) as the one string per sample a text model
+    takes, str objects (Keras' array adapter takes no fixed-width NumPy strings); other arrays as
+    they are."""
+    import numpy as np
+
+    if values.dtype.kind not in "OUS":
+        return values
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        return values
+    return np.asarray([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values], dtype=object)
 
 
 mlflow.models.set_model(KerasModel())

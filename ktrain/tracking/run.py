@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
@@ -191,11 +192,15 @@ class MlflowRun:
 
         # A plain call, not predict: under MultiWorkerMirroredStrategy predict gathers across
         # the workers, and only the chief logs the model.
-        outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, model(sample_inputs, training=False))
-        signature = infer_signature(sample_inputs, outputs)
+        # A KerasHub task preprocesses its raw inputs (strings, pixels) in predict, not in a call.
+        preprocessor = getattr(model, "preprocessor", None)
+        inputs = preprocessor(sample_inputs) if preprocessor is not None else sample_inputs
+        outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, model(inputs, training=False))
+        signature = infer_signature(_served_as(sample_inputs), outputs)
         requirements = [f"keras=={keras.__version__}", f"mlflow=={mlflow.__version__}"]
-        if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
-            requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
+        for module, package in (("tensorflow", "tensorflow"), ("keras_hub", "keras-hub")):
+            if sys.modules.get(module):  # imported (None marks a blocked import)
+                requirements.append(f"{package}=={sys.modules[module].__version__}")
         client = mlflow.MlflowClient(self.tracking_uri)
         saved = FinalModel(model_file, signature, requirements, dict(custom_objects or {}), list(code_paths))
         return log_final_model(client, self.run_id, saved, step, tags or {})
@@ -210,6 +215,17 @@ class MlflowRun:
             mlflow.log_artifacts(str(checkpoints), CHECKPOINT_DIR)
         for log_file in self.run_dir.glob("*.log"):
             mlflow.log_artifact(str(log_file))
+
+
+def _served_as(sample_inputs):
+    """What the logged model's signature says it takes: ``sample_inputs``, or, for one string per
+    sample, one unnamed string column, which MLflow takes as a list of strings, a DataFrame of
+    one column (of any name) or ``mlflow models serve``'s JSON, and hands the model as a DataFrame."""
+    if isinstance(sample_inputs, np.ndarray) and sample_inputs.ndim == 1 and sample_inputs.dtype.kind in "OUS":
+        import pandas as pd
+
+        return pd.Series(sample_inputs.astype(str))
+    return sample_inputs
 
 
 class UnrecordedRun:
