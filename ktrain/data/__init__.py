@@ -53,6 +53,8 @@ class DataSpec:
             one target that has classes they are read from it.
         facts: what the data module found out, for the run's record (``data.found.<key>``
             params): a guessed target kind, say.
+        columns: a table's feature columns (``Column``): its inputs are named after them, one
+            value per row each, and the model builds their preprocessing (``model=tabular``).
 
     Example:
 
@@ -70,6 +72,7 @@ class DataSpec:
     targets: tuple[Target, ...] = ()
     inputs: dict[str, tuple[int, ...]] | None = None
     facts: dict[str, str] = field(default_factory=dict)
+    columns: tuple["Column", ...] = ()
 
     def __post_init__(self):
         if (self.input_shape is None) == (self.inputs is None):
@@ -96,6 +99,28 @@ class DataSpec:
     def input_shapes(self) -> dict[str | None, tuple[int, ...]]:
         """Each input's shape by name (``None``: the one unnamed input)."""
         return dict(self.inputs) if self.inputs is not None else {None: self.input_shape}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One feature column of a table, which the model takes as an input of its name, one value
+    per row.
+
+    Args:
+        name: the column's name, and the model's input's.
+        kind: ``number`` (float32, NaN where missing), ``category`` or ``text`` (strings, ""
+            where missing).
+        sample: the column's values in a bounded random sample of the training rows, which the
+            model's preprocessing layers adapt on.
+
+    Example:
+
+    >>> Column("city", "category", np.array(["Oslo", "Lima", ""], dtype=object))
+    """
+
+    name: str
+    kind: str
+    sample: np.ndarray = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -164,8 +189,8 @@ class Split:
         return hasattr(self.x, "num_batches") and self.x.num_batches is None
 
     def sample_inputs(self, count: int = 5) -> Any:
-        """The inputs of the first ``count`` samples, as NumPy (for model signatures). A
-        generator gives its next batch."""
+        """The inputs of the first ``count`` samples, as NumPy (for model signatures), strings
+        as ``str`` objects. A generator gives its next batch."""
         if self.arrays:
             return map_arrays(lambda values: values[:count], self.x)
         if hasattr(self.x, "element_spec"):  # tf.data
@@ -174,7 +199,7 @@ class Split:
             inputs = self.x[0][0]
         else:
             inputs = next(iter(self.x))[0]
-        return map_arrays(lambda values: np.asarray(values)[:count], inputs)
+        return map_arrays(lambda values: _decoded(np.asarray(values)[:count]), inputs)
 
     def divisible(self, replicas: int) -> "Split":
         """This split with at most ``replicas - 1`` samples dropped, so that with a batch size
@@ -212,6 +237,15 @@ def map_arrays(function: Callable[[Any], Any], values: Any) -> Any:
     if isinstance(values, list | tuple):
         return type(values)(map_arrays(function, value) for value in values)
     return function(values)
+
+
+def _decoded(values: np.ndarray) -> np.ndarray:
+    """Strings as ``str`` objects: a tf.data string tensor's NumPy values are bytes."""
+    if values.dtype != object:
+        return values
+    return np.array([v.decode() if isinstance(v, bytes) else v for v in values.ravel()], dtype=object).reshape(
+        values.shape
+    )
 
 
 def array_length(values: Any) -> int:

@@ -45,7 +45,7 @@ class CheckedFiles:
     def unreadable(self, files: Sequence[str], decode_failures: Callable[[list[str]], list[str]]) -> list[str]:
         """The ``files`` that do not decode: known ones from the record, the others (new, or
         changed since) found by ``decode_failures``; the record is updated with them."""
-        stamps = {file: _stamp(file) for file in files}
+        stamps = {file: stamp(file) for file in files}
         self.stamps.update(stamps)
         unknown = [file for file in files if self._verdicts.get(file, {}).get("stamp") != stamps[file]]
         failed = set(decode_failures(unknown))
@@ -77,7 +77,7 @@ class CheckedFiles:
             )
 
 
-def _stamp(file: str) -> list[int]:
+def stamp(file: str) -> list[int]:
     """What tells a changed file: its size and modification time (nanoseconds)."""
     status = os.stat(file)
     return [status.st_size, status.st_mtime_ns]

@@ -9,6 +9,7 @@ module and ``predict.py`` list images with the same rules: image files by extens
 import os
 from dataclasses import dataclass
 
+from ktrain.data.table_files import table_hint
 from ktrain.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".jxl")  # what tf.io.decode_image reads
@@ -79,6 +80,8 @@ def _class_folder(split: str | None, name: str, directory: str) -> ClassFolder:
 def scan(path: str) -> FolderScan:
     """List a data folder's classes and images; raise ``FolderError`` naming what is wrong."""
     root = os.path.expanduser(path)
+    if table_hint(root):
+        raise FolderError(path, f"{table_hint(root)}; data=image_folder reads a folder of images")
     if not os.path.exists(root):
         raise FolderError(path, f"no such folder; give a folder holding {LAYOUTS}")
     if not os.path.isdir(root):

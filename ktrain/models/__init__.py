@@ -5,7 +5,8 @@ keras.applications backbones. This module itself imports no Keras: the config sc
 ``BACKBONES`` to refuse an unknown architecture before TensorFlow is imported.
 
 A builder of a user's own fits ``ktrain.contracts.ModelBuilder``. This package imports only
-``ktrain.errors`` of ktrain.
+``ktrain.errors`` and ``ktrain.tasks`` (the heads) of ktrain; a table's columns
+(``ktrain.data.Column``) are read by their attributes.
 """
 
 from typing import NamedTuple

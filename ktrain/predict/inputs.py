@@ -1,6 +1,7 @@
 """The inputs of a prediction, found and run through the model as in training: images decoded by
 the training pipeline's own function at the run's ``data.image_size`` and ``data.color_mode``
-(the only settings read from the stored config; nothing in it is instantiated), or arrays."""
+(the only settings read from the stored config; nothing in it is instantiated), arrays, or a
+table's rows read by the training pipeline's own reader (``ktrain.data.table_reading``)."""
 
 import logging
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
+from ktrain.data.table_files import TABLE_SUFFIXES, columns, is_table_file
 from ktrain.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -26,12 +28,12 @@ def find_inputs(given: str) -> Path | list[str]:
         if not images:
             raise UserError(f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) at any depth.")
         return images
-    if path.suffix.lower() in ARRAY_FILES:
+    if path.suffix.lower() in ARRAY_FILES or is_table_file(path.name):
         return path
     if not is_image_file(path.name):
         raise UserError(
             f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images, a .npy "
-            "file, or a .npz file of one array per named input."
+            f"file, a .npz file of one array per named input, or a table ({', '.join(TABLE_SUFFIXES)})."
         )
     return [str(path)]
 
@@ -81,8 +83,10 @@ def _image_settings(model, config: Path | None) -> tuple[tuple[int, int], str]:
 
 
 def predict_array(model, path: Path, batch_size: int):
-    """The model's outputs for the arrays of a ``.npy`` file (one input) or a ``.npz`` file (an
-    array per named input)."""
+    """The model's outputs for the arrays of a ``.npy`` file (one input), a ``.npz`` file (an
+    array per named input), or the rows of a table."""
+    if is_table_file(path.name):
+        return predict_rows(model, path, batch_size)
     if path.suffix.lower() == ".npz":
         inputs = _named_arrays(model, path)
     else:
@@ -124,3 +128,32 @@ def _checked(x: np.ndarray, expected: tuple, where: str) -> np.ndarray:
             "(pixel values in [0, 255] for images)."
         )
     return x.astype("float32")
+
+
+def predict_rows(model, path: Path, batch_size: int):
+    """The model's outputs for each row of a table (read a block at a time, its columns as in
+    training): the model takes a column per input, one value per row (data=table)."""
+    from ktrain.data.table_reading import arrow_type, blocks, inputs_of
+
+    kinds = {t.name.split(":")[0]: "text" if str(t.dtype) == "string" else "number" for t in model.inputs}
+    if any(tuple(t.shape[1:]) != (1,) for t in model.inputs):
+        raise UserError(
+            f"input={str(path)!r} is a table, and the run's model takes inputs shaped {model.input_shape}, not "
+            "a table's columns; a table is predicted by a model trained with data=table (give images or arrays here)."
+        )
+    missing = [name for name in kinds if name not in columns(str(path))]
+    if missing:
+        raise UserError(
+            f"input={str(path)!r} lacks the columns {', '.join(missing)}, which the run's model takes; give a table "
+            f"with the columns {', '.join(kinds)} (others are left out)."
+        )
+    import tensorflow as tf  # strings as tensors: Keras' predict takes no NumPy strings
+
+    types = {name: arrow_type(kind) for name, kind in kinds.items()}
+    outputs = []
+    for block in blocks([str(path)], types):
+        inputs = {n: tf.constant(v) if v.dtype == object else v for n, v in inputs_of(block, kinds).items()}
+        outputs.append(model.predict(inputs, batch_size=batch_size, verbose=0))
+    if isinstance(outputs[0], dict):
+        return {name: np.concatenate([part[name] for part in outputs]) for name in outputs[0]}
+    return np.concatenate(outputs)

@@ -1,4 +1,5 @@
-"""The schemas of the groups whose node is built by ``_target_``: model, optimizer, schedule, data.
+"""The schemas of the groups whose node is built by ``_target_``: model, optimizer, schedule, data
+(whose options' schemas are in ``data.py``).
 
 Each group maps the ``_target_`` of ktrain's own builders to the schema of its keyword
 arguments; a target ktrain does not know (a user's own model, optimizer or data module) gets
@@ -8,9 +9,8 @@ the group's open schema, which needs only ``_target_`` and what the run itself r
 import os
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from ktrain.data.folders import FolderError, scan, scan_masks
 from ktrain.models import BACKBONES
 from ktrain.names import program
 from ktrain.schema.base import (
@@ -24,11 +24,9 @@ from ktrain.schema.base import (
     PositiveInt,
     Rate,
     RateOrAuto,
-    RequiredFile,
-    Section,
     Targeted,
 )
-from ktrain.tasks import TASKS
+from ktrain.schema.data import DATA, OpenData
 
 # model.weights of a backbone: keras.applications' own ImageNet weights (its download and
 # cache, KERAS_HOME/models), random init, or a local file.
@@ -59,6 +57,13 @@ class MLP(Targeted):
     hidden_units: Annotated[list[PositiveInt], Field(min_length=1)]
     dropout: Rate
     preprocessing: Literal["rescale", "none"]
+
+
+class Tabular(Targeted):
+    hidden_units: Annotated[list[PositiveInt], Field(min_length=1)] = [128, 64]
+    dropout: Rate = 0.1
+    max_categories: PositiveInt = 100
+    text_tokens: PositiveInt = 2000
 
 
 class Backbone(Targeted):
@@ -95,6 +100,7 @@ MODELS = {
     "ktrain.models.small.simple_cnn": SimpleCNN,
     "ktrain.models.saved.saved": Saved,
     "ktrain.models.small.mlp": MLP,
+    "ktrain.models.tabular.tabular": Tabular,
     "ktrain.models.backbone.backbone": Backbone,
     "ktrain.models.unet.unet": Unet,
 }
@@ -234,118 +240,6 @@ SCHEDULES = {
     "ktrain.schedules.exponential": Exponential,
     "ktrain.schedules.step": Step,
     "ktrain.schedules.epoch_exponential": EpochExponential,
-}
-
-# --- data --------------------------------------------------------------------------------
-
-
-TargetKind = Literal[tuple(TASKS)]
-
-
-class Data(Targeted):
-    """A data module of ktrain's own: its batch, seed and split fractions, and the kinds of its
-    targets where they are known before its data are read (``known_targets``)."""
-
-    batch_size: PositiveInt
-    seed: NonNegativeInt
-    val_fraction: Annotated[float, Field(gt=0, lt=1)]
-    test_fraction: Annotated[float, Field(gt=0, lt=1)]
-
-    def known_targets(self) -> dict[str, str] | None:
-        """Target name -> kind, where the config tells them; None where only the data do."""
-        return {"label": "class"}
-
-    @model_validator(mode="after")
-    def _fractions_leave_training_data(self):
-        if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g} "
-                "leaves no training data; their sum must be below 1"
-            )
-        return self
-
-
-class Digits(Data):
-    pass
-
-
-class Npz(Data):
-    path: Annotated[RequiredFile, Field(description="an .npz file")]
-    class_names: Annotated[list[str], Field(min_length=1)] | None = None
-    target_kind: TargetKind | None = None  # null: guessed from y
-
-    def known_targets(self) -> dict[str, str] | None:
-        return {"label": self.target_kind} if self.target_kind else None
-
-
-class Synthetic(Data):
-    input_shape: Annotated[list[PositiveInt], Field(min_length=1, max_length=3)]
-    num_classes: Annotated[int, Field(ge=2)]
-    samples: Annotated[int, Field(ge=10)]
-
-
-class Augmentation(Section):
-    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
-    rotation: Rate = 0.0
-    zoom: Rate = 0.0
-    contrast: Rate = 0.0
-
-
-class ImageFolder(Data):
-    masks: str | None = None  # a folder of masks beside the images: segmentation (before path: its check reads it)
-    path: Annotated[
-        str,
-        Field(
-            description="a folder holding one subfolder of images per class, or train/ val/ test/ subfolders of those"
-        ),
-    ]
-    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
-    color_mode: Literal["rgb", "grayscale"] = "rgb"
-    augmentation: Augmentation = Augmentation()
-    cache: Literal["memory", "file"] | None = None
-    cache_dir: str = "data_cache"
-    shuffle_buffer: PositiveInt = 1000
-    on_bad_file: Literal["skip", "error"] = "skip"
-    class_names: Annotated[list[str], Field(min_length=1)] | None = None  # masks: the pixel classes' names
-
-    @field_validator("path")
-    @classmethod
-    def _folder(cls, path: str, info: ValidationInfo) -> str:
-        try:
-            if info.data.get("masks") is None:
-                scan(path)
-            else:
-                scan_masks(path, info.data["masks"])
-        except FolderError as error:
-            raise ValueError(error.reason) from error
-        return path
-
-    def known_targets(self) -> dict[str, str] | None:
-        return {"label": "mask" if self.masks else "class"}
-
-    @model_validator(mode="after")
-    def _masks_move_with_their_images(self):
-        moving = [key for key in ("flip", "rotation", "zoom") if getattr(self.augmentation, key)]
-        if self.masks and moving:
-            raise ValueError(
-                f"augmentation.{moving[0]} would move each image and not its mask; with data.masks only "
-                "augmentation.contrast applies, so leave the others null or 0"
-            )
-        return self
-
-
-class OpenData(OpenTarget):
-    batch_size: PositiveInt
-
-    def known_targets(self) -> dict[str, str] | None:
-        return None
-
-
-DATA = {
-    "ktrain.data.arrays.DigitsData": Digits,
-    "ktrain.data.arrays.NpzData": Npz,
-    "ktrain.data.arrays.SyntheticData": Synthetic,
-    "ktrain.data.image_folder.ImageFolderData": ImageFolder,
 }
 
 # group -> (the schemas of ktrain's own targets, the schema of any other target)

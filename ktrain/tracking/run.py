@@ -176,12 +176,13 @@ class MlflowRun:
         on it anywhere (``ktrain.tracking.keras_pyfunc``); return its model id. The signature
         comes from ``sample_inputs``."""
         import keras  # this module is also loaded where Keras is not (a sweep's parent process)
-        from mlflow.models import infer_signature
+
+        from ktrain.tracking.signatures import signature as signed
 
         # A plain call, not predict: under MultiWorkerMirroredStrategy predict gathers across
         # the workers, and only the chief logs the model.
         outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, model(sample_inputs, training=False))
-        signature = infer_signature(sample_inputs, outputs)
+        signature = signed(sample_inputs, outputs)
         requirements = [f"keras=={keras.__version__}", f"mlflow=={mlflow.__version__}"]
         if sys.modules.get("tensorflow"):  # imported (None marks a blocked import)
             requirements.append(f"tensorflow=={sys.modules['tensorflow'].__version__}")
