@@ -214,10 +214,11 @@ def test_help_and_cfg_never_import_tensorflow(args):
 
 def test_help_lists_every_group_and_the_config_as_composed_with_the_overrides():
     text = cli("model=resnet50", "optimizer=sgd", "--help").stdout
-    assert (
-        "model: backbone, efficientnet_b0, keras_hub, mlp, mobilenet_v2, resnet50, saved, simple_cnn, text_cnn, unet, "
-        "vgg16\n"
-    ) in text
+    models = (
+        "backbone, efficientnet_b0, keras_hub, mlp, mobilenet_v2, resnet50, saved, simple_cnn, tabular, text_cnn, "
+        "unet, vgg16"
+    )
+    assert f"model: {models}\n" in text
     assert "schedule: constant, cosine, epoch_exponential, exponential, one_cycle, step, warmup_cosine\n" in text
     assert "hydra/" not in text and "--hydra-help" in text
     assert "_target_: ktrain.models.backbone.backbone" in text and "_target_: keras.optimizers.SGD" in text

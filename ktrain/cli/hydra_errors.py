@@ -15,7 +15,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 from ktrain import overrides as command_line
 from ktrain.cli.config_search import config_dirs
 from ktrain.schema.keywords import suggestion, supplied
-from ktrain.schema.messages import allowed_keys
+from ktrain.schema.messages import allowed_keys, open_mapping
 
 
 def explain_file_error(error: OSError) -> str:
@@ -75,7 +75,10 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
     unchosen = _unchosen_group(key, overrides)
     if unchosen:
         return unchosen
-    given = next((o for o in overrides if command_line.key_of(o) == key), key)
+    # The override that names the key, or one that sets a mapping above it ({...}).
+    given = next((o for o in overrides if command_line.key_of(o) == key), None) or next(
+        (o for o in overrides if "{" in o and key.startswith(f"{command_line.key_of(o)}.")), key
+    )
     path, _, name = key.rpartition(".")
     refused = supplied(key) if config_name == "train" else None
     if refused:
@@ -85,7 +88,7 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
     config = OmegaConf.to_container(parent._get_root(), resolve=False) if parent is not None else {}
     keys, open_ended = allowed_keys(path, config, config_name)
     where = path or "the top level"
-    if name in keys:
+    if name in keys or (config_name == "train" and open_mapping(path, config)):
         return (
             f"Invalid config: {given} sets {key}, which {where} allows but this config does not "
             f"set yet; add it with a leading +: +{given.lstrip('+')}."

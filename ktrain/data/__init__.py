@@ -57,6 +57,8 @@ class DataSpec:
             params): a guessed target kind, say.
         dtypes: the inputs that are not float32 numbers, by name (None: the one unnamed input):
             ``"string"`` for text, which a model takes raw (``input_dtypes`` gives every input's).
+        columns: a table's feature columns (``Column``): its inputs are named after them, one
+            value per row each, and the model builds their preprocessing (``model=tabular``).
 
     Example:
 
@@ -75,6 +77,7 @@ class DataSpec:
     inputs: dict[str, tuple[int, ...]] | None = None
     facts: dict[str, str] = field(default_factory=dict)
     dtypes: dict[str | None, str] = field(default_factory=dict)
+    columns: tuple["Column", ...] = ()
 
     def __post_init__(self):
         if (self.input_shape is None) == (self.inputs is None):
@@ -107,6 +110,28 @@ class DataSpec:
         """Each input's dtype by name (``None``: the one unnamed input): float32 unless ``dtypes``
         says otherwise."""
         return {name: self.dtypes.get(name, "float32") for name in self.input_shapes}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One feature column of a table, which the model takes as an input of its name, one value
+    per row.
+
+    Args:
+        name: the column's name, and the model's input's.
+        kind: ``number`` (float32, NaN where missing), ``category`` or ``text`` (strings, ""
+            where missing).
+        sample: the column's values in a bounded random sample of the training rows, which the
+            model's preprocessing layers adapt on.
+
+    Example:
+
+    >>> Column("city", "category", np.array(["Oslo", "Lima", ""], dtype=object))
+    """
+
+    name: str
+    kind: str
+    sample: np.ndarray = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -189,8 +214,8 @@ class Split:
         return hasattr(self.x, "num_batches") and self.x.num_batches is None
 
     def sample_inputs(self, count: int = 5) -> Any:
-        """The inputs of the first ``count`` samples, as NumPy (for model signatures). A
-        generator gives its next batch."""
+        """The inputs of the first ``count`` samples, as NumPy (for model signatures), strings
+        as ``str`` objects. A generator gives its next batch."""
         if self.arrays:
             return map_arrays(lambda values: values[:count], self.x)
         if hasattr(self.x, "element_spec"):  # tf.data

@@ -53,7 +53,7 @@ class FileRecord:
     def values(self, files: Sequence[str], compute: Callable[[list[str]], dict[str, Any]]) -> tuple[dict, int]:
         """Each of ``files``' value: known ones from the record, the others (new, or changed since)
         by ``compute`` (which maps each file it is given to its value); and how many were computed."""
-        stamps = {file: _stamp(file) for file in files}
+        stamps = {file: stamp(file) for file in files}
         self.stamps.update(stamps)
         unknown = [file for file in files if self._values.get(file, {}).get("stamp") != stamps[file]]
         computed = compute(unknown) if unknown else {}
@@ -102,7 +102,7 @@ class CheckedFiles(FileRecord):
         return [file for file in files if not readable[file]]
 
 
-def _stamp(file: str) -> list[int]:
+def stamp(file: str) -> list[int]:
     """What tells a changed file: its size and modification time (nanoseconds)."""
     status = os.stat(file)
     return [status.st_size, status.st_mtime_ns]

@@ -9,6 +9,7 @@ data modules and ``predict.py`` list files with the same rules: files by extensi
 import os
 from dataclasses import dataclass
 
+from ktrain.data.table_files import table_hint
 from ktrain.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".jxl")  # what tf.io.decode_image reads
@@ -101,6 +102,8 @@ def scan(path: str, kind: FileKind = IMAGES) -> FolderScan:
     """List a data folder's classes and files of ``kind`` (images, texts); raise ``FolderError``
     naming what is wrong."""
     root, layouts = os.path.expanduser(path), kind.layouts
+    if table_hint(root):
+        raise FolderError(path, f"{table_hint(root)}; a folder data option reads a folder of {kind.noun}s")
     if not os.path.exists(root):
         raise FolderError(path, f"no such folder; give a folder holding {layouts}")
     if not os.path.isdir(root):

@@ -8,7 +8,8 @@ before TensorFlow is imported.
 
 A builder of a user's own fits ``ktrain.contracts.ModelBuilder``. This package imports
 ``ktrain.errors`` and ``ktrain.tasks`` of ktrain, and ``ktrain.data.checked_files`` (a preset's
-checksums kept as a folder's decode checks are).
+checksums kept as a folder's decode checks are); a table's columns (``ktrain.data.Column``) are
+read by their attributes.
 """
 
 from typing import NamedTuple

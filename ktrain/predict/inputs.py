@@ -1,6 +1,7 @@
 """The inputs of a prediction, found and run through the model as in training: images decoded by
 the training pipeline's own function at the run's ``data.image_size`` and ``data.color_mode``
-(the only settings read from the stored config; nothing in it is instantiated), or arrays."""
+(the only settings read from the stored config; nothing in it is instantiated), arrays, or a
+table's rows read by the training pipeline's own reader (``ktrain.data.table_reading``)."""
 
 import logging
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
+from ktrain.data.table_files import TABLE_SUFFIXES, columns, is_table_file
 from ktrain.errors import UserError
 from ktrain.models import shape_fits
 from ktrain.predict.texts import Texts, csv_column, text_files
@@ -35,18 +37,16 @@ def find_inputs(given: str, column: str | None = None) -> Path | list[str] | Tex
                 f"input={given!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}) and no .txt files at any depth."
             )
         return texts
-    if path.suffix.lower() in ARRAY_FILES:
+    if path.suffix.lower() in ARRAY_FILES or is_table_file(path.name):
         return path
-    if path.suffix.lower() == ".csv":
-        raise UserError(f"input={given!r} is a CSV file: give column=<the column of texts to predict>.")
     texts = text_files(str(path))
     if texts is not None:
         return texts
     if not is_image_file(path.name):
         raise UserError(
             f"input={given!r} is not an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images, a .npy "
-            "file, a .npz file of one array per named input, a .txt file or a folder of them, or a .csv file "
-            "with column=."
+            "file, a .npz file of one array per named input, a .txt file or a folder of them, a .csv file "
+            f"with column= (texts), or a table ({', '.join(TABLE_SUFFIXES)})."
         )
     return [str(path)]
 
@@ -99,8 +99,10 @@ def _image_settings(model, config: Path | None) -> tuple[tuple[int, int], str]:
 
 
 def predict_array(model, path: Path, batch_size: int):
-    """The model's outputs for the arrays of a ``.npy`` file (one input) or a ``.npz`` file (an
-    array per named input)."""
+    """The model's outputs for the arrays of a ``.npy`` file (one input), a ``.npz`` file (an
+    array per named input), or the rows of a table."""
+    if is_table_file(path.name):
+        return predict_rows(model, path, batch_size)
     if path.suffix.lower() == ".npz":
         inputs = _named_arrays(model, path)
     else:
@@ -142,3 +144,36 @@ def _checked(x: np.ndarray, expected: tuple, where: str) -> np.ndarray:
             "(pixel values in [0, 255] for images)."
         )
     return x.astype("float32")
+
+
+def predict_rows(model, path: Path, batch_size: int):
+    """The model's outputs for each row of a table (read a block at a time, its columns as in
+    training): the model takes a column per input, one value per row (data=table)."""
+    from ktrain.data.table_reading import arrow_type, blocks, inputs_of
+    from ktrain.models.text import takes_text
+
+    kinds = {t.name.split(":")[0]: "text" if str(t.dtype) == "string" else "number" for t in model.inputs}
+    one_value = all(tuple(t.shape[1:]) == (1,) for t in model.inputs)
+    if takes_text(model) and not one_value:
+        raise UserError(f"input={str(path)!r} is a CSV file: give column=<the column of texts to predict>.")
+    if not one_value:
+        raise UserError(
+            f"input={str(path)!r} is a table, and the run's model takes inputs shaped {model.input_shape}, not "
+            "a table's columns; a table is predicted by a model trained with data=table (give images or arrays here)."
+        )
+    missing = [name for name in kinds if name not in columns(str(path))]
+    if missing:
+        raise UserError(
+            f"input={str(path)!r} lacks the columns {', '.join(missing)}, which the run's model takes; give a table "
+            f"with the columns {', '.join(kinds)} (others are left out)."
+        )
+    import tensorflow as tf  # strings as tensors: Keras' predict takes no NumPy strings
+
+    types = {name: arrow_type(kind) for name, kind in kinds.items()}
+    outputs = []
+    for block in blocks([str(path)], types):
+        inputs = {n: tf.constant(v) if v.dtype == object else v for n, v in inputs_of(block, kinds).items()}
+        outputs.append(model.predict(inputs, batch_size=batch_size, verbose=0))
+    if isinstance(outputs[0], dict):
+        return {name: np.concatenate([part[name] for part in outputs]) for name in outputs[0]}
+    return np.concatenate(outputs)

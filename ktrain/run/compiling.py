@@ -40,6 +40,7 @@ def compiled_model(
         offered["train_inputs"] = train_inputs()
     _refuse_unoffered(node["_target_"], offered, spec.targets)
     _refuse_numbers_model(node["_target_"], spec)
+    _refuse_columns_untaken(config.option("model"), node["_target_"], spec)
     model = build(node, "model", **offered)
     if not isinstance(model, keras.Model):
         raise UserError(
@@ -98,13 +99,15 @@ def compile_settings(config: TrainConfig, targets: Sequence[Target]) -> dict[str
 
 def _offered(spec: DataSpec) -> dict[str, Any]:
     """What the run offers a model builder: the data's inputs (their shapes and dtypes) and
-    targets; ``num_classes`` for one target that has classes."""
+    targets; ``num_classes`` for one target that has classes; a table's ``columns``."""
     offered = {
         "input_shape": spec.input_shape,
         "inputs": spec.inputs,
         "input_dtypes": spec.input_dtypes,
         "targets": spec.targets,
     }
+    if spec.columns:
+        offered["columns"] = spec.columns
     if len(spec.targets) == 1 and spec.targets[0].kind in CLASSES:
         offered["num_classes"] = len(spec.targets[0].classes)
     return offered
@@ -148,6 +151,23 @@ def _refuse_unoffered(target: str, offered: dict[str, Any], targets: Sequence[Ta
         f"model._target_={target} needs num_classes, which the data give for one target with classes, and "
         f"their targets are {kinds}. Name `targets` in its signature instead (a tuple of ktrain.tasks.Target) "
         "and put a head on for each (ktrain.tasks.heads does)."
+    )
+
+
+def _refuse_columns_untaken(option: str, target: str, spec: DataSpec) -> None:
+    """A builder that does not take a table's ``columns`` would build float inputs for its
+    strings, and fail inside ``fit``."""
+    if not spec.columns:
+        return
+    parameters = _parameters(target)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if not parameters or "columns" in parameters or takes_any:
+        return
+    raise UserError(
+        f"model={option} ({target}) does not take a table's columns, which data=table hands out: one raw "
+        "value per row of each column (numbers and strings), preprocessed inside the model. Use "
+        "model=tabular, or name `columns` in your builder's signature (ktrain.data.Column: name, kind, "
+        "sample) and build their inputs with ktrain.models.tabular.encoded_columns."
     )
 
 

@@ -53,7 +53,8 @@ def write_sample_inputs(sample_inputs, out_dir: Path) -> Path:
     path = Path(out_dir) / SAMPLE_INPUTS
     if isinstance(sample_inputs, dict):  # named inputs: one array each, in an .npz beside it
         path = path.with_suffix(".npz")
-        np.savez(path, **sample_inputs)
+        # strings (a table's columns) as unicode arrays, which load without pickle
+        np.savez(path, **{name: v.astype(str) if v.dtype == object else v for name, v in sample_inputs.items()})
     else:
         np.save(path, np.asarray(sample_inputs))
     return path

@@ -5,7 +5,7 @@ node takes when Hydra itself refuses a key, before the schema has run: the keys 
 schema, then those of the node's Keras signature (``keywords.py``).
 """
 
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,6 +54,16 @@ def allowed_keys(path: str, config: dict[str, Any], config_name: str = "train") 
     if keras is None:
         return keys, not rest and schema.model_config.get("extra") == "allow"
     return keys + [name for name in keras.keywords if name not in keys], keras.any_keyword
+
+
+def open_mapping(path: str, config: dict[str, Any], config_name: str = "train") -> bool:
+    """Whether the node at ``path`` is a mapping of any keys in its schema (``data.features``)."""
+    parts = path.split(".") if path else []
+    if not parts[:1] or parts[0] not in GROUPS:
+        return False
+    node = _section(schema_of(parts[0], _node_at(config, parts[:1])), parts[1:-1])
+    field = node.model_fields.get(parts[-1]) if node and len(parts) > 1 else None
+    return field is not None and get_origin(field.annotation) is dict
 
 
 def _describe(problem: dict, schema: type[BaseModel], prefix: str) -> str:

@@ -41,6 +41,13 @@ class MLP(Targeted):
     preprocessing: Literal["rescale", "none"]
 
 
+class Tabular(Targeted):
+    hidden_units: Annotated[list[PositiveInt], Field(min_length=1)] = [128, 64]
+    dropout: Rate = 0.1
+    max_categories: PositiveInt = 100
+    text_tokens: PositiveInt = 2000
+
+
 class Backbone(Targeted):
     architecture: Literal[tuple(BACKBONES)]
     weights: Annotated[str | None, AfterValidator(_backbone_weights)] = None
@@ -92,6 +99,7 @@ MODELS = {
     "ktrain.models.hub.keras_hub": KerasHub,
     "ktrain.models.saved.saved": Saved,
     "ktrain.models.small.mlp": MLP,
+    "ktrain.models.tabular.tabular": Tabular,
     "ktrain.models.backbone.backbone": Backbone,
     "ktrain.models.unet.unet": Unet,
 }

@@ -9,8 +9,9 @@ from typing import Any, NamedTuple
 
 from ktrain import overrides as command_line
 from ktrain.names import command
+from ktrain.schema.data import DATA, Table
 from ktrain.schema.groups import SCHEDULES
-from ktrain.schema.models import MODELS, Backbone
+from ktrain.schema.models import MODELS, Backbone, Tabular
 from ktrain.schema.run import TrainConfig
 from ktrain.tasks import logged_names
 
@@ -29,7 +30,26 @@ def problems(config: TrainConfig, overrides: Sequence[str]) -> list[str]:
         + _fine_tune_problems(config)
         + _auto_rate_problems(config)
         + _register_problems(config)
+        + _table_problems(config)
     )
+
+
+def _table_problems(config: TrainConfig) -> list[str]:
+    """A table's columns (strings among them) need a model that takes them; model=tabular
+    needs them. Models ktrain does not know are asked once they are built."""
+    table, tabular = isinstance(config.data, Table), MODELS.get(config.model.target) is Tabular
+    if table and config.model.target in MODELS and not tabular and config.model.target != "ktrain.models.saved.saved":
+        return [
+            f"data=table hands out a table's columns by name, raw (numbers and strings), and model="
+            f"{config.option('model')} takes arrays; use model=tabular (data=table's default), which "
+            "preprocesses each column inside the model"
+        ]
+    if tabular and not table and config.data.target in DATA:
+        return [
+            f"model=tabular takes a table's columns (data=table), and data={config.option('data')} hands out "
+            "arrays; use model=mlp or simple_cnn, or data=table"
+        ]
+    return []
 
 
 def _register_problems(config: TrainConfig) -> list[str]:

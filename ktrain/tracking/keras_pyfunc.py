@@ -39,10 +39,10 @@ class KerasModel(PythonModel):
     def predict(self, context, model_input, params=None):
         import numpy as np
 
-        if hasattr(model_input, "to_numpy"):  # a DataFrame: its columns are the features
-            model_input = model_input.to_numpy()
+        if hasattr(model_input, "to_numpy"):  # a DataFrame: a table's rows, or the features
+            model_input = _columns(self.model, model_input) or model_input.to_numpy()
         if isinstance(model_input, dict):
-            model_input = {name: np.asarray(values) for name, values in model_input.items()}
+            model_input = {name: _tensor(np.asarray(values)) for name, values in model_input.items()}
         elif isinstance(model_input, list | tuple | np.ndarray):
             model_input = _texts(np.asarray(model_input))
         return self.model.predict(model_input, verbose=0)
@@ -61,6 +61,42 @@ def _texts(values):
     if values.ndim != 1:
         return values
     return np.asarray([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values], dtype=object)
+
+
+def _columns(model, frame):
+    """A DataFrame's columns as the model's inputs, where it has a column for each input's name
+    and each input takes one value per row (a model trained with data=table): strings ("" where
+    missing, a whole number without ".0", as a CSV reader gives it) or float32 (NaN where
+    missing), shaped (rows, 1). None otherwise. ktrain.data.table_reading reads a file alike;
+    this file imports nothing of ktrain, hence its own lines."""
+    import numpy as np
+
+    inputs = {tensor.name.split(":")[0]: str(tensor.dtype) for tensor in model.inputs}
+    one_value = all(tuple(tensor.shape[1:]) == (1,) for tensor in model.inputs)
+    if not one_value or not set(inputs) <= set(frame.columns):
+        return None
+    return {
+        name: (np.array([_text(v) for v in frame[name]], dtype=object) if dtype == "string" else
+               frame[name].astype("float32").to_numpy()).reshape(-1, 1)
+        for name, dtype in inputs.items()
+    }  # fmt: skip
+
+
+def _tensor(values):
+    """Strings as a TensorFlow tensor, which Keras' predict takes (NumPy strings it refuses)."""
+    if values.dtype.kind not in "OSU":
+        return values
+    import tensorflow as tf  # string inputs run on the TensorFlow backend only
+
+    return tf.constant(values.astype(object))
+
+
+def _text(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 mlflow.models.set_model(KerasModel())

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
@@ -188,7 +187,8 @@ class MlflowRun:
         on it anywhere (``ktrain.tracking.keras_pyfunc``); return its model id. The signature
         comes from ``sample_inputs``."""
         import keras  # this module is also loaded where Keras is not (a sweep's parent process)
-        from mlflow.models import infer_signature
+
+        from ktrain.tracking.signatures import signature as signed
 
         # A plain call, not predict: under MultiWorkerMirroredStrategy predict gathers across
         # the workers, and only the chief logs the model.
@@ -196,7 +196,7 @@ class MlflowRun:
         preprocessor = getattr(model, "preprocessor", None)
         inputs = preprocessor(sample_inputs) if preprocessor is not None else sample_inputs
         outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, model(inputs, training=False))
-        signature = infer_signature(_served_as(sample_inputs), outputs)
+        signature = signed(sample_inputs, outputs)
         requirements = [f"keras=={keras.__version__}", f"mlflow=={mlflow.__version__}"]
         for module, package in (("tensorflow", "tensorflow"), ("keras_hub", "keras-hub")):
             if sys.modules.get(module):  # imported (None marks a blocked import)
@@ -215,17 +215,6 @@ class MlflowRun:
             mlflow.log_artifacts(str(checkpoints), CHECKPOINT_DIR)
         for log_file in self.run_dir.glob("*.log"):
             mlflow.log_artifact(str(log_file))
-
-
-def _served_as(sample_inputs):
-    """What the logged model's signature says it takes: ``sample_inputs``, or, for one string per
-    sample, one unnamed string column, which MLflow takes as a list of strings, a DataFrame of
-    one column (of any name) or ``mlflow models serve``'s JSON, and hands the model as a DataFrame."""
-    if isinstance(sample_inputs, np.ndarray) and sample_inputs.ndim == 1 and sample_inputs.dtype.kind in "OUS":
-        import pandas as pd
-
-        return pd.Series(sample_inputs.astype(str))
-    return sample_inputs
 
 
 class UnrecordedRun:
