@@ -157,7 +157,7 @@ def test_inputs_that_do_not_fit_the_model_are_refused(trained, unseen, predict, 
     message = refusal(predict, capsys, trained.run_dir, tmp_path / "wrong.npy")
     assert "holds an array shaped (2, 28, 28, 3) (float64); the run's model takes samples shaped (32, 32, 3)" in message
     (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    (tmp_path / "empty" / "notes.md").write_text("no images here, and no .txt files")
     assert "holds no image files" in refusal(predict, capsys, trained.run_dir, tmp_path / "empty")
     assert "the model knows 3 classes" in refusal(predict, capsys, trained.run_dir, unseen, "top_k=4")
     (tmp_path / "not_a_run").mkdir()
@@ -169,7 +169,8 @@ def test_bad_settings_are_refused_by_validation(unseen, predict, capsys, tmp_pat
     message = refusal(predict, capsys, "x", tmp_path / "missing.png", "top_k=0", "checkpoint=last")
     assert message == (
         f"Error: Invalid config: input='{tmp_path / 'missing.png'}': no file or folder at "
-        f"'{tmp_path / 'missing.png'}'; give an image file, a folder of images or a .npy file; "
+        f"'{tmp_path / 'missing.png'}'; give an image file, a folder of images, a .npy or .npz file, a .txt file, a "
+        "folder of them, a .csv file with column= (texts), or a table (.csv, .parquet) of raw rows; "
         "checkpoint='last': input should be 'final' or 'best'; top_k=0: input should be greater than or equal to 1."
     )
 

@@ -87,7 +87,7 @@ class ImageFolder(Data):
     image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
     color_mode: Literal["rgb", "grayscale"] = "rgb"
     augmentation: Augmentation = Augmentation()
-    cache: Literal["memory", "file"] | None = None
+    cache: Literal["auto", "memory", "file"] | None = "auto"
     cache_dir: str = "data_cache"
     shuffle_buffer: PositiveInt = 1000
     on_bad_file: Literal["skip", "error"] = "skip"

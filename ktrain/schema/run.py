@@ -64,8 +64,8 @@ def _model_name(name: str | None) -> str | None:
 def _predict_input(path: str) -> str:
     if not os.path.exists(os.path.expanduser(path)):
         raise ValueError(
-            f"no file or folder at {path!r}; give an image file, a folder of images, a .npy file, a .txt file, "
-            "a folder of them, or a .csv file with column="
+            f"no file or folder at {path!r}; give an image file, a folder of images, a .npy or .npz file, a .txt "
+            "file, a folder of them, a .csv file with column= (texts), or a table (.csv, .parquet) of raw rows"
         )
     return path
 
