@@ -1,5 +1,6 @@
 """Shared fixtures: a real SQLite MLflow store per test session, and a way to run the CLI."""
 
+import json
 import os
 import re
 import subprocess
@@ -65,6 +66,22 @@ def run_train(
     if check:
         assert process.returncode == 0, f"train.py failed:\n{process.stdout[-4000:]}\n{process.stderr[-4000:]}"
     return Run(process.returncode, process.stdout, process.stderr, run_dir)
+
+
+def printed_elsewhere(tracking_uri: str, folder: Path, script: str, *args: str):
+    """Run ``python -c SCRIPT ARGS`` in ``folder`` (made here; it holds none of the project's
+    modules) against the store; the JSON its last line prints."""
+    folder.mkdir(parents=True, exist_ok=True)
+    process = subprocess.run(
+        [sys.executable, "-c", script, tracking_uri, *args],
+        cwd=folder,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    return json.loads(process.stdout.splitlines()[-1])
 
 
 def refuse(tracking_uri: str, *args: str, script: str = "train.py", **env: str) -> tuple[str, str]:

@@ -2,14 +2,13 @@
 metrics: trained to FINISHED, predicted, and loaded elsewhere through mlflow.pyfunc."""
 
 import csv
-import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, refuse, run_train, script_env
+from conftest import ROOT, printed_elsewhere, refuse, run_train, script_env
 from tasks_data import digits, project
 
 
@@ -134,18 +133,9 @@ else:
 def serve_elsewhere(tracking_uri, tmp_path, run_id, source, named=False):
     """The logged model's outputs for ``source``, loaded through mlflow.pyfunc in a process whose
     folder holds none of the project's modules."""
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir(exist_ok=True)
-    process = subprocess.run(
-        [sys.executable, "-c", PYFUNC, tracking_uri, run_id, str(source), "named" if named else "one"],
-        cwd=elsewhere,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return printed_elsewhere(
+        tracking_uri, tmp_path / "elsewhere", PYFUNC, run_id, str(source), "named" if named else "one"
     )
-    assert process.returncode == 0, process.stderr[-3000:]
-    return json.loads(process.stdout.splitlines()[-1])
 
 
 @pytest.fixture(scope="module", autouse=True)

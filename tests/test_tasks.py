@@ -4,13 +4,11 @@ from another folder, with the same numbers."""
 
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import refuse, run_train, script_env
+from conftest import printed_elsewhere, refuse, run_train
 from tasks_data import digits, ink, npz_of, squares_folder, squares_npz
 from test_predict import predict_config
 
@@ -154,22 +152,12 @@ print(json.dumps(found))
 
 
 def test_every_kind_loads_through_pyfunc_elsewhere_with_the_numbers_predict_gives(runs, inputs, tracking_uri, tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
     folder = inputs[0]
     jobs = [
         (kind, runs[kind].run_id, str(folder / ("squares.npy" if kind == "mask" else "digits.npy"))) for kind in runs
     ]
-    process = subprocess.run(
-        [sys.executable, "-c", PYFUNC, tracking_uri, json.dumps(jobs)],
-        cwd=elsewhere,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    served = {kind: np.array(values) for kind, values in json.loads(process.stdout.splitlines()[-1]).items()}
+    printed = printed_elsewhere(tracking_uri, tmp_path / "elsewhere", PYFUNC, json.dumps(jobs))
+    served = {kind: np.array(values) for kind, values in printed.items()}
     binary = predicted(tracking_uri, runs["binary"], folder / "digits.npy", tmp_path)
     np.testing.assert_allclose(served["binary"][:, 0], [float(r["probability"]) for r in binary], atol=1e-5)
     numbers = predicted(tracking_uri, runs["number"], folder / "digits.npy", tmp_path)
