@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import refuse, run_train, script_env
+from conftest import python_elsewhere, refuse, run_train, script_env
 from servers import free_port
 from tables_data import LIKES, customers, customers_csv
 from test_lineage import datasets
@@ -147,19 +147,9 @@ print(json.dumps(found))
 def test_the_logged_models_take_a_dataframe_of_raw_rows_elsewhere_with_the_numbers_predict_gives(
     runs, table, tracking_uri, tmp_path
 ):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    jobs = [(kind, runs[kind].run_id) for kind in TARGETS]
-    process = subprocess.run(
-        [sys.executable, "-c", PYFUNC, tracking_uri, json.dumps(jobs), str(table[1])],
-        cwd=elsewhere,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    served = {kind: np.array(values) for kind, values in json.loads(process.stdout.splitlines()[-1]).items()}
+    jobs = json.dumps([(kind, runs[kind].run_id) for kind in TARGETS])
+    printed = python_elsewhere(tracking_uri, tmp_path, PYFUNC, jobs, str(table[1]))
+    served = {kind: np.array(values) for kind, values in printed.items()}
     classes = predicted(tracking_uri, runs["class"], table[1], tmp_path)
     np.testing.assert_allclose(served["class"].max(axis=1), [float(row["score"]) for row in classes], atol=1e-5)
     numbers = predicted(tracking_uri, runs["number"], table[1], tmp_path)

@@ -112,7 +112,7 @@ def test_a_users_config_folder_is_found_and_wins_over_ktrains(project, tmp_path,
         assert "filters:\n  - 8\n  dense_units: 16" in shown.stdout  # the user's simple_cnn, not ktrain's
         assert "_target_: mydata.Wine" in shown.stdout  # the user's data option, from their experiment
     helped = command("ktrain-train", "--help", cwd=project, tracking_uri=tracking_uri)
-    assert "data: digits, image_folder, npz, synthetic, table, wine\n" in helped.stdout
+    assert "data: digits, image_folder, npz, synthetic, table, text_folder, wine\n" in helped.stdout
 
 
 def test_a_missing_config_dir_is_refused_in_one_paragraph(tmp_path, tracking_uri):
