@@ -3,6 +3,8 @@ schema and profile; the same files give the same digest, and a changed file anot
 
 import json
 
+import pytest
+
 from conftest import run_train
 from images import make_image_folder
 
@@ -44,6 +46,7 @@ def test_each_split_of_the_default_run_is_a_dataset_with_its_profile(tracking_ur
     assert datasets(client, again.run_id)["training"]["digest"] == train["digest"]
 
 
+@pytest.mark.slow  # three image-folder runs (about 22 s)
 def test_the_same_image_files_give_the_same_digest_and_a_changed_file_another(tracking_uri, client, tmp_path):
     folder = make_image_folder(tmp_path / "shapes", 12, seed=0)
     settings = ("data=image_folder", f"data.path={folder}", "data.image_size=[32,32]", "debug=fast")

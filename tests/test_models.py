@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 
+# Slow: two keras.applications backbones built and trained (about 40 s); .ci/run runs them after the suite.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model, optimizer, extra",
     [

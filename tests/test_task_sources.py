@@ -53,6 +53,8 @@ def test_two_inputs_and_two_outputs_train_predict_and_serve(user_project, tracki
     np.testing.assert_allclose(np.ravel(served["ink"]), [float(row["ink.ink"]) for row in rows], atol=1e-5)
 
 
+# Slow (about 45 s): each source also trains to its end after a kill in test_task_resume.py.
+@pytest.mark.slow
 @pytest.mark.parametrize("option", ["pydataset", "generator"])
 def test_a_pydataset_and_a_generator_train_to_the_end(user_project, tracking_uri, client, tmp_path, option):
     run = train_in(user_project, tracking_uri, tmp_path / option, f"data={option}", "model=mlp", "fit.epochs=3")
