@@ -75,6 +75,7 @@ def test_autotune_false_trains_with_keras_defaults(train, client):
     assert "autotune: Keras' defaults for the auto settings: hardware.autotune=false" in run.stdout + run.stderr
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_a_resumed_run_trains_with_the_settings_it_chose(train, tracking_uri, client):
     first = train("fit.epochs=3")
     spe = params(client, first)["autotune.steps_per_execution"]

@@ -209,6 +209,7 @@ def resumed(tracking_uri, tmp_path_factory, folder):
     return killed, backed_up, Run(0, finished.stdout, finished.stderr, run_dir)
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_a_run_killed_in_phase_two_resumes_in_phase_two(resumed, client):
     killed, backed_up, finished = resumed
     assert killed.returncode == -signal.SIGKILL
@@ -220,6 +221,7 @@ def test_a_run_killed_in_phase_two_resumes_in_phase_two(resumed, client):
     assert client.get_run(killed.run_id).info.status == "FINISHED"
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_every_epoch_of_both_phases_is_in_mlflow_once_after_the_resume(resumed, client):
     run_id = resumed[0].run_id
     for key in PER_EPOCH:
@@ -229,6 +231,7 @@ def test_every_epoch_of_both_phases_is_in_mlflow_once_after_the_resume(resumed, 
     assert all(rate <= BASE_RATE * FACTOR * (1 + 1e-6) for rate in rates[3:])  # reduce_lr may lower it
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_the_resumed_phase_two_has_its_trainable_layers_and_optimizer_state(resumed):
     import keras
 

@@ -78,6 +78,7 @@ def two_workers(tracking_uri, tmp_path_factory):
     return [(process.returncode, output, run_dir) for process, output, run_dir in zip(processes, outputs, run_dirs)]
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_two_workers_exit_0_and_train_in_step(two_workers):
     for returncode, output, _ in two_workers:
         assert returncode == 0, output[-4000:]
@@ -86,6 +87,7 @@ def test_two_workers_exit_0_and_train_in_step(two_workers):
     assert len(chief_epochs) == 2 and chief_epochs == worker_epochs
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_only_the_chief_records_one_run_and_writes_the_model(two_workers, client):
     experiment = client.get_experiment_by_name("two_workers")
     runs = client.search_runs([experiment.experiment_id])
@@ -99,12 +101,14 @@ def test_only_the_chief_records_one_run_and_writes_the_model(two_workers, client
     assert "the chief records the run" in worker_output
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_every_worker_logs_its_system_metrics_under_its_node_id(two_workers, client):
     (run,) = client.search_runs([client.get_experiment_by_name("two_workers").experiment_id])
     for worker in ("worker0", "worker1"):
         assert f"system/{worker}/cpu_utilization_percentage" in run.data.metrics, sorted(run.data.metrics)
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_a_multi_worker_run_is_not_resumed(two_workers):
     chief_dir = two_workers[0][2]
     with pytest.raises(UserError, match="is a hardware=multi_worker run, and resuming one is not supported"):

@@ -40,6 +40,7 @@ def test_launcher_config_composes_with_cfg_hydra(option, target, setting):
     assert str(node) == value
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_a_sweep_runs_through_submitit_as_on_slurm(tracking_uri, client, tmp_path):
     """hydra/launcher=submitit_local: submitit's local executor, the path of hydra/launcher=slurm
     without sbatch (jobs pickled, run in processes of their own, results read back)."""

@@ -79,6 +79,7 @@ def killed_and_continued(tracking_uri, client, tmp_path_factory):
     return kill_after_two_and_continue(tracking_uri, client, tmp_path_factory.mktemp("sweep") / "sweep", *GRID)
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_the_continued_sweep_ends_with_four_finished_children_under_one_parent(killed_and_continued, client):
     first_output, finished_first, continued = killed_and_continued
     assert continued.returncode == 0, continued.output[-4000:]
@@ -91,6 +92,7 @@ def test_the_continued_sweep_ends_with_four_finished_children_under_one_parent(k
     assert parent.data.tags["ktrain.best_run_id"] in {child.info.run_id for child in children}
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_no_job_trained_twice(killed_and_continued, client):
     _, finished_first, continued = killed_and_continued
     assert continued.output.count("finished in an earlier try of the sweep; skipped") == 2

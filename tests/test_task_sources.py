@@ -40,6 +40,7 @@ def predict_in(folder, tracking_uri, run_dir, source, *overrides) -> list[dict]:
     return list(csv.DictReader(output.open()))
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_two_inputs_and_two_outputs_train_predict_and_serve(user_project, tracking_uri, client, tmp_path):
     run = train_in(user_project, tracking_uri, tmp_path / "two", "data=two_heads", "model=mlp", "fit.epochs=6")
     recorded = client.get_run(run.run_id)
@@ -79,6 +80,7 @@ def test_a_generator_without_steps_is_refused_before_it_trains(user_project, tra
     assert "fit.steps_per_epoch=<batches>" in paragraph and "Epoch 1/" not in output
 
 
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_a_users_own_layer_loss_and_metrics_travel_with_the_model(user_project, tracking_uri, client, tmp_path):
     """Trained from the project folder (its module only there), the model predicts through
     ktrain-predict, starts a new run as model=saved, and loads through mlflow.pyfunc in a folder

@@ -12,7 +12,8 @@ from conftest import run_sweep
 from servers import mlflow_server, postgres
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+# PostgreSQL is slow-marked (its server and a sweep on it, about 55 s in all); SQLite runs in the suite.
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def server(request, tmp_path_factory):
     """``mlflow server`` on a free 127.0.0.1 port, artifacts served by it, on a SQLite or a
     PostgreSQL backend store (PostgreSQL started for the test, in a data dir of its own)."""
