@@ -55,6 +55,21 @@ def squares_npz(folder: Path, count: int = 160, size: int = 16, seed: int = 0) -
     return path
 
 
+def kinds_and_project(tmp_path_factory, kinds: tuple[str, ...]) -> tuple[dict[str, Path], Path]:
+    """An .npz file of each of ``kinds`` and of masks, by kind, and a user's project (``project``)."""
+    folder = tmp_path_factory.mktemp("data")
+    files = {kind: npz_of(kind, folder) for kind in kinds}
+    files["mask"] = squares_npz(folder)
+    return files, project(tmp_path_factory.mktemp("project"))
+
+
+def data_of(files: dict[str, Path], project_folder: Path, case: str) -> list[str]:
+    """The overrides that train on ``case``: its .npz file, or the project's own options."""
+    if case in files:
+        return ["data=npz", f"data.path={files[case]}"]
+    return [f"--config-dir={project_folder / 'conf'}"]
+
+
 PROJECT_DATA = '''"""Data modules of a user's own, each handing its splits out in another form."""
 
 import math

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT, run_train, script_env
-from tasks_data import npz_of, project, squares_npz
+from tasks_data import data_of, kinds_and_project
 
 pytestmark = pytest.mark.slow
 
@@ -23,16 +23,13 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    files = {kind: npz_of(kind, folder) for kind in ("binary", "multi_label", "number")}
-    files["mask"] = squares_npz(folder)
-    return files, project(tmp_path_factory.mktemp("project"))
+    return kinds_and_project(tmp_path_factory, ("binary", "multi_label", "number"))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_every_kind_exports_to_each_format_matching_keras(data, case, tracking_uri, client, tmp_path):
     files, folder = data
-    where = ["data=npz", f"data.path={files[case]}"] if case in files else [f"--config-dir={folder / 'conf'}"]
+    where = data_of(files, folder, case)
     run = run_train(tracking_uri, tmp_path / "run", *where, *CASES[case], "fit.epochs=1")
     exported = subprocess.run(
         [sys.executable, "export.py", f"run={run.run_dir}", "format=[saved_model,onnx,litert]"],

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import run_train, script_env
 from servers import free_port
-from tasks_data import digits, npz_of, project, squares_npz
+from tasks_data import data_of, digits, kinds_and_project
 from test_resume import resume_to_the_end, start, wait_for_backup
 from test_tasks import predicted
 
@@ -42,16 +42,13 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data")
-    files = {kind: npz_of(kind, folder) for kind in ("class", "binary", "multi_label", "number")}
-    files["mask"] = squares_npz(folder)
-    return files, project(tmp_path_factory.mktemp("project"))
+    return kinds_and_project(tmp_path_factory, ("class", "binary", "multi_label", "number"))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_a_killed_run_of_each_kind_resumes_to_its_end(data, case, tracking_uri, client, tmp_path):
     files, folder = data
-    where = ["data=npz", f"data.path={files[case]}"] if case in files else [f"--config-dir={folder / 'conf'}"]
+    where = data_of(files, folder, case)
     run_dir = tmp_path / "run"
     first = start(tracking_uri, *where, *CASES[case], "fit.epochs=30", "fit.verbose=2", f"hydra.run.dir={run_dir}")
     try:

@@ -196,11 +196,6 @@ class Split:
         return None
 
     @property
-    def rows(self) -> int:
-        """The samples of a split of arrays (``y`` may be a dict of them, by output)."""
-        return len(next(iter(self.y.values())) if isinstance(self.y, dict) else self.y)
-
-    @property
     def endless(self) -> bool:
         """Whether one pass over the source never ends by itself: a generator or iterator, a
         dataset of infinite cardinality, a ``PyDataset`` without a length."""

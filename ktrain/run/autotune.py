@@ -82,15 +82,11 @@ def _untuned_because(config: TrainConfig, data: LoadedData) -> str | None:
     if hardware.strategy in ("multi_worker", "multi_host"):
         return f"hardware.strategy={hardware.strategy} (every process would have to choose alike)"
     train = data.splits["train"]
-    if not (train.arrays or _is_tf_dataset(train.x)):
+    if not (train.arrays or hasattr(train.x, "element_spec")):  # arrays or tf.data, as Split tells them
         return f"the train split is a {type(train.x).__name__}, whose first batches the probe cannot take again"
     if steps < 4 * (2 * PROBE_STEPS + 1):
         return f"the run trains {steps} steps, too few to measure against"
     return None
-
-
-def _is_tf_dataset(source) -> bool:
-    return type(source).__module__.startswith("tensorflow") and hasattr(source, "take")
 
 
 def _probe(config: TrainConfig, data: LoadedData, strategy: Strategy) -> tuple[TrainConfig, keras.Model, str]:

@@ -12,7 +12,7 @@ multi-worker run keeps Keras' own sharding of the arrays.
 
 import keras
 
-from ktrain.data import Split
+from ktrain.data import Split, array_length
 
 
 def fit_splits(splits: dict[str, Split], shuffle: bool, seed: int, multi_worker: bool) -> dict[str, Split]:
@@ -33,5 +33,5 @@ def _pipeline(split: Split, shuffle: bool, seed: int):
 
     dataset = tf.data.Dataset.from_tensor_slices((split.x, split.y))
     if shuffle:  # the whole split, as Keras shuffles arrays: a new order every epoch
-        dataset = dataset.shuffle(split.rows, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(array_length(split.y), seed=seed, reshuffle_each_iteration=True)
     return dataset.batch(split.batch_size).prefetch(tf.data.AUTOTUNE)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from ktrain.data import Split
+from ktrain.data import Split, array_length
 from ktrain.run import feeding, fitting
 from ktrain.run.steps import LoadedData, build_model
 from ktrain.schema import TrainConfig, derive
@@ -56,7 +56,7 @@ def probe_batches(config: TrainConfig, data: LoadedData) -> list[Split]:
     split, size = data.splits["train"], data.module.batch_size
     count = min(2 * PROBE_STEPS + 1, data.steps.per_epoch)
     if split.y is not None:
-        order = np.random.default_rng(config.seed).permutation(split.rows)[: count * size]
+        order = np.random.default_rng(config.seed).permutation(array_length(split.y))[: count * size]
         x = keras.tree.map_structure(lambda a: np.asarray(a)[order], split.x)
         y = keras.tree.map_structure(lambda a: np.asarray(a)[order], split.y)
     else:  # a dataset of (x, y) batches: its first ones, decoded once
@@ -64,7 +64,7 @@ def probe_batches(config: TrainConfig, data: LoadedData) -> list[Split]:
         x, y = (
             keras.tree.map_structure(lambda *parts: np.concatenate(parts), *(b[i] for b in batches)) for i in (0, 1)
         )
-        size = len(keras.tree.flatten(y)[0]) // len(batches)
+        size = array_length(y) // len(batches)
     chunks, start = [], 0
     for batches in _chunk_sizes(count):
         part = slice(start, start + batches * size)
@@ -132,7 +132,7 @@ def _timed_fit(model: keras.Model, chunk: Split, class_weight, seed: int) -> tup
     history = model.fit(
         **fed.fit_args(), epochs=1, verbose=0, shuffle=False, class_weight=class_weight, callbacks=[timer]
     )
-    batches = math.ceil(chunk.rows / chunk.batch_size)
+    batches = math.ceil(array_length(chunk.y) / chunk.batch_size)
     return timer.seconds, batches, float(history.history["loss"][-1])
 
 
