@@ -275,7 +275,12 @@ def _load_model_logging() -> None:
     try:
         import mlflow.pyfunc  # noqa: F401 (what log_keras_model imports)
         from mlflow.models import infer_signature  # noqa: F401
-    except Exception:  # log_keras_model imports them itself
+        from mlflow.utils.requirements_utils import _init_packages_to_modules_map
+
+        # MLflow checks a logged model's requirements against the installed packages, and first
+        # maps every installed package's modules: 0.3 s at the run's end, kept for the process.
+        _init_packages_to_modules_map()
+    except Exception:  # an MLflow without it: log_keras_model does the work itself
         log.debug("could not prepare the model's logging", exc_info=True)
 
 
