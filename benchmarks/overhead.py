@@ -211,8 +211,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--image-rounds", type=int, default=3)
-    parser.add_argument("--image-epochs", type=int, default=8)
-    parser.add_argument("--images", type=int, default=3000)
+    parser.add_argument("--image-epochs", type=int, default=10)
+    parser.add_argument("--images", type=int, default=4000)
     parser.add_argument(
         "--image-float32",
         action="store_true",
