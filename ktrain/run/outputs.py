@@ -98,7 +98,12 @@ def plot_history(table: dict[str, list], path: Path) -> None:
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
+    # Margins in inches, not tight_layout: it measures every label first, 0.07 of the plot's
+    # 0.17 s at the run's end (the y tick labels of loss and accuracy fit in 0.75 in).
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=0.75 / width, right=1 - 0.2 / width, bottom=0.55 / height, top=1 - 0.4 / height, wspace=0.3
+    )
     fig.savefig(path, dpi=100)
 
 
