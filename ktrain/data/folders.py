@@ -102,8 +102,9 @@ def scan(path: str, kind: FileKind = IMAGES) -> FolderScan:
     """List a data folder's classes and files of ``kind`` (images, texts); raise ``FolderError``
     naming what is wrong."""
     root, layouts = os.path.expanduser(path), kind.layouts
-    if table_hint(root):
-        raise FolderError(path, f"{table_hint(root)}; a folder data option reads a folder of {kind.noun}s")
+    hint = table_hint(root)
+    if hint:
+        raise FolderError(path, f"{hint}; a folder data option reads a folder of {kind.noun}s")
     if not os.path.exists(root):
         raise FolderError(path, f"no such folder; give a folder holding {layouts}")
     if not os.path.isdir(root):

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import tensorflow as tf
 
-from ktrain.data.table_reading import STRINGS, arrow_type, blocks, release, row_draws
+from ktrain.data.table_reading import STRINGS, arrow_type, blocks, release, row_draws, with_values
 from ktrain.data.table_scan import SplitRows
 from ktrain.data.table_targets import target_values
 from ktrain.tasks import Target
@@ -84,9 +84,7 @@ class _Pass:
                 else rows.mask(row_draws(start, block.num_rows, self.source.seed))
             )
             start += block.num_rows
-            for name in self.source.names:
-                chosen &= block.column(name).is_valid().to_numpy(zero_copy_only=False)
-            yield block.filter(pa.array(chosen))
+            yield block.filter(pa.array(chosen & with_values(block, self.source.names)))
 
     def _cut(self, rows: pa.Table):
         """The batches of ``rows``, packed: numbers as float32 (rows, 1), strings as (bytes,

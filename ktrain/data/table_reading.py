@@ -130,6 +130,15 @@ def inputs_of(batch: pa.RecordBatch, kinds: Mapping[str, str]) -> dict[str, np.n
     return found
 
 
+def with_values(batch: pa.RecordBatch, names: Sequence[str]) -> np.ndarray:
+    """Which rows of ``batch`` hold a value in every column of ``names`` (a row without its
+    target is left out of every split)."""
+    present = np.ones(batch.num_rows, dtype=bool)
+    for name in names:
+        present &= batch.column(name).is_valid().to_numpy(zero_copy_only=False)
+    return present
+
+
 def row_draws(start: int, count: int, seed: int) -> np.ndarray:
     """A uniform draw in [0, 1) for each row ``start`` to ``start + count`` of a table: the
     same rows and seed give the same draws, so a split is the same rows in every pass

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from ktrain.data import SPLITS
 from ktrain.data.checked_files import cache_dir, stamp
-from ktrain.data.table_reading import arrow_type, blocks, release, row_draws
+from ktrain.data.table_reading import arrow_type, blocks, release, row_draws, with_values
 from ktrain.data.table_targets import Tally, tally
 
 log = logging.getLogger(__name__)
@@ -106,11 +106,9 @@ def _scanned(rows, kinds, targets, seed, sample_rows) -> Scan:
             draws = row_draws(start, batch.num_rows, seed)
             sampling = row_draws(start, batch.num_rows, seed + 1)  # another stream: the sample's order
             start += batch.num_rows
-            present = np.ones(batch.num_rows, dtype=bool)
-            for name in targets:
-                present &= batch.column(name).is_valid().to_numpy(zero_copy_only=False)
+            present = with_values(batch, targets)
             for name, split in served.items():
-                chosen = split.mask(draws) if not split.whole else np.ones(batch.num_rows, dtype=bool)
+                chosen = split.mask(draws)  # every row where the split is whole: the draws are in [0, 1)
                 dropped[name] += int((chosen & ~present).sum())
                 kept_rows = chosen & present
                 kept = batch.filter(pa.array(kept_rows))
