@@ -13,7 +13,8 @@ import pytest
 
 from conftest import refuse
 from ktrain.errors import UserError
-from ktrain.resume.holder import refuse_if_held_remotely
+from ktrain.names import HOLDER_TAG
+from ktrain.resume.holder import holding, refuse_if_held_remotely
 from ktrain.resume.lock import STALE_S, Holder, RunLock, live_holder
 from test_resume import start, wait_for_backup
 
@@ -54,6 +55,17 @@ def test_a_lock_left_by_a_dead_process_does_not_block(tmp_path):
         RunLock(tmp_path).acquire("the run")
     lock.release()
     assert not (tmp_path / "run.lock").exists()
+
+
+def test_a_run_held_shorter_than_a_beat_deletes_its_dead_predecessors_tag(tracking_uri, client, tmp_path):
+    """A resumed run that ends before its first heartbeat still takes the tag of the process
+    that died training it off the run, so that the run shows no holder once it has ended."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    run_id = client.create_run(client.create_experiment("held briefly")).info.run_id
+    client.set_tag(run_id, HOLDER_TAG, Holder(socket.gethostname(), int(dead.stdout), time.time()).to_json())
+    with holding(tmp_path, tracking_uri, lambda: run_id):
+        pass  # no beat: they come a second apart
+    assert HOLDER_TAG not in client.get_run(run_id).data.tags
 
 
 def test_another_hosts_holder_blocks_until_its_heartbeat_is_stale():

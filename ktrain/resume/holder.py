@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 def holding(run_dir: Path, tracking_uri: str, run_id: Callable[[], str | None]) -> Iterator[None]:
     """Hold the run's lock while the block trains it, and its heartbeat tag in MLflow once
     ``run_id()`` names its run; ``UserError`` if a live process holds it already. On the way
-    out the tag is deleted and the lock given up."""
+    out the lock is given up and the tag deleted, also where no beat came yet: a resumed run
+    shorter than a beat would leave the tag of the process that died before it."""
     told: list[str] = []
 
     def beat(due: bool) -> None:
@@ -32,8 +33,10 @@ def holding(run_dir: Path, tracking_uri: str, run_id: Callable[[], str | None]) 
     try:
         yield
     finally:
-        lock.release()
-        for current in told:
+        lock.release()  # after the last beat, so none sets the tag again
+        for current in dict.fromkeys([*told, run_id()]):
+            if current is None:
+                continue
             try:
                 delete_run_tag(tracking_uri, current, HOLDER_TAG)
             except Exception:  # the tag then goes stale, which blocks nothing after STALE_S
