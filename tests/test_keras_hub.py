@@ -132,6 +132,11 @@ def test_a_preset_fine_tunes_records_its_identity_predicts_and_serves_raw_input(
         rows = predicted(tracking_uri, run, table, tmp_path, "column=text")
         served = np.array(python_elsewhere(tracking_uri, tmp_path, PYFUNC, run.run_id, json.dumps(texts), kind))
     np.testing.assert_allclose(served.max(axis=1), [float(row["score"]) for row in rows], atol=1e-5)
+    # The formats hold a model's call, which a KerasHub task makes without its preprocessor.
+    message, _ = refuse(tracking_uri, f"run={run.run_dir}", "format=[saved_model]", script="export.py")
+    task = {"image": "ResNetImageClassifier", "text": "BertTextClassifier"}[kind]
+    assert f"The run's model is a KerasHub task ({task}) whose preprocessor" in message, message
+    assert "mlflow models serve -m runs:/<run id>/model" in message and "Nothing was exported" in message
 
 
 def test_the_identity_is_a_digest_of_the_files_each_read_once(presets, tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ktrain.errors import UserError
-from ktrain.export.formats import FORMATS, write
+from ktrain.export.formats import FORMATS, run, write
 from ktrain.tracking.locate import ModelFiles
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
     from ktrain.models.custom_objects import load_model
 
     model = load_model(files.model, "run")
+    _refuse_outside_preprocessing(model)
     inputs = _sample_inputs(files, model)
     outputs = model(inputs if len(inputs) > 1 else next(iter(inputs.values())), training=False)
     named = outputs if isinstance(outputs, dict) else {"output": outputs}
@@ -46,7 +47,7 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
         path = out / fmt.file
         _remove(path)
         write(fmt, model, path)
-        difference = _difference(fmt.run(path, inputs), expected)
+        difference = _difference(run(fmt, model, path, inputs), expected)
         count = len(next(iter(inputs.values())))
         log.info("export: %s at %s; largest difference from Keras on %d inputs: %.2g", name, path, count, difference)
         if not difference <= tolerance:
@@ -60,14 +61,30 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
     return written
 
 
+def _refuse_outside_preprocessing(model) -> None:
+    """A KerasHub task applies its preprocessor in ``predict``, not in its call, which is what
+    the formats hold: exported, it would take preprocessed inputs, not the run's raw ones."""
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        return
+    raise UserError(
+        f"The run's model is a KerasHub task ({type(model).__name__}) whose preprocessor "
+        f"({type(preprocessor).__name__}) runs in its predict, outside the call that the formats "
+        "hold: exported, it would take preprocessed inputs (resized and scaled images, token ids), "
+        "not the raw images or text the run was trained on. Serve the run's MLflow model instead "
+        "(mlflow models serve -m runs:/<run id>/model, or ktrain-predict), which applies the "
+        "preprocessor to raw input. Nothing was exported."
+    )
+
+
 def _sample_inputs(files: ModelFiles, model) -> dict[str, np.ndarray]:
     """The run's raw sample inputs by the model's input names (one name for one input)."""
     names = [tensor.name.split(":")[0] for tensor in model.inputs]
     if files.sample_inputs is not None and files.sample_inputs.suffix == ".npz":  # named inputs
         with np.load(files.sample_inputs) as kept:
-            return {name: kept[name].astype("float32") for name in kept.files}
+            return {name: _as_input(kept[name]) for name in kept.files}
     if files.sample_inputs is not None:
-        return {names[0]: np.load(files.sample_inputs).astype("float32")}
+        return {names[0]: _as_input(np.load(files.sample_inputs))}
     shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
     log.warning(
         "export: the run kept no sample inputs (sample_inputs.npy, written by runs since ktrain-export); "
@@ -79,6 +96,11 @@ def _sample_inputs(files: ModelFiles, model) -> dict[str, np.ndarray]:
     return {
         name: rng.uniform(0, 255, (RANDOM_SAMPLES, *shape[1:])).astype("float32") for name, shape in zip(names, shapes)
     }
+
+
+def _as_input(values: np.ndarray) -> np.ndarray:
+    """Numbers as float32, as the run fed them; texts as they are (a model that reads strings)."""
+    return values if values.dtype.kind in "USO" else values.astype("float32")
 
 
 def _difference(got: list, expected: list[np.ndarray]) -> float:

@@ -10,6 +10,7 @@ phones included, without TensorFlow's ops linked in (Keras' default adds them, `
 """
 
 import importlib.util
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,7 +47,15 @@ def _run_saved_model(path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarr
 
 
 def _write_onnx(model, path: Path) -> None:
-    model.export(str(path), format="onnx", verbose=False)
+    # tf2onnx logs each op it cannot convert as an error with its traceback, and writes the
+    # model regardless; onnxruntime's check of the file then names the op, refused in one paragraph.
+    converter_log = logging.getLogger("tf2onnx")
+    level = converter_log.level
+    converter_log.setLevel(logging.CRITICAL)
+    try:
+        model.export(str(path), format="onnx", verbose=False)
+    finally:
+        converter_log.setLevel(level)
 
 
 def _run_onnx(path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -109,30 +118,51 @@ def write(fmt: Format, model, path: Path) -> None:
     try:
         fmt.write(model, path)
     except Exception as error:
-        layer, op = failed_layer(str(error), [layer.name for layer in model.layers])
-        if layer is None and op is None:
-            raise
-        where = f"the layer {layer!r}" if layer else "a layer"
-        raise UserError(
-            f"format={fmt.name} cannot hold this model: {where} ({_layer_type(model, layer)}) needs the op "
-            f"{op or 'that its converter refused'}, which {fmt.name} has no kernel for"
-            + (" among LiteRT's built-in ops" if fmt.name == "litert" else "")
-            + ". Export the other formats, or replace that layer with one made of ops the format holds. "
-            f"Nothing of format={fmt.name} was written."
-        ) from error
+        _refuse_if_an_op_is_missing(fmt, model, error, f"Nothing of format={fmt.name} was written.")
+        raise
+
+
+def run(fmt: Format, model, path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The outputs of the file ``fmt`` wrote at ``path`` on ``inputs``, in the format's runtime;
+    ``UserError`` naming the layer where the runtime lacks an op the converter wrote (ONNX's
+    converter writes TensorFlow's string ops, which onnxruntime does not load)."""
+    try:
+        return fmt.run(path, inputs)
+    except Exception as error:
+        _refuse_if_an_op_is_missing(
+            fmt, model, error, f"The file is kept at {path} to look into, and nothing was logged to the run."
+        )
+        raise
+
+
+def _refuse_if_an_op_is_missing(fmt: Format, model, error: Exception, outcome: str) -> None:
+    layer, op = failed_layer(str(error), [layer.name for layer in model.layers])
+    if layer is None and op is None:
+        return
+    where = f"the layer {layer!r}" if layer else "a layer"
+    raise UserError(
+        f"format={fmt.name} cannot hold this model: {where} ({_layer_type(model, layer)}) needs the op "
+        f"{op or 'that its converter refused'}, which {fmt.name} has no kernel for"
+        + (" among LiteRT's built-in ops" if fmt.name == "litert" else "")
+        + f". Export the other formats, or replace that layer with one made of ops the format holds. {outcome}"
+    ) from error
 
 
 def failed_layer(message: str, layers: list[str]) -> tuple[str | None, str | None]:
     """The layer and the op a converter's ``message`` names as failing, where it names them:
     ``'tf.MatrixDeterminant' op is neither a custom op nor a flex op`` at
-    ``functional_1/determinant_1/MatrixDeterminant``; (None, None) for another failure."""
+    ``functional_1/determinant_1/MatrixDeterminant``, or onnxruntime's ``No Op registered for
+    StaticRegexReplace`` in the node ``text_cnn_1/vectorize_1/StaticRegexReplace``; (None,
+    None) for another failure."""
     found = re.search(
-        r"'tf\.(\w+)' op is neither a custom op|TF Select ops: (\w+)|[Oo]p \[?(\w+)\]? is not supported", message
+        r"'tf\.(\w+)' op is neither a custom op|TF Select ops: (\w+)|[Oo]p \[?(\w+)\]? is not supported"
+        r"|No Op registered for (\w+)",
+        message,
     )
     if found is None:
         return None, None
     op = next(group for group in found.groups() if group)
-    for place in re.findall(rf'"([^"]*/{op})@', message) + re.findall(rf"([\w/]+)/{op}\b", message):
+    for place in re.findall(rf'"([^"]*/{op})@', message) + re.findall(rf"([\w/]+/{op})\b", message):
         for part in reversed(place.split("/")[:-1]):
             name = re.sub(r"_\d+$", "", part)
             if name in layers or part in layers:
