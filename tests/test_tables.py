@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import python_elsewhere, refuse, run_train, script_env
+from conftest import ROOT, python_elsewhere, refuse, run_train, script_env
 from servers import free_port
 from tables_data import LIKES, customers, customers_csv
 from test_lineage import datasets
@@ -255,3 +255,22 @@ def test_mlflow_models_serve_answers_a_dataframe_of_raw_rows_as_ktrain_predict_d
         server.wait(timeout=60)
     served = np.asarray(json.loads(answer)["predictions"])
     np.testing.assert_allclose(served.max(axis=1), [float(row["score"]) for row in rows], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_saved_model_takes_the_raw_columns_and_onnx_is_refused_naming_a_lookup(runs, tracking_uri):
+    """The table's preprocessing layers go into the export with the model: a SavedModel takes the
+    run's raw columns, strings among them; ONNX's runtime has no kernel for a string lookup."""
+    run = runs["class"]
+    exported = subprocess.run(
+        [sys.executable, "export.py", f"run={run.run_dir}", "format=[saved_model]"],
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert "largest difference from Keras on 5 inputs: 0" in exported.stderr
+    message, _ = refuse(tracking_uri, f"run={run.run_dir}", "format=[onnx]", script="export.py")
+    assert "format=onnx cannot hold this model: the layer" in message and "(StringLookup)" in message, message
