@@ -152,3 +152,18 @@ def python_elsewhere(tracking_uri: str, folder: Path, code: str, *args: str):
     )
     assert process.returncode == 0, process.stderr[-3000:]
     return json.loads(process.stdout.splitlines()[-1])
+
+
+def export(tracking_uri: str, run_dir: Path, formats: str) -> str:
+    """``export.py run=RUN_DIR format=[FORMATS]`` run to its end, which must succeed; its stderr
+    (the log of each format's check)."""
+    process = subprocess.run(
+        [sys.executable, "export.py", f"run={run_dir}", f"format=[{formats}]"],
+        cwd=ROOT,
+        env=script_env(tracking_uri),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert process.returncode == 0, (process.stdout + process.stderr)[-4000:]
+    return process.stderr

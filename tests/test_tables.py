@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, python_elsewhere, refuse, run_train, script_env
+from conftest import export, python_elsewhere, refuse, run_train, script_env
 from servers import free_port
 from tables_data import LIKES, customers, customers_csv
 from test_lineage import datasets
@@ -262,15 +262,6 @@ def test_a_saved_model_takes_the_raw_columns_and_onnx_is_refused_naming_a_lookup
     """The table's preprocessing layers go into the export with the model: a SavedModel takes the
     run's raw columns, strings among them; ONNX's runtime has no kernel for a string lookup."""
     run = runs["class"]
-    exported = subprocess.run(
-        [sys.executable, "export.py", f"run={run.run_dir}", "format=[saved_model]"],
-        cwd=ROOT,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert exported.returncode == 0, exported.stderr[-3000:]
-    assert "largest difference from Keras on 5 inputs: 0" in exported.stderr
+    assert "largest difference from Keras on 5 inputs: 0" in export(tracking_uri, run.run_dir, "saved_model")
     message, _ = refuse(tracking_uri, f"run={run.run_dir}", "format=[onnx]", script="export.py")
     assert "format=onnx cannot hold this model: the layer" in message and "(StringLookup)" in message, message

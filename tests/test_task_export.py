@@ -2,12 +2,9 @@
 run's sample inputs and matching Keras' outputs, for one output of each kind and for two inputs
 and two outputs. Slow: a run and three conversions each."""
 
-import subprocess
-import sys
-
 import pytest
 
-from conftest import ROOT, run_train, script_env
+from conftest import export, run_train
 from tasks_data import data_of, kinds_and_project
 
 pytestmark = pytest.mark.slow
@@ -31,16 +28,8 @@ def test_every_kind_exports_to_each_format_matching_keras(data, case, tracking_u
     files, folder = data
     where = data_of(files, folder, case)
     run = run_train(tracking_uri, tmp_path / "run", *where, *CASES[case], "fit.epochs=1")
-    exported = subprocess.run(
-        [sys.executable, "export.py", f"run={run.run_dir}", "format=[saved_model,onnx,litert]"],
-        cwd=ROOT,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert exported.returncode == 0, (exported.stdout + exported.stderr)[-4000:]
+    logs = export(tracking_uri, run.run_dir, "saved_model,onnx,litert")
     for name in ("saved_model", "onnx", "litert"):
-        assert f"export: {name} at" in exported.stderr
+        assert f"export: {name} at" in logs
     logged = {artifact.path for artifact in client.list_artifacts(run.run_id, "export")}
     assert {"export/model.onnx", "export/model.tflite", "export/saved_model"} <= logged

@@ -9,14 +9,12 @@ import logging
 import random
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, Run, python_elsewhere, refuse, run_train, script_env
+from conftest import Run, export, python_elsewhere, refuse, run_train
 from servers import models_serve_answer
 from test_tasks import predicted
 
@@ -219,16 +217,8 @@ def test_mlflow_models_serve_answers_strings_as_ktrain_predict_does(run, trackin
 def test_a_saved_model_takes_strings_and_onnx_is_refused_naming_the_vectorizer(run, tracking_uri, client):
     """TextVectorization's string ops are TensorFlow's: a SavedModel holds them, and ONNX's
     converter writes them too, but onnxruntime has no kernel for them."""
-    exported = subprocess.run(
-        [sys.executable, "export.py", f"run={run.run_dir}", "format=[saved_model]"],
-        cwd=ROOT,
-        env=script_env(tracking_uri),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert exported.returncode == 0, exported.stderr[-3000:]
-    assert "largest difference from Keras on 5 inputs: 0" in exported.stderr  # the run's raw strings
+    logs = export(tracking_uri, run.run_dir, "saved_model")
+    assert "largest difference from Keras on 5 inputs: 0" in logs  # on the run's raw strings
     message, _ = refuse(tracking_uri, f"run={run.run_dir}", "format=[onnx]", script="export.py")
     assert "format=onnx cannot hold this model: the layer 'vectorize' (TextVectorization)" in message, message
     assert {artifact.path for artifact in client.list_artifacts(run.run_id, "export")} == {"export/saved_model"}
