@@ -19,9 +19,7 @@ from ktrain.export.formats import FORMATS, run, write
 from ktrain.tracking.locate import ModelFiles
 
 log = logging.getLogger(__name__)
-# tf2onnx logs each step of its conversion at INFO, and Keras' patch of it for NumPy 2 warns of
-# np.object at every import: nothing a user acts on.
-logging.getLogger("tf2onnx").setLevel(logging.WARNING)
+# Keras' patch of tf2onnx for NumPy 2 warns of np.object at every import: nothing a user acts on.
 warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
 
 RANDOM_SAMPLES = 8  # inputs drawn where a run kept no sample inputs (a run from before ktrain-export)

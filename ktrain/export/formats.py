@@ -47,15 +47,11 @@ def _run_saved_model(path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarr
 
 
 def _write_onnx(model, path: Path) -> None:
-    # tf2onnx logs each op it cannot convert as an error with its traceback, and writes the
-    # model regardless; onnxruntime's check of the file then names the op, refused in one paragraph.
-    converter_log = logging.getLogger("tf2onnx")
-    level = converter_log.level
-    converter_log.setLevel(logging.CRITICAL)
-    try:
-        model.export(str(path), format="onnx", verbose=False)
-    finally:
-        converter_log.setLevel(level)
+    # tf2onnx logs each step of its conversion at INFO, and each op it cannot convert as an error
+    # with its traceback, writing the model regardless; onnxruntime's check of the file then names
+    # the op, refused in one paragraph (``run``).
+    logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)
+    model.export(str(path), format="onnx", verbose=False)
 
 
 def _run_onnx(path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
