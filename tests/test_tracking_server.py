@@ -2,13 +2,16 @@
 real ``mlflow server`` with a database backend (SQLite, and PostgreSQL where it is installed),
 its artifacts uploaded through the server."""
 
+import subprocess
+import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from joblib import cpu_count
 
-from conftest import run_sweep
+from conftest import ROOT, run_sweep, script_env
 from servers import mlflow_server, postgres
 
 
@@ -55,7 +58,8 @@ def test_a_parallel_sweep_goes_on_past_a_failed_job_and_exits_1(sweep, runs):
     _, parent, children = runs
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["ktrain.sweep.launcher"] == "JoblibLauncher"
-    assert [child.info.status for child in children] == ["FINISHED", "FINISHED", "FAILED"]
+    errors = [child.data.tags.get("ktrain.error") for child in children]
+    assert [child.info.status for child in children] == ["FINISHED", "FINISHED", "FAILED"], errors
     assert "schedule.drop_epochs=[10, 15]: the drop at epoch 10 never happens" in children[2].data.tags["ktrain.error"]
     assert (parent.data.metrics["jobs_finished"], parent.data.metrics["jobs_failed"]) == (2, 1)
     assert parent.data.tags["ktrain.best_run_id"] in {child.info.run_id for child in children[:2]}
@@ -85,3 +89,38 @@ def test_runs_and_artifacts_arrive_through_the_server(server, runs):
     assert "train.log" in stored_for(children[2])  # the refused job's log, with the full traceback
     summary = client.download_artifacts(parent.info.run_id, "sweep_summary.csv")
     assert children[2].info.run_id in Path(summary).read_text()
+
+
+# Each of the four processes logs the same three splits at one instant; before each run retried
+# a dataset another had just inserted, three of them failed on the datasets table's unique key.
+RACE = """
+import sys, time
+from pathlib import Path
+from ktrain.tracking.run import MlflowRun
+url, folder, at = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
+with MlflowRun(url, "race", folder, system_metrics=False) as run:
+    time.sleep(max(0.0, at - time.time()))
+    for context in ("training", "validation", "testing"):
+        run.log_dataset(f"race-{context}", context, "ktrain.data.arrays.DigitsData", "0123456789abcdef",
+                        {"input": ("float32", (8, 8, 1))}, {"rows": 3})
+print(run.run_id)
+"""
+
+
+@pytest.mark.slow
+def test_runs_logging_the_same_split_at_once_all_record_it(server, tmp_path):
+    from mlflow import MlflowClient
+
+    url, _ = server
+    at = time.time() + 10  # after the four have imported MLflow and started their runs
+    processes = [
+        subprocess.Popen([sys.executable, "-c", RACE, url, str(tmp_path / str(i)), str(at)], cwd=ROOT,
+                         env=script_env(url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for i in range(4)
+    ]  # fmt: skip
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, outputs
+    client = MlflowClient(url)
+    for output in outputs:
+        inputs = client.get_run(output.split()[-1]).inputs.dataset_inputs
+        assert sorted(i.dataset.name for i in inputs) == ["race-testing", "race-training", "race-validation"]

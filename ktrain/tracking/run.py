@@ -174,7 +174,16 @@ class MlflowRun:
         from ktrain.tracking.datasets import split_dataset
 
         dataset = split_dataset(name, source, digest, schema, profile)
-        mlflow.log_input(dataset, context=context)
+        try:
+            mlflow.log_input(dataset, context=context)
+        except MlflowException as error:
+            # MLflow's store looks a dataset up, then inserts it: two jobs of a parallel sweep
+            # logging the same split at once both insert, and one fails on the table's unique key
+            # (a PostgreSQL server's sweep, one in two on 2 loaded cores; a SQLite server's too).
+            # Its transaction was rolled back: tried again, it finds the other's dataset.
+            if "unique constraint" not in str(error).lower():
+                raise
+            mlflow.log_input(dataset, context=context)
         self._datasets[context] = (dataset.name, dataset.digest)
 
     def log_keras_model(
