@@ -9,7 +9,6 @@ output), or the export fails in one paragraph that says by how much.
 
 import logging
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,6 @@ from ktrain.export.formats import FORMATS, run, write
 from ktrain.tracking.locate import ModelFiles
 
 log = logging.getLogger(__name__)
-# Keras' patch of tf2onnx for NumPy 2 warns of np.object at every import: nothing a user acts on.
-warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
 
 RANDOM_SAMPLES = 8  # inputs drawn where a run kept no sample inputs (a run from before ktrain-export)
 

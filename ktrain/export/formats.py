@@ -12,6 +12,7 @@ phones included, without TensorFlow's ops linked in (Keras' default adds them, `
 import importlib.util
 import logging
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,10 @@ def _run_saved_model(path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarr
 def _write_onnx(model, path: Path) -> None:
     # tf2onnx logs each step of its conversion at INFO, and each op it cannot convert as an error
     # with its traceback, writing the model regardless; onnxruntime's check of the file then names
-    # the op, refused in one paragraph (``run``).
+    # the op, refused in one paragraph (``run``). Keras' patch of tf2onnx for NumPy 2 asks NumPy
+    # for np.object, which warns: nothing a user acts on either.
     logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
     model.export(str(path), format="onnx", verbose=False)
 
 
