@@ -41,7 +41,7 @@ def run(cfg: DictConfig) -> None:
             return
         from ktrain.tracking.run import log_files
 
-        log_files(config.mlflow.tracking_uri, files.run_id, written, EXPORT_DIR)
+        log_files(files.tracking_uri, files.run_id, written, EXPORT_DIR)  # the run's own store
         log.info(
             "export: logged to MLflow run %s as %s/: %s", files.run_id, EXPORT_DIR, ", ".join(p.name for p in written)
         )

@@ -5,7 +5,7 @@ run's config and class names beside it). Used by ``ktrain-predict``, ``ktrain-ex
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ktrain.errors import UserError
@@ -46,6 +46,7 @@ class ModelFiles:
     targets: Path | None = None
     sample_inputs: Path | None = None  # a few raw test inputs (runs since ktrain-export)
     run_id: str | None = None  # the MLflow run that logged the model, where known
+    tracking_uri: str | None = None  # the store that holds run_id (a run dir's record names its own)
 
 
 def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str = "run") -> ModelFiles:
@@ -60,10 +61,10 @@ def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, ke
             raise UserError(f"{key}={run!r} is a folder without {MODEL_FILES[checkpoint]}: {_no_model(checkpoint)}.")
         found = [run_dir / name for name in (SAVED_CONFIG, CLASS_NAMES, TARGETS)]
         samples = [run_dir / name for name in SAMPLE_FILES]
-        record = run_dir / RUN_RECORD
-        run_id = json.loads(record.read_text())["run_id"] if record.is_file() else None
+        record = json.loads((run_dir / RUN_RECORD).read_text()) if (run_dir / RUN_RECORD).is_file() else {}
         kept = next((path for path in samples if path.is_file()), None)
-        return ModelFiles(model, *(path if path.is_file() else None for path in found), kept, run_id)
+        found_files = (path if path.is_file() else None for path in found)
+        return ModelFiles(model, *found_files, kept, record.get("run_id"), record.get("tracking_uri", tracking_uri))
     return _download_run(run, checkpoint, tracking_uri, downloads, key)
 
 
@@ -98,7 +99,7 @@ def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: P
     if not version.run_id:
         return ModelFiles(model, None, None)
     files = _download_run(version.run_id, None, tracking_uri, downloads, key)
-    return ModelFiles(model, files.config, files.class_names, files.targets, files.sample_inputs, version.run_id)
+    return replace(files, model=model)
 
 
 def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
@@ -135,4 +136,4 @@ def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downlo
         raise UserError(f"MLflow run {run_id} has no {missing}: {why}{_no_model(checkpoint)}.")
     config = fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}")
     samples = next(filter(None, map(fetch, SAMPLE_FILES)), None)
-    return ModelFiles(model, config, fetch(CLASS_NAMES), fetch(TARGETS), samples, run_id)
+    return ModelFiles(model, config, fetch(CLASS_NAMES), fetch(TARGETS), samples, run_id, tracking_uri)
