@@ -28,6 +28,7 @@ import logging
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,12 @@ from mlflow.utils.mlflow_tags import MLFLOW_MODEL_IS_EXTERNAL
 from ktrain.names import CHECKPOINT_ARTIFACT_TAG, CHECKPOINT_TAG, LOGGED_MODEL
 
 log = logging.getLogger(__name__)
+
+# MLflow warns, on every run's console, that a pyfunc model saved with a signature but no input
+# example might not match its signature: ktrain's is inferred from the run's own samples
+# (``signatures.py``), so the advice does not apply, and an example of image inputs would be
+# megabytes of JSON in every run.
+warnings.filterwarnings("ignore", message=".*An input example was not provided when logging the model")
 
 INTERVAL_S = 30.0
 CHECKPOINT_MODEL_TYPE = "keras-checkpoint"
