@@ -21,7 +21,7 @@ from omegaconf import DictConfig, open_dict
 from ktrain import distribute, schema
 from ktrain.cli.config_tree import print_config_tree
 from ktrain.cli.hydra_main import hydra_main
-from ktrain.distribute.console import quiet_native_startup
+from ktrain.distribute.console import quiet_native_logs
 from ktrain.errors import exit_on_user_error
 from ktrain.names import BACKUP_DIR, command
 from ktrain.resume import interrupts, saved_run
@@ -122,7 +122,7 @@ def _start(
         check_registry(config.mlflow.tracking_uri, config.mlflow.registered_model)
     resumed_run_id = (job.resume_run_id if job else None) or (resumed.run_id if resumed else None)
     distribute.prepare_environment(config.hardware, job is not None, config.compile.steps_per_execution)
-    with quiet_native_startup():  # the backend's start-up banners go to train.log, not the console
+    with quiet_native_logs():  # the backend's start-up banners go to train.log, not the console
         # Imported only now: it imports Keras, which reads what prepare_environment set.
         from ktrain.run import recipe
 

@@ -3,10 +3,11 @@
 TensorFlow's C++ libraries log before ``TF_CPP_MIN_LOG_LEVEL`` applies: importing them prints
 absl's "All log messages before absl::InitializeLog()" warning and the oneDNN and CUDA-driver
 banners (twice: two libraries each log them), and finding the devices of a CPU-only run prints
-"failed call to cuInit" from ``cuda_platform.cc``. While the backend is imported and its
-devices are set up, the process's standard error (file descriptor 2, which native code writes
-to) goes to a temporary file; afterwards each line that is such a banner goes to the run's log
-(``train.log``, DEBUG), and every other line to the console, as it came.
+"failed call to cuInit" from ``cuda_platform.cc``; LiteRT's interpreter announces its CPU
+delegate. While the backend is imported and its devices are set up (or, in ``ktrain-export``,
+a format is run), the process's standard error (file descriptor 2, which native code writes
+to) goes to a temporary file; afterwards each line that is such a banner goes to the log
+(``train.log`` for a run, DEBUG), and every other line to the console, as it came.
 
 ``TF_CPP_MIN_LOG_LEVEL=0`` (or 1) in the environment asks for TensorFlow's own logging: then
 nothing is held back.
@@ -37,6 +38,7 @@ BANNERS = (
     "This TensorFlow binary is optimized to use available CPU instructions",
     "To enable the following instructions",
     "TF-TRT Warning",
+    "Created TensorFlow Lite XNNPACK delegate for CPU",
 )
 
 
@@ -47,9 +49,9 @@ def wants_native_logging() -> bool:
 
 
 @contextlib.contextmanager
-def quiet_native_startup() -> Iterator[None]:
-    """Hold back the native start-up banners printed inside the block (see the module's
-    docstring); the other lines reach the console when it ends, however it ends."""
+def quiet_native_logs() -> Iterator[None]:
+    """Hold back the native banners printed inside the block (see the module's docstring);
+    the other lines reach the console when it ends, however it ends."""
     if wants_native_logging():
         yield
         return
@@ -71,11 +73,20 @@ def quiet_native_startup() -> Iterator[None]:
             _replay(held.read().decode(errors="replace"))
 
 
+def quiet_backend_start() -> contextlib.AbstractContextManager:
+    """For a command that imports the backend to load a model (``ktrain-predict``,
+    ``ktrain-export``): TensorFlow's C++ logging at WARNING, as a run's is
+    (``prepare_environment``), unless the environment sets its level, and the start-up
+    banners held back while the block imports the backend and loads the model."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return quiet_native_logs()
+
+
 def _replay(text: str) -> None:
     shown = []
     for line in text.splitlines():
         if any(banner in line for banner in BANNERS):
-            log.debug("backend start-up: %s", line)
+            log.debug("native log: %s", line)
         else:
             shown.append(line)
     if shown:

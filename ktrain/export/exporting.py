@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ktrain.distribute.console import quiet_backend_start, quiet_native_logs
 from ktrain.errors import UserError
 from ktrain.export.formats import FORMATS, run, write
 from ktrain.tracking.locate import ModelFiles
@@ -25,11 +26,12 @@ RANDOM_SAMPLES = 8  # inputs drawn where a run kept no sample inputs (a run from
 def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: float) -> list[Path]:
     """Write the model of ``files`` in each of ``formats`` under ``out``, each checked against
     Keras' predictions; return the paths written."""
-    import keras
+    with quiet_backend_start():
+        import keras
 
-    from ktrain.models.custom_objects import load_model
+        from ktrain.models.custom_objects import load_model
 
-    model = load_model(files.model, "run")
+        model = load_model(files.model, "run")
     _refuse_outside_preprocessing(model)
     inputs = _sample_inputs(files, model)
     outputs = model(inputs if len(inputs) > 1 else next(iter(inputs.values())), training=False)
@@ -42,7 +44,9 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
         path = out / fmt.file
         _remove(path)
         write(fmt, model, path)
-        difference = _difference(run(fmt, model, path, inputs), expected)
+        with quiet_native_logs():  # LiteRT's interpreter announces its CPU delegate
+            got = run(fmt, model, path, inputs)
+        difference = _difference(got, expected)
         count = len(next(iter(inputs.values())))
         log.info("export: %s at %s; largest difference from Keras on %d inputs: %.2g", name, path, count, difference)
         if not difference <= tolerance:

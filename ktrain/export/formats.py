@@ -114,6 +114,9 @@ def refuse_missing(formats: list[str]) -> None:
 
 def write(fmt: Format, model, path: Path) -> None:
     """Write ``model`` in ``fmt`` at ``path``; ``UserError`` naming the layer the format cannot hold."""
+    # TensorFlow logs "Assets written to: <folder>" for each SavedModel it writes, the LiteRT
+    # converter's temporary one too; the export's own line says where each format went.
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
     try:
         fmt.write(model, path)
     except Exception as error:

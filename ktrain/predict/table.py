@@ -7,7 +7,6 @@ targets has each target's columns, named ``<target>.<column>``. Printed, or writ
 import csv
 import json
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ktrain.cli.startup import startup_done
+from ktrain.distribute.console import quiet_backend_start
 from ktrain.errors import UserError
 from ktrain.predict.inputs import predict_array, predict_images
 from ktrain.predict.texts import Texts, predict_texts
@@ -37,10 +37,10 @@ class Settings:
 
 def predict(files: ModelFiles, source: Path | list[str] | Texts, settings: Settings) -> tuple[list[str], list[list]]:
     """The table of predictions: a header and one row per readable input."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from ktrain.models.custom_objects import load_model  # Keras: after the config and the run are found
+    with quiet_backend_start():
+        from ktrain.models.custom_objects import load_model  # Keras: after the config and the run are found
 
-    model = load_model(files.model, "run")
+        model = load_model(files.model, "run")
     targets = _targets(files, model)
     _check_top_k(targets, settings.decoding.top_k)
     log.info("predict: model %s", files.model)
