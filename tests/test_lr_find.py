@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from mlflow import MlflowClient
 
 from conftest import refuse
 
@@ -25,6 +26,16 @@ def test_lr_find_logs_its_curve_and_suggestion_to_a_run_of_its_own_and_trains_no
     assert found.data.params["lr_range_test.max_lr"] == "10.0"
     assert int(found.data.params["lr_range_test.steps_run"]) <= 100
     assert [a.path for a in client.list_artifacts(found.info.run_id)] == ["lr_find.png"]
+
+
+def test_lr_find_records_into_the_store_its_config_names(train, tmp_path):
+    # MLFLOW_TRACKING_URI names the session's store; the config another, new one. The experiment
+    # was looked up in the first and the run made in the second ("No Experiment with id=1").
+    own = f"sqlite:///{tmp_path / 'own.db'}"
+    run = train("lr_find=true", *SMALL, f"mlflow.tracking_uri={own}")
+    experiment = MlflowClient(own).get_experiment_by_name("ktrain").experiment_id
+    (found,) = lr_find_runs(MlflowClient(own), experiment)
+    assert found.info.run_id in run.stdout
 
 
 def test_auto_trains_with_the_suggestion_and_one_cycle_draws_its_curve_in_the_lr_metric(train, client):

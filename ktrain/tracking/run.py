@@ -303,8 +303,9 @@ def record_side_run(
 ) -> str:
     """A finished run of its own beside the training runs (the LR range test's): its params,
     metrics and files; returns its id."""
+    experiment_id = ensure_experiment(tracking_uri, experiment_name)  # first: it migrates a new store in its lock
     client = mlflow.MlflowClient(tracking_uri)
-    run_id = client.create_run(ensure_experiment(tracking_uri, experiment_name), run_name=run_name).info.run_id
+    run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
     for key, value in flatten(params).items():
         client.log_param(run_id, key, value)
     for key, value in metrics.items():
@@ -333,8 +334,9 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
     directory a run starts from; ktrain keeps them beside the database instead, so one
     store holds every run of the project.
     """
-    with store_lock(tracking_uri):
-        experiment = mlflow.get_experiment_by_name(name)
+    with store_lock(tracking_uri):  # the client's store creates and migrates a new database's tables
+        client = mlflow.MlflowClient(tracking_uri)  # not MLflow's current URI: the LR range test sets none
+        experiment = client.get_experiment_by_name(name)
         if experiment is not None and experiment.lifecycle_stage == "deleted":
             raise UserError(_deleted(tracking_uri, name, experiment.experiment_id))
         if experiment is not None:
@@ -343,9 +345,9 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
         if tracking_uri.startswith("sqlite:///"):
             location = (sqlite_path(tracking_uri).parent / "mlartifacts").resolve().as_uri()
         try:
-            return mlflow.create_experiment(name, artifact_location=location)
+            return client.create_experiment(name, artifact_location=location)
         except MlflowException:  # another client of the server created it in the meantime
-            experiment = mlflow.get_experiment_by_name(name)
+            experiment = client.get_experiment_by_name(name)
             if experiment is None:
                 raise
             return experiment.experiment_id
