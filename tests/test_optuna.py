@@ -85,6 +85,7 @@ def test_the_parent_run_holds_the_best_trial_the_counts_and_the_plots(search, st
     assert plots <= artifacts
     for plot in plots:
         assert (search.sweep_dir / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "ExperimentalWarning" not in search.output  # Optuna's, one for each plot
     # the pruned trial is not the sweep's best job either
     assert parent.data.tags["ktrain.best_overrides"] != "optimizer.learning_rate=1e-06"
 

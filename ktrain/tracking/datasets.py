@@ -7,12 +7,22 @@ with a profile, hence a class of our own.
 """
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.types import Schema, TensorSpec
+
+# MLflow registers its local files' source twice (for paths and for file:// URIs), then warns,
+# on every run whose data is a file or folder, that a path "can be interpreted in multiple
+# ways" (the two classes have the same name, and either gives the same source).
+warnings.filterwarnings(
+    "ignore",
+    message="The specified dataset source can be interpreted in multiple ways: LocalArtifactDatasetSource, "
+    r"LocalArtifactDatasetSource\.",
+)
 
 
 class SplitDataset(MetaDataset):

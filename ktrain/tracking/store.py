@@ -1,6 +1,7 @@
 """A local SQLite store, used by several processes at once: its file, and the lock that lets
 one process at a time create and migrate its tables."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,10 @@ try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
+
+# MLflow says at INFO, in a format of its own, that it creates a new store's tables and brings
+# them up to date: on the first run of every project, before ktrain's line naming the store.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ The sweeper writes them, since it holds the study; the sweep callback's end-of-s
 """
 
 import logging
+import warnings
 from pathlib import Path
 
 import optuna
@@ -61,7 +62,9 @@ def plots(study: optuna.Study, sweep_dir: Path, complete: int) -> list[Path]:
             continue
         if not study.get_trials(deepcopy=False):
             continue
-        axes = getattr(optuna_plots, function)(study)
+        with warnings.catch_warnings():  # each of Optuna's matplotlib plots says it is experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            axes = getattr(optuna_plots, function)(study)
         figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
         figure.set_size_inches(9, 5)
         figure.tight_layout()
