@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, script_env
+from conftest import ROOT, refuse, script_env
 from images import SHAPES, make_image_folder
 from ktrain.data.folders import FolderError, scan
 
@@ -245,3 +245,13 @@ def test_webp_images_are_read_and_other_image_types_are_named_like_bad_files(tmp
     warning = " ".join(r.getMessage() for r in caplog.records)
     assert "skipping 1 of 32 image files that cannot be decoded" in warning
     assert str(root / "square" / "scan.tiff") in warning
+
+
+def test_steps_beyond_a_folders_split_are_refused(tracking_uri, tmp_path):
+    # Keras would run out of data, warn, and stop training after the first epoch.
+    folder = make_image_folder(tmp_path / "shapes", 12, seed=0)  # 24 training images: one batch of 32
+    message, _ = refuse(tracking_uri, "data=image_folder", f"data.path={folder}", "fit.steps_per_epoch=2")
+    assert (
+        "fit.steps_per_epoch=2 is more than the train split holds: 24 samples in batches of 32 make 1 step." in message
+    )
+    assert "Give fit.steps_per_epoch of at most 1, or null" in message

@@ -85,7 +85,7 @@ def _untuned_because(config: TrainConfig, data: LoadedData) -> str | None:
     if not (train.arrays or hasattr(train.x, "element_spec")):  # arrays or tf.data, as Split tells them
         return f"the train split is a {type(train.x).__name__}, whose first batches the probe cannot take again"
     if steps < 4 * (2 * PROBE_STEPS + 1):
-        return f"the run trains {steps} steps, too few to measure against"
+        return f"the run trains {steps} step{'s' * (steps > 1)}, too few to measure against"
     return None
 
 

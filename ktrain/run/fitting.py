@@ -32,7 +32,8 @@ def steps(config: TrainConfig, spec: DataSpec, batch_size: int, splits: dict[str
     or a split never ends by itself and nothing says how many of its batches make a pass."""
     given = {"train": config.fit.steps_per_epoch, "val": config.fit.validation_steps, "test": config.evaluate.steps}
     if splits["train"].arrays:
-        _check_arrays(config.fit, spec, batch_size)
+        _check_batch(spec, batch_size)
+    _check_asked_steps(given, spec, batch_size, splits)
     chosen = {split: given[split] or splits[split].steps for split in given}
     for split, source in splits.items():
         if source.endless and chosen[split] is None:
@@ -64,22 +65,31 @@ def _length(split: Split, size: int | None, batch_size: int) -> int | None:
     return math.ceil(size / batch_size) if size else None
 
 
-def _check_arrays(fit: Fit, spec: DataSpec, batch_size: int) -> None:
-    sizes = spec.split_sizes
-    if batch_size > sizes["train"]:
+def _check_batch(spec: DataSpec, batch_size: int) -> None:
+    train = spec.split_sizes["train"]
+    if batch_size > train:
         raise UserError(
-            f"data.batch_size={batch_size} is larger than the train split ({sizes['train']} samples), "
-            f"so every epoch would be one short batch. Give data.batch_size of at most {sizes['train']}, "
-            "or more data."
+            f"data.batch_size={batch_size} is larger than the train split ({train} samples), "
+            f"so every epoch would be one short batch. Give data.batch_size of at most {train}, or more data."
         )
-    available = {"train": math.ceil(sizes["train"] / batch_size), "val": math.ceil(sizes["val"] / batch_size)}
-    for key, split in (("steps_per_epoch", "train"), ("validation_steps", "val")):
-        asked = getattr(fit, key)
-        if asked is not None and asked > available[split]:
+
+
+def _check_asked_steps(given: dict, spec: DataSpec, batch_size: int, splits: dict[str, Split]) -> None:
+    """Steps asked of a split that ends (arrays, a dataset of known length) beyond its end:
+    Keras would run out of data, warn, and stop training there."""
+    for split, asked in given.items():
+        source = splits.get(split)
+        if asked is None or source is None or source.endless:
+            continue
+        size = spec.split_sizes.get(split)
+        available = source.steps or _length(source, size, batch_size)
+        if available and asked > available:
+            holds = f"{available} batches"
+            if size:
+                holds = f"{size} samples in batches of {batch_size} make {available} step{'s' * (available > 1)}"
             raise UserError(
-                f"fit.{key}={asked} is more than the {split} split holds: {sizes[split]} samples in "
-                f"batches of {batch_size} make {available[split]} steps. Give fit.{key} of at most "
-                f"{available[split]}, or null for one pass over the {split} split."
+                f"{STEP_KEYS[split]}={asked} is more than the {split} split holds: {holds}. Give "
+                f"{STEP_KEYS[split]} of at most {available}, or null for one pass over the {split} split."
             )
 
 
