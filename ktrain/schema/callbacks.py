@@ -6,6 +6,7 @@ Keras class (a user's own) takes any keyword argument. Each schema is named afte
 class, with ``Node``: ``ModelCheckpointNode`` is the config of a ``ModelCheckpoint``.
 """
 
+import importlib.util
 from typing import Literal
 
 from pydantic import model_validator
@@ -75,6 +76,17 @@ class TensorBoardNode(KerasTarget):
     write_steps_per_second: bool = False
     update_freq: SaveFreq = "epoch"
     profile_batch: NonNegativeInt = 0
+
+    @model_validator(mode="after")
+    def _tensorboard_installed(self):
+        # TensorFlow does not install it; Keras' callback fails at its first summary, after the first epoch.
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ValueError(
+                "needs the tensorboard package, which is not installed here: pip install "
+                "'ktrain-hydra[tensorboard]' (or pip install tensorboard), or leave the callback out "
+                "(callbacks=default)"
+            )
+        return self
 
 
 CALLBACKS = {
