@@ -72,6 +72,7 @@ def test_predict_from_the_alias_is_predict_from_the_run(registered, server, tmp_
     by_alias = script("predict.py", server, f"run=models:/{REGISTERED}@champion", f"input={pixels}", "top_k=2")
     by_run = script("predict.py", server, f"run={registered.run_dir}", f"input={pixels}", "top_k=2")
     assert by_alias.stdout == by_run.stdout and len(by_alias.stdout.splitlines()) == 6
+    assert "Downloading artifacts" not in by_alias.stderr, by_alias.stderr[-3000:]  # a bar for each file fetched
 
 
 def test_an_alias_the_registry_lacks_is_refused_with_the_aliases_it_has(registered, server, tmp_path):
