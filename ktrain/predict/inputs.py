@@ -105,6 +105,8 @@ def predict_array(model, path: Path, batch_size: int):
         return predict_rows(model, path, batch_size)
     if path.suffix.lower() == ".npz":
         inputs = _named_arrays(model, path)
+        if len(inputs) == 1:  # a model of one input takes its array: given a mapping, Keras warns
+            inputs = next(iter(inputs.values()))
     else:
         inputs = _checked(_load(path), tuple(model.input_shape[1:]), str(path))
     return model.predict(inputs, batch_size=batch_size, verbose=0)
@@ -121,6 +123,8 @@ def _named_arrays(model, path: Path) -> dict[str, np.ndarray]:
     names = [tensor.name.split(":")[0] for tensor in model.inputs]
     shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
     with _load(path) as arrays:
+        if len(names) == 1 and names[0] not in arrays.files and "x" in arrays.files:  # data=npz's file: its x
+            return {names[0]: _checked(arrays["x"], tuple(shapes[0][1:]), f"{path}'s x")}
         missing = [name for name in names if name not in arrays.files]
         if missing:
             raise UserError(
