@@ -5,6 +5,8 @@ banners, no library warnings, unless the environment asks for TensorFlow's own l
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT, script_env
 
 BANNERS = ("cuInit", "cuda_platform.cc", "cudart_stub.cc", "oneDNN custom operations", "absl::InitializeLog")
@@ -27,6 +29,7 @@ def test_tensorflows_own_logging_is_shown_when_asked_for(train):
     assert any(banner in run.stderr for banner in BANNERS), run.stderr[-3000:]
 
 
+@pytest.mark.slow  # a run, a prediction and two exports (about 20 s)
 def test_predict_and_export_print_only_their_own_lines(train, tracking_uri):
     run = train("fit.epochs=1", "mlflow.log_model=false")
     env = script_env(tracking_uri)
