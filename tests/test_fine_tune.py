@@ -118,6 +118,12 @@ def test_a_cached_imagenet_file_is_used_without_network(two_phases, keras_home):
     assert "Downloading data from" not in output
 
 
+def test_keras_remarks_on_the_weights_it_loads_are_logged_not_warned(two_phases):
+    # keras.applications warns that MobileNetV2's weights for 224x224 inputs serve these 32x32 ones.
+    assert "UserWarning" not in two_phases.stdout + two_phases.stderr
+    assert "Weights for input shape (224, 224) will be loaded" in (two_phases.run_dir / "train.log").read_text()
+
+
 def test_a_local_weights_file_from_the_backbones_own_save_weights_is_loaded(tmp_path):
     import keras
 

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 
 import keras
@@ -62,13 +63,16 @@ def backbone(
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
     x = preprocess(x, spec.preprocessing if preprocessing == "imagenet" else preprocessing)
 
-    with imagenet_downloads(architecture):
+    with imagenet_downloads(architecture), warnings.catch_warnings(record=True) as remarks:
+        warnings.simplefilter("always")
         base = getattr(keras.applications, architecture)(
             include_top=False,
             weights=os.path.expanduser(weights) if weights else None,
             input_shape=(*size, 3),
             pooling=pooling,
         )
+    for remark in remarks:  # e.g. which input size's ImageNet weights it loads for this one: a fact of the run
+        log.info("model: %s: %s", architecture, remark.message)
     base.trainable = trainable
     # A frozen backbone runs in inference mode, BatchNormalization included, and stays so when
     # fine-tuning unfreezes it (Keras' transfer-learning guide): training=False is fixed here.
