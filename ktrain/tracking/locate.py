@@ -5,7 +5,6 @@ run's config and class names beside it). Used by ``ktrain-predict``, ``ktrain-ex
 
 import json
 import logging
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ktrain.names import (
     TARGETS,
     program,
 )
+from ktrain.tracking import without_progress_bars
 from ktrain.tracking.registry import find_version, is_registered_model
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: P
     import mlflow
     from mlflow.artifacts import download_artifacts
 
-    _no_progress_bars()
+    without_progress_bars()
     mlflow.set_tracking_uri(tracking_uri)
     version = find_version(mlflow.MlflowClient(tracking_uri), uri, tracking_uri)
     folder = Path(download_artifacts(artifact_uri=f"models:/{version.name}/{version.version}", dst_path=str(downloads)))
@@ -102,12 +102,6 @@ def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: P
         return ModelFiles(model, None, None)
     files = _download_run(version.run_id, None, tracking_uri, downloads, key)
     return replace(files, model=model)
-
-
-def _no_progress_bars() -> None:
-    # MLflow draws a progress bar for each download, and a run is found by several small files:
-    # six bars for a registered model. A user's own setting of the variable is kept.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
@@ -122,7 +116,7 @@ def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downlo
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
-    _no_progress_bars()
+    without_progress_bars()
     # Process-wide: runs:/<id>/model reaches the logged model only through the global URI.
     mlflow.set_tracking_uri(tracking_uri)
     try:

@@ -4,7 +4,6 @@ checkpoints kept either way."""
 
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from ktrain.names import (
     LOCAL_UI,
     RUN_RECORD,
 )
+from ktrain.tracking import without_progress_bars
 from ktrain.tracking.logged_models import FinalModel, linked, log_final_model
 from ktrain.tracking.params import flatten
 from ktrain.tracking.registry import register
@@ -75,8 +75,7 @@ class MlflowRun:
         self._monitor = None
 
     def __enter__(self) -> "MlflowRun":
-        # MLflow's copies of a logged model's files draw progress bars, which would fill the log.
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        without_progress_bars()
         mlflow.set_tracking_uri(self.tracking_uri)
         # MLflow's own monitor (MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING) is never started: ktrain's is.
         if self.reopened:
