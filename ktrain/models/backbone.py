@@ -63,21 +63,29 @@ def backbone(
         x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
     x = preprocess(x, spec.preprocessing if preprocessing == "imagenet" else preprocessing)
 
-    with imagenet_downloads(architecture), warnings.catch_warnings(record=True) as remarks:
-        warnings.simplefilter("always")
-        base = getattr(keras.applications, architecture)(
-            include_top=False,
-            weights=os.path.expanduser(weights) if weights else None,
-            input_shape=(*size, 3),
-            pooling=pooling,
-        )
-    for remark in remarks:  # e.g. which input size's ImageNet weights it loads for this one: a fact of the run
-        log.info("model: %s: %s", architecture, remark.message)
+    base = _application(architecture, weights, (*size, 3), pooling)
     base.trainable = trainable
     # A frozen backbone runs in inference mode, BatchNormalization included, and stays so when
     # fine-tuning unfreezes it (Keras' transfer-learning guide): training=False is fixed here.
     x = base(x, training=None if trainable else False)
     return keras.Model(inputs, task_heads(x, targets, dropout), name=name)
+
+
+def _application(architecture: str, weights: str | None, input_shape: tuple[int, int, int], pooling: str):
+    """``keras.applications.<architecture>`` without its top, its ImageNet weights fetched
+    through ``imagenet_downloads``; what Keras remarks while it builds (e.g. which input size's
+    ImageNet weights it loads for this one) is a fact of the run: logged, not warned."""
+    with imagenet_downloads(architecture), warnings.catch_warnings(record=True) as remarks:
+        warnings.simplefilter("always")
+        base = getattr(keras.applications, architecture)(
+            include_top=False,
+            weights=os.path.expanduser(weights) if weights else None,
+            input_shape=input_shape,
+            pooling=pooling,
+        )
+    for remark in remarks:
+        log.info("model: %s: %s", architecture, remark.message)
+    return base
 
 
 def base_of(model: keras.Model) -> keras.Model:
