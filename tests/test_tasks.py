@@ -125,7 +125,8 @@ def test_number_predictions_are_the_values_in_named_columns(runs, inputs, tracki
 
 def test_the_npz_file_a_run_trained_on_is_predicted_from_its_x(runs, inputs, tracking_uri, tmp_path):
     trained_on = npz_of("binary", tmp_path)  # x, y and class_names, as data=npz read them
-    (tmp_path / "npz").mkdir(), (tmp_path / "npy").mkdir()
+    for folder in ("npz", "npy"):
+        (tmp_path / folder).mkdir()
     from_npz = predicted(tracking_uri, runs["binary"], trained_on, tmp_path / "npz")
     from_npy = predicted(tracking_uri, runs["binary"], inputs[0] / "digits.npy", tmp_path / "npy")
     assert len(from_npz) == len(digits()[0]) and from_npz[:SAMPLES] == from_npy
