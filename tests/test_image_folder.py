@@ -247,6 +247,7 @@ def test_webp_images_are_read_and_other_image_types_are_named_like_bad_files(tmp
     assert str(root / "square" / "scan.tiff") in warning
 
 
+@pytest.mark.slow  # a run refused after its folder is read (about 8 s), kept out of the 10-minute suite
 def test_steps_beyond_a_folders_split_are_refused(tracking_uri, tmp_path):
     # Keras would run out of data, warn, and stop training after the first epoch.
     folder = make_image_folder(tmp_path / "shapes", 12, seed=0)  # 24 training images: one batch of 32

@@ -28,6 +28,7 @@ def test_lr_find_logs_its_curve_and_suggestion_to_a_run_of_its_own_and_trains_no
     assert [a.path for a in client.list_artifacts(found.info.run_id)] == ["lr_find.png"]
 
 
+@pytest.mark.slow  # a range test of its own on a new store (about 9 s), kept out of the 10-minute suite
 def test_lr_find_records_into_the_store_its_config_names(train, tmp_path):
     # MLFLOW_TRACKING_URI names the session's store; the config another, new one. The experiment
     # was looked up in the first and the run made in the second ("No Experiment with id=1").

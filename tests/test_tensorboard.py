@@ -1,9 +1,12 @@
 """callbacks=[default,tensorboard]: Keras' TensorBoard callback writes its event files in the run
 dir, and where the tensorboard package is missing the run is refused before it starts."""
 
+import pytest
+
 from conftest import refuse
 
 
+@pytest.mark.slow  # a run of its own (about 8 s), kept out of the 10-minute suite
 def test_the_callback_writes_its_event_files_in_the_run_dir(train):
     run = train("callbacks=[default,tensorboard]", "fit.epochs=1", "mlflow.log_model=false")
     for split in ("train", "validation"):
