@@ -22,6 +22,15 @@ CASES = {
         ["fit.callbacks cannot be set", "ktrain gives keras.Model.fit its callbacks itself, from callbacks.*"],
         {},
     ),
+    "a value the override grammar cannot read": (
+        ["data.path=my data/café"],
+        [
+            "data.path=my data/café is not a value Hydra's override grammar can read",
+            "An unquoted value may hold letters",
+            "quoted, keeping the quotes from the shell: 'data.path=\"my data/café\"'",
+        ],
+        {},
+    ),  # fmt: skip
     "unknown group option": (["model=resnet51"], ["model=resnet51 is not an option of model", "resnet50"], {}),
     "wrong type": (["fit.epochs=three"], ["fit.epochs='three'", "integer"], {}),
     "out-of-range value": (["optimizer.learning_rate=-0.1"], ["optimizer.learning_rate=-0.1", "greater than 0"], {}),

@@ -8,7 +8,8 @@ options and the nearest allowed name.
 from pathlib import Path
 
 import yaml
-from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
@@ -61,11 +62,37 @@ def explain(error: HydraException, overrides: list[str], config_name: str = "tra
         group, _, option = error.missing_cfg_file.rpartition("/")
         allowed = ", ".join(sorted(error.options))
         return f"Invalid config: {group}={option} is not an option of {group} (allowed: {allowed})."
+    if isinstance(error, OverrideParseException):
+        return _unparsed(error, overrides)
     cause = error.__cause__
     if isinstance(error, ConfigCompositionException) and isinstance(cause, ConfigKeyError | ConfigAttributeError):
         return _unknown_key(cause, overrides, config_name)
     lines = [str(error)] + ([str(cause)] if cause is not None else [])
     return " ".join(" ".join(lines).split())
+
+
+def _unparsed(error: OverrideParseException, overrides: list[str]) -> str:
+    """An override Hydra's grammar cannot read (a bracket left open, a character an unquoted
+    value may not hold, such as an accent), with the quoting that makes it a plain string."""
+    parser = OverridesParser.create()
+    given = None
+    for override in command_line.parsed(overrides):
+        try:
+            parser.parse_override(override.text)
+        except HydraException:  # what parse_override raises, where parse_overrides wraps it
+            given = override
+            break
+    said = " ".join(str(error).split()).split(" See https://")[0]
+    if given is None:
+        return f"Invalid override: Hydra's override grammar cannot read the command line ({said})."
+    prefix = given.text[: len(given.text) - len(given.value or "")]
+    return (
+        f"Invalid override: {given.text} is not a value Hydra's override grammar can read ({said}). "
+        "An unquoted value may hold letters a-z and A-Z, digits, spaces and the characters "
+        "_ - / \\ + . $ % * @ ? | :, a list is [a,b] and a mapping {key: value} (each closed), and "
+        "a sweep's values are a,b,c. Any other text is read as a string when quoted, keeping the "
+        f"quotes from the shell: '{prefix}\"{given.plain_value}\"'."
+    )
 
 
 def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[str], config_name: str) -> str:

@@ -116,7 +116,7 @@ def _probe(config: TrainConfig, data: LoadedData, strategy: Strategy) -> tuple[T
     if spe != best.steps_per_execution:
         _retrace(best.model, spe)
     keras.mixed_precision.set_global_policy(best.precision)
-    search.notes.append(f"{spe} steps per execution: {why}")
+    search.notes.append(f"{_per_execution(spe)}: {why}")
     for note in search.notes:
         log.info("autotune: %s", note)
     log.info("autotune: chose %s", _describe(spe, _policy(best.precision), best.jit_compile))
@@ -248,7 +248,11 @@ def _recorded(params: dict[str, str]) -> tuple[int, str | None, bool | str] | No
 
 def _describe(spe: int, precision: str | None, jit_compile: bool | str) -> str:
     xla = {True: "on", False: "off"}.get(jit_compile, "as Keras decides")
-    return f"{spe} steps per execution, {precision or 'float32'}, XLA {xla}"
+    return f"{_per_execution(spe)}, {precision or 'float32'}, XLA {xla}"
+
+
+def _per_execution(spe: int) -> str:
+    return f"{spe} step{'s' * (spe > 1)} per execution"
 
 
 def _policy(precision: str) -> str | None:
