@@ -43,9 +43,9 @@ def registered(server, tmp_path_factory):
     )
 
 
-def script(name: str, tracking_uri: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def script(name: str, tracking_uri: str, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
     process = subprocess.run(
-        [sys.executable, name, *args], cwd=ROOT, env=script_env(tracking_uri), capture_output=True, text=True,
+        [sys.executable, name, *args], cwd=ROOT, env=script_env(tracking_uri, **env), capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
     if check:
@@ -143,9 +143,11 @@ def test_a_run_logs_system_metrics(registered, client):
 
 def test_export_writes_three_formats_each_matching_keras_in_its_runtime(registered, client, tmp_path):
     # Run from a shell whose MLFLOW_TRACKING_URI names another store: a run dir's files go to the
-    # store its record names, the server.
+    # store its record names, the server. Its KERAS_BACKEND=jax (a user who trains on JAX) does
+    # not apply: on JAX, Keras' ONNX export would ask for jax2onnx.
     elsewhere = f"sqlite:///{tmp_path / 'another.db'}"
-    exported = script("export.py", elsewhere, f"run={registered.run_dir}", "format=[saved_model,onnx,litert]")
+    formats = "format=[saved_model,onnx,litert]"
+    exported = script("export.py", elsewhere, f"run={registered.run_dir}", formats, KERAS_BACKEND="jax")
     folder = registered.run_dir / "export"
     inputs = np.load(registered.run_dir / "sample_inputs.npy").astype("float32")
     import keras
@@ -169,6 +171,7 @@ def test_export_writes_three_formats_each_matching_keras_in_its_runtime(register
     logged = {a.path for a in client.list_artifacts(registered.run_id, "export")}
     assert logged == {"export/saved_model", "export/model.onnx", "export/model.tflite"}
     assert exported.stderr.count("largest difference from Keras on 5 inputs") == 3
+    assert "export: on Keras' TensorFlow backend, which writes every format (not KERAS_BACKEND=jax)" in exported.stderr
 
 
 def test_an_export_beyond_its_tolerance_fails_saying_by_how_much(registered, server, tmp_path):

@@ -3,6 +3,7 @@
 ``DictConfig`` is validated here, and nothing after reads it."""
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def run(cfg: DictConfig) -> None:
         refuse_missing(config.format)  # before the run is looked for, and TensorFlow imported
         with tempfile.TemporaryDirectory() as downloads:
             files = locate_run(config.run, config.checkpoint, config.mlflow.tracking_uri, Path(downloads))
+            _on_tensorflow()
             from ktrain.export.exporting import export_model  # Keras, once the run is found
 
             out = Path(config.output).expanduser() if config.output else default_output(config.run, files)
@@ -45,6 +47,17 @@ def run(cfg: DictConfig) -> None:
         log.info(
             "export: logged to MLflow run %s as %s/: %s", files.run_id, EXPORT_DIR, ", ".join(p.name for p in written)
         )
+
+
+def _on_tensorflow() -> None:
+    """Every format is written by TensorFlow's converters (``tf_saved_model``, tf2onnx, LiteRT),
+    so the export runs on Keras' TensorFlow backend whatever backend the run trained on: on JAX,
+    Keras' ONNX export asks for jax2onnx, and on torch its saved-model export fails in
+    ``torch.export``. A ``.keras`` file loads on any backend."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend != "tensorflow":
+        log.info("export: on Keras' TensorFlow backend, which writes every format (not KERAS_BACKEND=%s)", backend)
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # also over ~/.keras/keras.json
 
 
 def default_output(run: str, files: ModelFiles) -> Path:
