@@ -138,6 +138,13 @@ def test_bad_values_are_refused_naming_key_value_and_what_is_allowed(overrides, 
     assert expected in message
 
 
+@pytest.mark.parametrize("model", ["mlp", "text_cnn"])
+def test_a_model_of_one_input_on_a_table_is_refused_naming_tabular(model, tmp_path):
+    (tmp_path / "t.csv").write_text("age,plan,y\n34,basic,0\n51,pro,1\n")
+    message = refusal("data=table", f"data.path={tmp_path / 't.csv'}", "data.target=y", f"model={model}")
+    assert f"model={model} takes a single input, not one per column; use model=tabular" in message
+
+
 def test_every_problem_is_reported_at_once():
     message = refusal("fit.epochs=0", "data.batch_size=-2")
     assert "fit.epochs=0" in message and "data.batch_size=-2" in message

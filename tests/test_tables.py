@@ -191,11 +191,16 @@ REFUSALS = {
     ),
     "an empty table": ("empty.csv", TABLE, ["is an empty table", "holds no rows"], False),
     "a CSV given to data=npz": ("customers.csv", ["data=npz"], ["it is a table", "use data=table data.path="], False),
-    "a column of numbers and words": ("mixed.csv", TABLE, ["'age' holds numbers", "features.age=category"], True),
+    "a column of numbers and words": (
+        "mixed.csv",
+        TABLE,
+        ["'age' holds numbers", "give +data.features.age=category"],
+        True,
+    ),
     "a word deep in a column of numbers": (
         "late.csv",
         TABLE,
-        ["'age' of", "invalid value 'unknown'", "data.features.age=category"],
+        ["'age' of", "invalid value 'unknown'", "give +data.features.age=category"],
         True,
     ),
 }
@@ -212,6 +217,19 @@ def bad_table(folder, name: str):
         frame.loc[29_000 if name == "late.csv" else 5, "age"] = "unknown"
     frame.to_csv(folder / name, index=False)
     return folder / name
+
+
+def test_rows_without_a_target_are_left_out_counted_in_the_log_and_the_params(tmp_path, caplog):
+    from ktrain.data.table import TableData
+
+    frame = customers(200)
+    frame.loc[[3, 50, 120], "segment"] = None
+    frame.drop(columns=["customer_id", "spend", *LIKES]).to_csv(tmp_path / "gaps.csv", index=False)
+    with caplog.at_level("INFO", logger="ktrain"):
+        data = TableData(str(tmp_path / "gaps.csv"), "segment")
+    dropped = json.loads(data.spec.facts["rows_without_target"])
+    assert sum(dropped.values()) == 3 and sum(data.spec.split_sizes.values()) == 197
+    assert "data: 3 rows without a target value left out (" in caplog.text
 
 
 @pytest.mark.parametrize("case", REFUSALS)
@@ -233,6 +251,24 @@ def test_a_table_without_a_column_the_model_takes_is_refused_by_predict(runs, ta
     paragraph, _ = refuse(tracking_uri, f"run={runs['class'].run_dir}", f"input={tmp_path / 'partial.csv'}",
                           script="predict.py")  # fmt: skip
     assert "lacks the columns plan, review" in paragraph and "the columns age, city, income, plan, review" in paragraph
+
+
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
+@pytest.mark.parametrize(
+    "rows, phrases",
+    [
+        ("", ["input: ", "is an empty table: its header names 5 columns, but it holds no rows"]),
+        ("old,50,basic,Oslo,great app\n", ["input: the column 'age' of", "holds numbers and other values",
+                                             "the run's model reads it as numbers"]),
+    ],
+    ids=["a header without rows", "a word in a column of numbers"],
+)  # fmt: skip
+def test_a_table_predict_cannot_read_is_refused_naming_input(runs, rows, phrases, tracking_uri, tmp_path):
+    (tmp_path / "new.csv").write_text("age,income,plan,city,review\n" + rows)
+    paragraph, _ = refuse(tracking_uri, f"run={runs['class'].run_dir}", f"input={tmp_path / 'new.csv'}",
+                          script="predict.py")  # fmt: skip
+    assert all(phrase in paragraph for phrase in phrases), paragraph
+    assert "data.path" not in paragraph and "data.features" not in paragraph  # no training setting applies
 
 
 @pytest.mark.slow

@@ -216,12 +216,17 @@ def test_mlflow_models_serve_answers_strings_as_ktrain_predict_does(run, trackin
 @pytest.mark.slow
 def test_a_saved_model_takes_strings_and_onnx_is_refused_naming_the_vectorizer(run, tracking_uri, client):
     """TextVectorization's string ops are TensorFlow's: a SavedModel holds them, and ONNX's
-    converter writes them too, but onnxruntime has no kernel for them."""
-    logs = export(tracking_uri, run.run_dir, "saved_model")
-    assert "largest difference from Keras on 5 inputs: 0" in logs  # on the run's raw strings
-    message, _ = refuse(tracking_uri, f"run={run.run_dir}", "format=[onnx]", script="export.py")
+    converter writes them too, but onnxruntime has no kernel for them, nor LiteRT among its
+    built-in ops. The formats that pass are still exported and logged."""
+    formats = "format=[saved_model,onnx,litert]"
+    message, output = refuse(tracking_uri, f"run={run.run_dir}", formats, script="export.py")
+    assert "saved_model at" in output and "largest difference from Keras on 5 inputs: 0" in output  # raw strings
     assert "format=onnx cannot hold this model: the layer 'vectorize' (TextVectorization)" in message, message
+    assert "format=litert cannot hold this model: the layer 'vectorize' (TextVectorization)" in message, message
+    assert message.endswith("The other formats passed and were logged to the run: saved_model.")
     assert {artifact.path for artifact in client.list_artifacts(run.run_id, "export")} == {"export/saved_model"}
+    # Neither TensorFlow's remark on the lookup table nor the LiteRT converter's diagnostics.
+    assert "table_initializer" not in output and "neither a custom op" not in output.replace(message, "")
 
 
 PREDICT_REFUSED = {  # case: (the input, the overrides, what the paragraph says)

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from ktrain import schema
 from ktrain.cli.hydra_main import hydra_main
-from ktrain.errors import exit_on_user_error
+from ktrain.errors import UserError, exit_on_user_error
 from ktrain.export.formats import refuse_missing
 from ktrain.names import EXPORT_DIR
 from ktrain.tracking.locate import ModelFiles, locate_run
@@ -37,16 +37,19 @@ def run(cfg: DictConfig) -> None:
             from ktrain.export.exporting import export_model  # Keras, once the run is found
 
             out = Path(config.output).expanduser() if config.output else default_output(config.run, files)
-            written = export_model(files, config.format, out, config.tolerance)
-        if files.run_id is None:
+            written, refused = export_model(files, config.format, out, config.tolerance)
+        if written and files.run_id is None:
             log.info("export: the run was not recorded in MLflow; the files are in %s only", out)
-            return
-        from ktrain.tracking.run import log_files
+        elif written:
+            from ktrain.tracking.run import log_files
 
-        log_files(files.tracking_uri, files.run_id, written, EXPORT_DIR)  # the run's own store
-        log.info(
-            "export: logged to MLflow run %s as %s/: %s", files.run_id, EXPORT_DIR, ", ".join(p.name for p in written)
-        )
+            log_files(files.tracking_uri, files.run_id, written, EXPORT_DIR)  # the run's own store
+            names = ", ".join(p.name for p in written)
+            log.info("export: logged to MLflow run %s as %s/: %s", files.run_id, EXPORT_DIR, names)
+        if refused:
+            kept = ", ".join(p.name for p in written)
+            logged = " and were logged to the run" if files.run_id else ""
+            raise UserError(" ".join(refused) + (f" The other formats passed{logged}: {kept}." if kept else ""))
 
 
 def _on_tensorflow() -> None:

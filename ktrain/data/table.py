@@ -77,6 +77,9 @@ class TableData:
         if any(self._scan.dropped.values()):
             facts["rows_without_target"] = json.dumps(self._scan.dropped)
         log.info("data: %s: columns %s; target %s", path, facts["columns"], facts["target_kind"])
+        if any(self._scan.dropped.values()):
+            where = ", ".join(f"{count} {split}" for split, count in self._scan.dropped.items() if count)
+            log.info("data: %d rows without a target value left out (%s)", sum(self._scan.dropped.values()), where)
         self.spec = DataSpec(
             inputs=dict.fromkeys(kinds, (1,)),
             targets=(found,),

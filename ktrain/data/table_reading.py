@@ -26,7 +26,9 @@ TEXT_WORDS = 3  # a string column whose values hold this many words on average i
 STRINGS = ("category", "text")
 
 
-def blocks(files: Sequence[str], types: Mapping[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
+def blocks(
+    files: Sequence[str], types: Mapping[str, pa.DataType], setting: str = "data.path"
+) -> Iterator[pa.RecordBatch]:
     """The record batches of ``files`` in order, with the columns of ``types`` (and no other)
     of those types; ``TableError`` naming a column whose values are not of its type. pyarrow
     keeps what it allocated for reuse: ``release`` hands it back once a pass is over."""
@@ -44,7 +46,7 @@ def blocks(files: Sequence[str], types: Mapping[str, pa.DataType]) -> Iterator[p
             with pcsv.open_csv(file, pcsv.ReadOptions(block_size=BLOCK_BYTES), convert_options=convert) as reader:
                 yield from reader
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            raise _unreadable(file, types, error) from error
+            raise _unreadable(file, types, error, setting) from error
 
 
 def release() -> None:
@@ -52,18 +54,25 @@ def release() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _unreadable(file: str, types: Mapping[str, pa.DataType], error: Exception) -> TableError:
+def _unreadable(file: str, types: Mapping[str, pa.DataType], error: Exception, setting: str) -> TableError:
     found = re.search(r"column #(\d+)", str(error))
     names = columns(file) if found else []
     name = names[int(found.group(1))] if found and int(found.group(1)) < len(names) else None
+    if name is not None and types.get(name) == pa.float64() and setting != "data.path":  # a trained model's column
+        return TableError(
+            setting,
+            f"the column {name!r} of {file} holds numbers and other values ({error}); the run's model "
+            "reads it as numbers, as its training table held them: give numbers, or an empty cell for a "
+            "missing value",
+        )
     if name is not None and types.get(name) == pa.float64():
         return TableError(
             "data.path",
             f"the column {name!r} of {file} holds numbers and other values ({error}); a column holds one "
-            f"type: clean the file, or give data.features.{name}=category (or text, or skip) to read every "
+            f"type: clean the file, or give +data.features.{name}=category (or text, or skip) to read every "
             "value as a string",
         )
-    return TableError("data.path", f"{file} cannot be read as a table ({error})")
+    return TableError(setting, f"{file} cannot be read as a table ({error})")
 
 
 def first_block(files: Sequence[str]) -> pa.RecordBatch:
@@ -84,7 +93,7 @@ def column_kind(name: str, values: pa.Array) -> str:
         raise TableError(
             "data.path",
             f"the column {name!r} holds {values.type} values, which no feature kind takes; give "
-            f"data.features.{name}=skip, or convert it to numbers or strings",
+            f"+data.features.{name}=skip, or convert it to numbers or strings",
         )
     present = values.drop_null()
     numeric = np.array([_is_number(value) for value in present.to_pylist()[:BATCH_ROWS]], dtype=bool)
@@ -97,7 +106,7 @@ def column_kind(name: str, values: pa.Array) -> str:
             "data.path",
             f"the column {name!r} holds numbers ({', '.join(map(repr, examples))}) and other values "
             f"({', '.join(map(repr, others))}); a column holds one type: clean the file, or give "
-            f"data.features.{name}=category (or text, or skip) to read every value as a string",
+            f"+data.features.{name}=category (or text, or skip) to read every value as a string",
         )
     words = pc.mean(pc.list_value_length(pc.utf8_split_whitespace(present))).as_py() or 0.0
     return "text" if words >= TEXT_WORDS else "category"

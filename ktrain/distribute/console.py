@@ -49,9 +49,11 @@ def wants_native_logging() -> bool:
 
 
 @contextlib.contextmanager
-def quiet_native_logs() -> Iterator[None]:
+def quiet_native_logs(explained: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Hold back the native banners printed inside the block (see the module's docstring);
-    the other lines reach the console when it ends, however it ends."""
+    the other lines reach the console when it ends, however it ends, except where the block
+    raises one of ``explained``: an error whose message tells what those lines said (a
+    converter's diagnostics of an op it lacks), which then sends every line to the log."""
     if wants_native_logging():
         yield
         return
@@ -60,17 +62,21 @@ def quiet_native_logs() -> Iterator[None]:
     except OSError:  # no standard error to redirect
         yield
         return
+    told = False
     with tempfile.TemporaryFile() as held:
         sys.stderr.flush()
         os.dup2(held.fileno(), 2)
         try:
             yield
+        except explained:
+            told = True
+            raise
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
-            _replay(held.read().decode(errors="replace"))
+            _replay(held.read().decode(errors="replace"), told)
 
 
 def quiet_backend_start() -> contextlib.AbstractContextManager:
@@ -82,10 +88,10 @@ def quiet_backend_start() -> contextlib.AbstractContextManager:
     return quiet_native_logs()
 
 
-def _replay(text: str) -> None:
+def _replay(text: str, told: bool = False) -> None:
     shown = []
     for line in text.splitlines():
-        if any(banner in line for banner in BANNERS):
+        if told or any(banner in line for banner in BANNERS):
             log.debug("native log: %s", line)
         else:
             shown.append(line)

@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 RANDOM_SAMPLES = 8  # inputs drawn where a run kept no sample inputs (a run from before ktrain-export)
 
 
-def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: float) -> list[Path]:
+def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: float) -> tuple[list[Path], list[str]]:
     """Write the model of ``files`` in each of ``formats`` under ``out``, each checked against
-    Keras' predictions; return the paths written."""
+    Keras' predictions; return the paths written and a paragraph for each format refused (the
+    others are still written: a model one format cannot hold is often held by the next)."""
     with quiet_backend_start():
         import keras
 
@@ -38,26 +39,34 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
     named = outputs if isinstance(outputs, dict) else {"output": outputs}
     expected = [keras.ops.convert_to_numpy(value) for _, value in sorted(named.items())]
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, refused = [], []
     for name in formats:
-        fmt = FORMATS[name]
-        path = out / fmt.file
-        _remove(path)
-        write(fmt, model, path)
-        with quiet_native_logs():  # LiteRT's interpreter announces its CPU delegate
-            got = run(fmt, model, path, inputs)
-        difference = _difference(got, expected)
-        count = len(next(iter(inputs.values())))
-        log.info("export: %s at %s; largest difference from Keras on %d inputs: %.2g", name, path, count, difference)
-        if not difference <= tolerance:
-            raise UserError(
-                f"format={name}: the exported model's outputs in its runtime differ from the Keras model's by up to "
-                f"{difference:.3g} on the run's {count} sample inputs, more than tolerance={tolerance:g}, so "
-                f"the export failed and was not logged to the run ({path} is kept to look into). Raise tolerance= "
-                "if that difference is acceptable for this model, or export another format."
-            )
-        written.append(path)
-    return written
+        try:
+            written.append(_export(name, model, out / FORMATS[name].file, inputs, expected, tolerance))
+        except UserError as error:
+            refused.append(str(error))
+    return written, refused
+
+
+def _export(name: str, model, path: Path, inputs: dict, expected: list, tolerance: float) -> Path:
+    """``model`` written as format ``name`` at ``path`` and run in its runtime on ``inputs``;
+    ``UserError`` where its outputs differ from ``expected`` by more than ``tolerance``."""
+    fmt = FORMATS[name]
+    _remove(path)
+    write(fmt, model, path)
+    with quiet_native_logs():  # LiteRT's interpreter announces its CPU delegate
+        got = run(fmt, model, path, inputs)
+    difference = _difference(got, expected)
+    count = len(next(iter(inputs.values())))
+    log.info("export: %s at %s; largest difference from Keras on %d inputs: %.2g", name, path, count, difference)
+    if not difference <= tolerance:
+        raise UserError(
+            f"format={name}: the exported model's outputs in its runtime differ from the Keras model's by up to "
+            f"{difference:.3g} on the run's {count} sample inputs, more than tolerance={tolerance:g}, so "
+            f"the export failed and was not logged to the run ({path} is kept to look into). Raise tolerance= "
+            "if that difference is acceptable for this model, or export another format."
+        )
+    return path
 
 
 def _refuse_outside_preprocessing(model) -> None:

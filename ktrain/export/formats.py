@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ktrain.distribute.console import quiet_native_logs
 from ktrain.errors import UserError
 
 
@@ -117,11 +118,22 @@ def write(fmt: Format, model, path: Path) -> None:
     # TensorFlow logs "Assets written to: <folder>" for each SavedModel it writes, the LiteRT
     # converter's temporary one too; the export's own line says where each format went.
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    try:
-        fmt.write(model, path)
-    except Exception as error:
-        _refuse_if_an_op_is_missing(fmt, model, error, f"Nothing of format={fmt.name} was written.")
-        raise
+    logging.getLogger("tensorflow").addFilter(_not_a_lookup_table_remark)
+    # The LiteRT converter prints its diagnostics (every op it lacks, where) from C++: the
+    # refusal names the layer and the op, and the lines go to the log.
+    with quiet_native_logs(explained=(UserError,)):
+        try:
+            fmt.write(model, path)
+        except Exception as error:
+            _refuse_if_an_op_is_missing(fmt, model, error, f"Nothing of format={fmt.name} was written.")
+            raise
+
+
+def _not_a_lookup_table_remark(record: logging.LogRecord) -> bool:
+    """False for TensorFlow's warning that a lookup table's initializer (StringLookup's,
+    TextVectorization's) is not kept in a graph's collections, which TensorFlow itself calls
+    "probably safe to ignore": the saved model keeps the table, and its check passes."""
+    return not record.getMessage().startswith("Issue encountered when serializing table_initializer")
 
 
 def run(fmt: Format, model, path: Path, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:

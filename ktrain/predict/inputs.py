@@ -10,7 +10,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
-from ktrain.data.table_files import TABLE_SUFFIXES, columns, is_table_file
+from ktrain.data.table_files import TABLE_SUFFIXES, check_table, columns, is_table_file
 from ktrain.errors import UserError
 from ktrain.models import shape_fits
 from ktrain.predict.texts import Texts, csv_column, text_files
@@ -165,6 +165,7 @@ def predict_rows(model, path: Path, batch_size: int):
             f"input={str(path)!r} is a table, and the run's model takes inputs shaped {model.input_shape}, not "
             "a table's columns; a table is predicted by a model trained with data=table (give images or arrays here)."
         )
+    check_table("input", str(path), ())  # a header and rows
     missing = [name for name in kinds if name not in columns(str(path))]
     if missing:
         raise UserError(
@@ -175,7 +176,7 @@ def predict_rows(model, path: Path, batch_size: int):
 
     types = {name: arrow_type(kind) for name, kind in kinds.items()}
     outputs = []
-    for block in blocks([str(path)], types):
+    for block in blocks([str(path)], types, setting="input"):
         inputs = {n: tf.constant(v) if v.dtype == object else v for n, v in inputs_of(block, kinds).items()}
         outputs.append(model.predict(inputs, batch_size=batch_size, verbose=0))
     if isinstance(outputs[0], dict):

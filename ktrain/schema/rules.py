@@ -41,8 +41,8 @@ def _table_problems(config: TrainConfig) -> list[str]:
     if table and config.model.target in MODELS and not tabular and config.model.target != "ktrain.models.saved.saved":
         return [
             f"data=table hands out a table's columns by name, raw (numbers and strings), and model="
-            f"{config.option('model')} takes arrays; use model=tabular (data=table's default), which "
-            "preprocesses each column inside the model"
+            f"{config.option('model')} takes a single input, not one per column; use model=tabular "
+            "(data=table's default), which preprocesses each column inside the model"
         ]
     if tabular and not table and config.data.target in DATA:
         return [
