@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ktrain.data import DataSpec, Split
 from ktrain.errors import UserError
+from ktrain.tasks import TASKS, task_of
 
 if TYPE_CHECKING:
     import keras
@@ -46,6 +47,7 @@ def check_data_module(module: Any, target: str) -> None:
     """``UserError`` if ``module``, built by ``target``, lacks a member ``DataModule`` asks for
     (``isinstance`` with a runtime-checkable protocol checks that the members are there)."""
     if isinstance(module, DataModule):
+        _check_targets(module.spec.targets, target)
         return
     missing = [name for name in ("spec", "batch_size", "split") if not hasattr(module, name)]
     raise UserError(
@@ -56,6 +58,19 @@ def check_data_module(module: Any, target: str) -> None:
         "'val' and 'test'. Add "
         f"{'it' if len(missing) == 1 else 'them'} to the class (README, 'Your own project', has an example)."
     )
+
+
+def _check_targets(targets: tuple, data_target: str) -> None:
+    """``UserError`` for a target whose kind no task knows, or that lacks what its kind needs."""
+    problems = [
+        f"the target {t.name!r} is of the kind {t.kind!r}, which no task knows (allowed: {', '.join(TASKS)})"
+        if t.kind not in TASKS
+        else task_of(t).declaration_problem()
+        for t in targets
+    ]
+    problems = [problem for problem in problems if problem]
+    if problems:
+        raise UserError(f"data._target_={data_target}: {'; '.join(problems)}.")
 
 
 class ModelBuilder(Protocol):

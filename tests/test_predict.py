@@ -193,3 +193,29 @@ def test_predict_cli_refuses_a_missing_run_before_tensorflow(unseen, tmp_path):
         "MLFLOW_TRACKING_URI or mlflow.tracking_uri for another store)."
     ]
     assert not any(line.endswith((" tensorflow", " keras")) for line in process.stderr.splitlines())
+
+
+def test_a_model_whose_only_object_of_its_own_is_its_loss_loads_without_that_module(tmp_path, monkeypatch):
+    # Loaded for predicting, a model is not compiled: its loss's module is not needed.
+    import importlib
+    import sys
+
+    import keras
+
+    from ktrain.models.custom_objects import load_model
+
+    (tmp_path / "projectloss.py").write_text(
+        "import keras\n\n\nclass Halved(keras.losses.Loss):\n"
+        "    def call(self, y_true, y_pred):\n"
+        "        return keras.losses.mean_squared_error(y_true, y_pred) / 2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loss = importlib.import_module("projectloss").Halved()
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss=loss)
+    model.save(tmp_path / "model.keras")
+    monkeypatch.delitem(sys.modules, "projectloss")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    loaded = load_model(tmp_path / "model.keras", "run")
+    assert loaded.output_shape == (None, 1)

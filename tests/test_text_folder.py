@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import Run, export, python_elsewhere, refuse, run_train
+from conftest import Run, python_elsewhere, refuse, run_train
 from servers import models_serve_answer
 from test_tasks import predicted
 

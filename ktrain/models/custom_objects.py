@@ -65,6 +65,8 @@ def load_model(path: str | Path, where: str, compile: bool = False):
             config = json.loads(archive.read("config.json"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise UserError(f"{where}={str(path)!r} is not a Keras model file that loads ({error}).") from error
+    if not compile:  # a loss or metric of the user's own is not needed, nor imported
+        config = {key: value for key, value in config.items() if key != "compile_config"}
     custom_objects = imported(referenced(config), f"{where}={str(path)!r}")
     try:
         return keras.saving.load_model(path, custom_objects=custom_objects, compile=compile, safe_mode=True)

@@ -19,21 +19,24 @@ def saved(
     num_classes: int | None = None,
     path: str = "",
     targets: Sequence[Target] | None = None,
+    from_run: str | None = None,
 ) -> keras.Model:
     """The model in the ``.keras`` file ``path`` (loaded in Keras' safe mode, a user's own
     layers found as ``ktrain.models.custom_objects`` finds them), for data of ``input_shape``
     and ``targets`` (or ``num_classes`` classes). When the data's one target does not fit the
     model's one output and its last layer is a Dense layer, that layer is replaced by the
-    target's head (randomly initialised), and the log says so."""
+    target's head (randomly initialised), and the log says so. ``from_run``, where given, is
+    the run whose final model ``path`` is, as the refusals name it."""
     from ktrain.models.custom_objects import load_model
 
     targets = targets_of(num_classes, targets)
     path = os.path.expanduser(path)
+    given = f"model.from_run={from_run!r}" if from_run else f"model.path={path!r}"
     model = load_model(path, "model.path", compile=False)
     expected = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, dict | list) else None
     if expected is not None and input_shape is not None and not shape_fits(expected, input_shape):
         raise UserError(
-            f"model.path={path!r} takes inputs shaped {expected}, but the data give {tuple(input_shape)}; "
+            f"{given} takes inputs shaped {expected}, but the data give {tuple(input_shape)}; "
             "use data of the shape it was trained on (data.image_size, data.color_mode)."
         )
     problems = head_problems(model.output_shape, model.output_names, targets)
@@ -42,9 +45,10 @@ def saved(
     head = model.layers[-1]
     if len(targets) != 1 or len(model.outputs) != 1 or not isinstance(head, keras.layers.Dense):
         raise UserError(
-            f"model.path={path!r} does not fit the data: {'; '.join(problems)}; and its last layer "
-            f"({type(head).__name__}) is not the one Dense output that could be replaced by the target's head."
+            f"{given} does not fit the data: {'; '.join(problems)}; and its last layer ({type(head).__name__}) "
+            "is not the one Dense output that could be replaced by the target's head (a model of one target "
+            "whose last layer is a Dense layer gets a new head; train a model of several targets anew)."
         )
     log.info("model: %s; its head %r is replaced by the target's", "; ".join(problems), head.name)
     outputs = task_of(targets[0]).head(model.layers[-2].output, head.name)
-    return keras.Model(model.inputs, outputs, name=model.name)
+    return keras.Model(model.input, outputs, name=model.name)  # model.input: its inputs' structure

@@ -82,7 +82,7 @@ def model_node(config: TrainConfig) -> dict[str, Any]:
     node = config.model.values()
     if node["_target_"] != SAVED_MODEL:
         return node
-    run = node.pop("from_run", None)
+    run = node.get("from_run")
     if run is not None:
         downloads = Path(config.paths.output_dir) / "from_run"
         files = locate_run(run, "final", config.mlflow.tracking_uri, downloads, key="model.from_run")

@@ -52,11 +52,12 @@ def compiled_model(
     _refuse_numbers_model(node["_target_"], spec, model)
     problems = tasks.head_problems(model.output_shape, model.output_names, spec.targets)
     if problems:
+        guessed = hasattr(config.data, "target_kind")  # data=npz and data=table guess the kind
         raise UserError(
             f"model._target_={config.model.target} does not fit the data: {'; '.join(problems)}. Build one "
             "output per target, shaped as its task takes it (ktrain's builders do, from the targets they are "
-            "given: name `targets` in your builder's signature and pass them to ktrain.tasks.heads), or "
-            "give data.target_kind= if the data's kind was guessed wrongly."
+            "given: name `targets` in your builder's signature and pass them to ktrain.tasks.heads)"
+            + (", or give data.target_kind= if the data's kind was guessed wrongly." if guessed else ".")
         )
     learning_rate = build(
         config.schedule,

@@ -3,6 +3,7 @@ restored backup, checked against the data before training: Keras would train on 
 batch, run out of data with only a warning, or wait forever on a source that never ends."""
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ def steps(config: TrainConfig, spec: DataSpec, batch_size: int, splits: dict[str
     given = {"train": config.fit.steps_per_epoch, "val": config.fit.validation_steps, "test": config.evaluate.steps}
     if splits["train"].arrays:
         _check_batch(spec, batch_size)
+    _check_targets_of_arrays(spec, splits)
     _check_asked_steps(given, spec, batch_size, splits)
     chosen = {split: given[split] or splits[split].steps for split in given}
     for split, source in splits.items():
@@ -71,6 +73,26 @@ def _check_batch(spec: DataSpec, batch_size: int) -> None:
         raise UserError(
             f"data.batch_size={batch_size} is larger than the train split ({train} samples), "
             f"so every epoch would be one short batch. Give data.batch_size of at most {train}, or more data."
+        )
+
+
+def _check_targets_of_arrays(spec: DataSpec, splits: dict[str, Split]) -> None:
+    """Arrays of several targets are a mapping by target name: Keras pairs a tuple or list with
+    the model's outputs in an order of its own, and fails deep in ``fit`` on a key no output has."""
+    names = [target.name for target in spec.targets]
+    if len(names) < 2:
+        return
+    for split, source in splits.items():
+        if not source.arrays:
+            continue
+        keys = list(source.y) if isinstance(source.y, Mapping) else None
+        if keys is not None and sorted(map(str, keys)) == sorted(names):
+            continue
+        given = f"has the keys {', '.join(map(str, keys))}" if keys is not None else f"is a {type(source.y).__name__}"
+        raise UserError(
+            f"data: the {split} split's y {given}, and the data have the targets {', '.join(names)}: hand out y "
+            f"as a dict of arrays by target name ({{{', '.join(f'{n!r}: ...' for n in names)}}}), which Keras "
+            "pairs with the model's outputs of those names."
         )
 
 

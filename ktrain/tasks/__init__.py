@@ -95,12 +95,19 @@ def head_problems(output_shape: Any, output_names: Sequence[str], targets: Seque
         )
         problem = task_of(targets[0]).head_problem(tuple(shape))
         return [problem] if problem else []
+    if not several:
+        names = ", ".join(t.name for t in targets)
+        return [f"it has one output, and the data {len(targets)} targets ({names}), each of which needs its own"]
     shapes = (
         dict(output_shape)
         if isinstance(output_shape, dict)
         else dict(zip(output_names, output_shape if several else [output_shape]))
     )
     problems = [f"it has no output named {t.name!r}" for t in targets if t.name not in shapes]
+    names = [t.name for t in targets]
+    problems += [
+        f"its output {name!r} is none of the targets' ({', '.join(names)})" for name in shapes if name not in names
+    ]
     problems += [task_of(t).head_problem(tuple(shapes[t.name])) for t in targets if t.name in shapes]
     return [problem for problem in problems if problem]
 
@@ -117,6 +124,9 @@ def losses(targets: Sequence[Target], setting: Any) -> Any:
     problems = [problem for problem in problems if problem]
     if problems:
         raise UserError(f"compile.loss does not fit the data: {'; '.join(problems)}.")
+    if isinstance(setting, Mapping) and "_target_" not in setting:
+        # A target the mapping leaves out gets its task's loss: Keras would train its head on none.
+        return {task.target.name: setting.get(task.target.name, task.loss()) for task in tasks}
     return setting
 
 

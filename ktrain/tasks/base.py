@@ -92,9 +92,23 @@ class Task:
     metric_names: ClassVar[tuple[str, ...]]
     activation: ClassVar[str | None]
     stratified: ClassVar[bool] = False
+    fewest_classes: ClassVar[int] = 0  # the class names a target of this kind declares, at least
+    most_classes: ClassVar[int | None] = None
 
     def __init__(self, target: Target):
         self.target = target
+
+    def declaration_problem(self) -> str | None:
+        """What a data module's ``Target`` of this kind lacks (its classes), or None."""
+        count, fewest, most = len(self.target.classes), self.fewest_classes, self.most_classes
+        if count >= fewest and (most is None or count <= most):
+            return None
+        wanted = f"{fewest}" if most == fewest else f"{fewest} at least"
+        return (
+            f"the {self.kind} target {self.target.name!r} declares {count} class name(s), and a {self.kind} "
+            f"target names {wanted}: Target({self.target.name!r}, {self.kind!r}, classes=(...), counts=(...)), "
+            f"its {'labels' if self.kind == 'multi_label' else 'class names'} and the training samples of each"
+        )
 
     # --- the data ------------------------------------------------------------------------
 
@@ -161,10 +175,10 @@ class Task:
         family = next((family for family, names in LOSS_FAMILIES.items() if name in names), None)
         if family is None or family == self.losses:
             return None
-        fitting = ", ".join(LOSS_FAMILIES[self.losses])
+        others = [other for other in LOSS_FAMILIES[self.losses] if other != self.loss_name]
         return (
             f"{name} takes {family}, and the target {self.target.name!r} is {self.kind} ({self.losses}); "
-            f"use {self.loss_name} (compile.loss=auto chooses it) or another loss of {fitting}"
+            f"use {self.loss_name} (compile.loss=auto chooses it)" + (f" or {', '.join(others)}" if others else "")
         )
 
     # --- predictions ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ class ClassTask(Task):
     metric_names = ("accuracy",)
     activation = "softmax"
     stratified = True
+    fewest_classes = 2
 
     @classmethod
     def from_values(cls, name: str, splits: dict[str, np.ndarray], names=None, where: str = "the data"):
@@ -87,6 +88,7 @@ class BinaryTask(Task):
     metric_names = ("accuracy", "auc")
     activation = "sigmoid"
     stratified = True
+    fewest_classes = most_classes = 2  # the negative and the positive
 
     @classmethod
     def from_values(cls, name: str, splits: dict[str, np.ndarray], names=None, where: str = "the data"):
@@ -130,6 +132,7 @@ class MultiLabelTask(Task):
     losses = "0/1 labels"
     metric_names = ("binary_accuracy", "auc")
     activation = "sigmoid"
+    fewest_classes = 1
 
     @classmethod
     def from_values(cls, name: str, splits: dict[str, np.ndarray], names=None, where: str = "the data"):

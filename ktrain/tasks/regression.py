@@ -24,7 +24,7 @@ class NumberTask(Task):
             raise UserError(f"{where}: the number target {name!r} must hold numbers.")
         shape = tuple(splits["train"].shape[1:])
         width = int(np.prod(shape)) if shape else 1
-        default = (name,) if width == 1 else tuple(f"{name}_{i}" for i in range(width))
+        default = _columns(name, width)
         if names is not None and len(names) != width:
             raise UserError(
                 f"{where}: the number target {name!r} has {width} values per sample but {len(names)} names."
@@ -52,4 +52,11 @@ class NumberTask(Task):
 
     def decode(self, outputs: np.ndarray, decoding: Decoding) -> dict[str, list]:
         flat = outputs.reshape(len(outputs), -1)
-        return {column: flat[:, i].tolist() for i, column in enumerate(self.target.columns)}
+        columns = self.target.columns or _columns(self.target.name, self.units())  # a module may name none
+        return {column: flat[:, i].tolist() for i, column in enumerate(columns)}
+
+
+def _columns(name: str, width: int) -> tuple[str, ...]:
+    """A number target's column names where none are given: its name for one value, else
+    ``<name>_0``, ``<name>_1``..."""
+    return (name,) if width == 1 else tuple(f"{name}_{i}" for i in range(width))

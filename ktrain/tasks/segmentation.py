@@ -17,6 +17,7 @@ class MaskTask(Task):
     losses = "class index"
     metric_names = ("accuracy", "iou")
     activation = "softmax"
+    fewest_classes = 2
 
     @classmethod
     def from_values(cls, name: str, splits: dict[str, np.ndarray], names=None, where: str = "the data"):
