@@ -83,3 +83,18 @@ def test_a_target_a_loss_mapping_leaves_out_gets_its_tasks_loss():
 
     targets = Module().spec.targets
     assert losses(targets, {"alcohol": "huber"}) == {"cultivar": "sparse_categorical_crossentropy", "alcohol": "huber"}
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [("test_task_contracts.NoSuchLoss", "module 'test_task_contracts' has no attribute 'NoSuchLoss'"),
+     ("nomodule.loss", "No module named 'nomodule'")],
+    ids=["a name its module lacks", "a module that is not there"],
+)  # fmt: skip
+def test_a_loss_path_that_does_not_import_is_refused_in_one_paragraph(path, expected, caplog):
+    from ktrain.run.compiling import compile_settings
+
+    with pytest.raises(UserError) as refused:
+        compile_settings(schema.validate(composed(f"compile.loss={path}")), Module().spec.targets)
+    assert str(refused.value).startswith(f"compile.loss={path} cannot be imported ({expected}).")
+    assert not caplog.records  # no log line before the paragraph

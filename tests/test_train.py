@@ -30,6 +30,8 @@ def test_default_run_reaches_the_promised_test_accuracy(mlflow_run):
 def test_prints_config_tree_run_dir_run_id_and_ui_command(default_run, tracking_uri):
     out = default_run.stdout + default_run.stderr
     assert "config" in out and "├── data" in out and "learning_rate: 0.001" in out
+    # Captured, not a terminal: whole values, however long the run dir's path.
+    assert f"filepath: {default_run.run_dir}/checkpoints/best.keras" in out
     assert f"run dir:       {default_run.run_dir}" in out
     assert f"MLflow UI:     mlflow ui --backend-store-uri {tracking_uri}" in out
     assert "Epoch 1/20" in out

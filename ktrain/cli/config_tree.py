@@ -3,7 +3,7 @@
 from typing import Any
 
 from omegaconf import OmegaConf
-from rich import print as rich_print
+from rich.console import Console
 from rich.syntax import Syntax
 from rich.tree import Tree
 
@@ -16,4 +16,7 @@ def print_config_tree(values: dict[str, Any]) -> None:
         value = values[key]
         text = OmegaConf.to_yaml(value) if isinstance(value, dict | list) else str(value)
         tree.add(key, guide_style="dim").add(Syntax(text.rstrip(), "yaml", background_color="default"))
-    rich_print(tree)
+    console = Console()
+    if not console.is_terminal:  # a log file or a pipe: whole values, not cut at 80 columns
+        console = Console(width=10_000)
+    console.print(tree)

@@ -3,6 +3,7 @@ and metrics of each target's task (``compile.loss=auto``, ``compile.metrics=auto
 a user's own losses and metrics among them."""
 
 import inspect
+import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -200,8 +201,10 @@ def _objects(setting: Any, key: str, kind: str) -> Any:
 
 
 def _imported(path: str, key: str) -> Any:
+    # pkgutil's resolver, not Hydra's get_object: that one logs the error before raising it, and
+    # its message reads "'mymodule' is not a package" for a name the module lacks.
     try:
-        return get_object(path)
+        return pkgutil.resolve_name(path)
     except (ImportError, AttributeError, ValueError) as error:
         raise UserError(
             f"{key}={path} cannot be imported ({error}). A loss or metric is a Keras name, auto, or a "
