@@ -8,6 +8,7 @@ what is no preset at all (a folder without config.json, a malformed handle) befo
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,7 @@ print(json.dumps(np.asarray(model.predict(inputs)).tolist()))
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["image", "text"])
 def test_a_preset_fine_tunes_records_its_identity_predicts_and_serves_raw_input(
-    kind, presets, data, tracking_uri, client, tmp_path
+    kind, presets, data, tracking_uri, client, tmp_path, caplog
 ):
     from ktrain.models.presets import Located, identity
 
@@ -129,11 +130,17 @@ def test_a_preset_fine_tunes_records_its_identity_predicts_and_serves_raw_input(
         texts = ["a great and wonderful film", "boring plot, i hated it", "superb"]
         table = tmp_path / "texts.csv"
         table.write_text("text\n" + "\n".join(texts) + "\n")
-        rows = predicted(tracking_uri, run, table, tmp_path, "column=text")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = predicted(tracking_uri, run, table, tmp_path, "column=text")
+        # Neither Keras on the optimizer an uncompiled task keeps nor grain on KerasHub's read-ahead.
+        assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+        assert "num_threads" not in caplog.text
         served = np.array(python_elsewhere(tracking_uri, tmp_path, PYFUNC, run.run_id, json.dumps(texts), kind))
     np.testing.assert_allclose(served.max(axis=1), [float(row["score"]) for row in rows], atol=1e-5)
     # The formats hold a model's call, which a KerasHub task makes without its preprocessor.
-    message, _ = refuse(tracking_uri, f"run={run.run_dir}", "format=[saved_model]", script="export.py")
+    message, output = refuse(tracking_uri, f"run={run.run_dir}", "format=[saved_model]", script="export.py")
+    assert "Warning" not in output
     task = {"image": "ResNetImageClassifier", "text": "BertTextClassifier"}[kind]
     assert f"The run's model is a KerasHub task ({task}) whose preprocessor" in message, message
     assert "mlflow models serve -m runs:/<run id>/model" in message and "Nothing was exported" in message

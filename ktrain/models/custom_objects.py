@@ -12,6 +12,7 @@ predicting needs no loss or metric, so a user's loss or metric function never ha
 import importlib
 import json
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,16 @@ def load_model(path: str | Path, where: str, compile: bool = False):
     if not compile:  # a loss or metric of the user's own is not needed, nor imported
         config = {key: value for key, value in config.items() if key != "compile_config"}
     custom_objects = imported(referenced(config), f"{where}={str(path)!r}")
+    if str(config.get("module", "")).startswith("keras_hub"):
+        from ktrain.models.hub import quiet_pipeline_remarks
+
+        quiet_pipeline_remarks()
     try:
-        return keras.saving.load_model(path, custom_objects=custom_objects, compile=compile, safe_mode=True)
+        with warnings.catch_warnings():
+            # Uncompiled, a model that compiles itself as it is made (a KerasHub task) has an
+            # optimizer of its own defaults, not the saved one: predicting needs neither.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.saving.load_model(path, custom_objects=custom_objects, compile=compile, safe_mode=True)
     except (OSError, ValueError, TypeError) as error:
         raise UserError(f"{where}={str(path)!r} is not a Keras model file that loads ({error}).") from error
 

@@ -28,6 +28,17 @@ EXAMPLES = {"image": "resnet_18_imagenet, efficientnet_b0_ra_imagenet", "text": 
 KINDS = ("class", "binary", "multi_label", "number")  # what a classifier's dense head gives
 
 
+def quiet_pipeline_remarks() -> None:
+    """KerasHub feeds a task's preprocessing through grain with a read-ahead of 8 batches, below
+    grain's 16 threads, and grain warns of it through absl at every fit, evaluate and predict:
+    KerasHub's own choice (it bounds the batches preprocessed ahead), nothing a user can change."""
+    logging.getLogger("absl").addFilter(_not_a_read_ahead_remark)
+
+
+def _not_a_read_ahead_remark(record: logging.LogRecord) -> bool:
+    return "is smaller than num_threads" not in record.getMessage()
+
+
 def keras_hub(
     preset: str,
     input_shape: Sequence[int] | None = None,
@@ -48,6 +59,7 @@ def keras_hub(
             f"model=keras_hub needs KerasHub, which is not installed here ({error}): "
             "pip install 'ktrain-hydra[keras_hub]'."
         ) from error
+    quiet_pipeline_remarks()
     kind = _data_kind(input_shape, input_dtypes or {})
     target = _one_target(targets_of(num_classes, targets))
     located = locate(preset)
