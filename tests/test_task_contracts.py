@@ -98,3 +98,25 @@ def test_a_loss_path_that_does_not_import_is_refused_in_one_paragraph(path, expe
         compile_settings(schema.validate(composed(f"compile.loss={path}")), Module().spec.targets)
     assert str(refused.value).startswith(f"compile.loss={path} cannot be imported ({expected}).")
     assert not caplog.records  # no log line before the paragraph
+
+
+def test_a_misspelt_loss_of_a_mapping_is_refused_with_the_nearest_name():
+    from ktrain.run.compiling import compile_settings
+
+    config = schema.validate(composed("compile.loss={cultivar: auto, alcohol: hubber}"))
+    with pytest.raises(UserError, match=r"compile.loss=hubber is not a Keras loss \(did you mean huber\?\)"):
+        compile_settings(config, Module().spec.targets)
+
+
+def test_auto_in_a_per_output_mapping_is_the_tasks_own():
+    from ktrain.tasks import logged_names, losses, metrics
+
+    targets = Module().spec.targets
+    assert losses(targets, {"cultivar": "auto", "alcohol": "huber"}) == {
+        "cultivar": "sparse_categorical_crossentropy",
+        "alcohol": "huber",
+    }
+    assert metrics(targets, {"cultivar": "auto", "alcohol": ["mse"]}) == {"cultivar": ["accuracy"], "alcohol": ["mse"]}
+    kinds = {"cultivar": "class", "alcohol": "number"}
+    logged = logged_names(kinds, {"cultivar": "auto", "alcohol": ["mse"]})
+    assert logged == ["loss", "cultivar_loss", "alcohol_loss", "cultivar_accuracy", "alcohol_mse"]

@@ -16,6 +16,7 @@ from ktrain.errors import UserError
 from ktrain.models.text import takes_text
 from ktrain.run.build import build, model_node
 from ktrain.schema import TrainConfig
+from ktrain.schema.keywords import suggestion
 from ktrain.tasks import Target
 
 # ktrain's builders whose models take numbers (pixels, arrays), refused text before they are built.
@@ -221,7 +222,7 @@ def _unknown_names(settings: dict[str, Any]) -> list[str]:
             try:
                 keras.losses.get(loss)
             except ValueError:
-                unknown.append(f"compile.loss={loss} is not a Keras loss")
+                unknown.append(f"compile.loss={loss} is not a Keras loss{_did_you_mean(loss, keras.losses)}")
     for key in ("metrics", "weighted_metrics"):
         given = settings.get(key)
         lists = given.values() if isinstance(given, dict) else [given] if isinstance(given, list) else []
@@ -230,5 +231,12 @@ def _unknown_names(settings: dict[str, Any]) -> list[str]:
                 try:
                     keras.metrics.get(metric)
                 except ValueError:
-                    unknown.append(f"compile.{key} has {metric}, which is not a Keras metric")
+                    near = _did_you_mean(metric, keras.metrics)
+                    unknown.append(f"compile.{key} has {metric}, which is not a Keras metric{near}")
     return unknown
+
+
+def _did_you_mean(name: str, module: Any) -> str:
+    """`` (did you mean huber?)`` for a name near one of ``module``'s functions, else nothing."""
+    near = suggestion(name.lower(), [n for n in dir(module) if n.islower() and not n.startswith("_")])
+    return f" (did you mean {near}?)" if near else ""

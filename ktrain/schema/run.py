@@ -128,10 +128,10 @@ Metrics = list[str | dict[str, Any]]
 class Compile(KerasKeywords):
     """``Model.compile``'s keywords: the optimizer comes from the optimizer group. ``loss`` and
     ``metrics`` are ``auto`` (each target's task chooses, ``ktrain.tasks``), one setting for
-    every output, or a mapping of output name to one, as Keras takes it."""
+    every output, or a mapping of output name to one (``auto`` there too), as Keras takes it."""
 
     loss: Loss | dict[str, Loss] = "auto"
-    metrics: Literal["auto"] | Metrics | dict[str, Metrics] = "auto"
+    metrics: Literal["auto"] | Metrics | dict[str, Literal["auto"] | Metrics] = "auto"
     jit_compile: Literal["auto", True, False] = "auto"
     # auto: chosen by measurement when the run starts (hardware.autotune; ktrain.run.autotune)
     steps_per_execution: PositiveInt | Literal["auto"] = 1

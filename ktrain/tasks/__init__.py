@@ -125,13 +125,19 @@ def losses(targets: Sequence[Target], setting: Any) -> Any:
     if problems:
         raise UserError(f"compile.loss does not fit the data: {'; '.join(problems)}.")
     if isinstance(setting, Mapping) and "_target_" not in setting:
-        # A target the mapping leaves out gets its task's loss: Keras would train its head on none.
-        return {task.target.name: setting.get(task.target.name, task.loss()) for task in tasks}
+        # A target the mapping leaves out (or gives auto) gets its task's loss: Keras would train
+        # a head left out on none.
+        given = [setting.get(task.target.name, "auto") for task in tasks]
+        return {task.target.name: task.loss() if loss == "auto" else loss for task, loss in zip(tasks, given)}
     return setting
 
 
 def metrics(targets: Sequence[Target], setting: Any) -> Any:
     """``compile.metrics`` for ``targets``: ``auto`` is each task's own; anything else as given."""
+    if isinstance(setting, Mapping) and "_target_" not in setting:  # per output; auto: the task's own
+        given = {target.name: setting[target.name] for target in targets if target.name in setting}
+        return {name: task_of(target).metrics() if given[name] == "auto" else given[name]
+                for target in targets if (name := target.name) in given}  # fmt: skip
     if setting != "auto":
         return setting
     chosen = {target.name: task_of(target).metrics() for target in targets}
@@ -147,6 +153,7 @@ def logged_names(kinds: Mapping[str, str], setting: Any) -> list[str] | None:
     }
     if isinstance(setting, Mapping):
         per_output = {name: setting.get(name, []) for name in kinds}
+        per_output = {n: list(TASKS[kinds[n]].metric_names) if m == "auto" else m for n, m in per_output.items()}
     if not all(isinstance(names, list) and all(isinstance(n, str) for n in names) for names in per_output.values()):
         return None
     if len(kinds) > 1 and not isinstance(setting, Mapping) and setting != "auto":
