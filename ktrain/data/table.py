@@ -74,10 +74,9 @@ class TableData:
         self._scan = dataclasses.replace(found_scan, sample=None)  # the columns hold what adapts on it
         found, why = target_of(self.targets, self._scan.tallies, target_kind)
         facts = {"target_kind": f"{found.kind} ({why})", "columns": ", ".join(f"{n} {k}" for n, k in kinds.items())}
-        if any(self._scan.dropped.values()):
-            facts["rows_without_target"] = json.dumps(self._scan.dropped)
         log.info("data: %s: columns %s; target %s", path, facts["columns"], facts["target_kind"])
         if any(self._scan.dropped.values()):
+            facts["rows_without_target"] = json.dumps(self._scan.dropped)
             where = ", ".join(f"{count} {split}" for split, count in self._scan.dropped.items() if count)
             log.info("data: %d rows without a target value left out (%s)", sum(self._scan.dropped.values()), where)
         self.spec = DataSpec(

@@ -98,11 +98,7 @@ def head_problems(output_shape: Any, output_names: Sequence[str], targets: Seque
     if not several:
         names = ", ".join(t.name for t in targets)
         return [f"it has one output, and the data {len(targets)} targets ({names}), each of which needs its own"]
-    shapes = (
-        dict(output_shape)
-        if isinstance(output_shape, dict)
-        else dict(zip(output_names, output_shape if several else [output_shape]))
-    )
+    shapes = dict(output_shape) if isinstance(output_shape, dict) else dict(zip(output_names, output_shape))
     problems = [f"it has no output named {t.name!r}" for t in targets if t.name not in shapes]
     names = [t.name for t in targets]
     problems += [
@@ -135,9 +131,11 @@ def losses(targets: Sequence[Target], setting: Any) -> Any:
 def metrics(targets: Sequence[Target], setting: Any) -> Any:
     """``compile.metrics`` for ``targets``: ``auto`` is each task's own; anything else as given."""
     if isinstance(setting, Mapping) and "_target_" not in setting:  # per output; auto: the task's own
-        given = {target.name: setting[target.name] for target in targets if target.name in setting}
-        return {name: task_of(target).metrics() if given[name] == "auto" else given[name]
-                for target in targets if (name := target.name) in given}  # fmt: skip
+        return {
+            target.name: task_of(target).metrics() if setting[target.name] == "auto" else setting[target.name]
+            for target in targets
+            if target.name in setting
+        }
     if setting != "auto":
         return setting
     chosen = {target.name: task_of(target).metrics() for target in targets}
