@@ -29,3 +29,13 @@ def test_splits_beyond_the_memory_share_are_cached_in_files_with_the_same_pixels
     batch = np.concatenate([x.numpy() for x, _ in data.split("val").x])
     np.testing.assert_array_equal(batch, np.stack([load_image(path, (16, 16), "rgb").numpy() for path in paths]))
     assert any((tmp_path / "cache").iterdir())
+
+
+def test_a_cache_dir_two_runs_share_hands_each_its_own_pixels(tmp_path):
+    cache = str(tmp_path / "cache")
+    first, second = (make_image_folder(tmp_path / name, per_class=8, seed=seed) for name, seed in (("a", 0), ("b", 1)))
+    for folder, size in ((first, (16, 16)), (second, (16, 16)), (first, (12, 12))):
+        data = ImageFolderData(str(folder), batch_size=4, image_size=size, cache="file", cache_dir=cache)
+        paths, _ = data._files["val"]
+        batch = np.concatenate([x.numpy() for x, _ in data.split("val").x])
+        np.testing.assert_array_equal(batch, np.stack([load_image(path, size, "rgb").numpy() for path in paths]))

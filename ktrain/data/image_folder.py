@@ -17,6 +17,8 @@ epoch halfway; the verdicts are remembered (``checked_files``), so a later run d
 new or changed files. Images of a type the decoder does not read are named and left out too.
 """
 
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -217,10 +219,16 @@ class ImageFolderData:
         return chosen
 
     def _cache_file(self, split: str) -> str:
+        """The split's cache files' prefix, named by what they hold (the folder, the split's
+        files, the image size and color mode): a cache_dir two runs share never hands one run
+        the other's pixels."""
         if self.cache == "memory":
             return ""
         os.makedirs(self.cache_dir, exist_ok=True)
-        return os.path.join(self.cache_dir, split)
+        paths, labels = self._files[split]
+        held = [self._root, list(self.image_size), self.color_mode, self.masks, list(map(str, paths)), len(labels)]
+        key = hashlib.sha256(json.dumps(held).encode()).hexdigest()[:16]
+        return os.path.join(self.cache_dir, f"{split}-{key}")
 
 
 def _available_memory() -> int | None:

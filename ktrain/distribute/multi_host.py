@@ -59,7 +59,12 @@ def join(role: Role, timeout_s: int, cpu: bool) -> None:
     if cpu:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     remaining = max(int(deadline - time.monotonic()), 10)  # all are up: this only connects them
-    jax.distributed.initialize(role.coordinator_address, role.num_processes, role.process_id, remaining)
+    jax.distributed.initialize(
+        coordinator_address=role.coordinator_address,
+        num_processes=role.num_processes,
+        process_id=role.process_id,
+        initialization_timeout=remaining,  # by name: the fourth positional parameter is local_device_ids
+    )
 
 
 # jax.distributed.initialize aborts the process (a C++ check failure, exit 134, measured with

@@ -148,6 +148,7 @@ def _refuse_no_gpu(hardware: Hardware, option: str, backend: str):
         "mirrored": "Use hardware=cpu on this machine (with hardware.strategy=mirrored "
         "hardware.cpu_devices=2 to try the multi-replica path on the CPU)",
         "multi_worker": "Use hardware.device=cpu for workers without GPUs",
+        "multi_host": "Use hardware.device=cpu for processes without GPUs",
     }[hardware.strategy]
     raise UserError(
         f"hardware={option} needs {'a GPU' if hardware.strategy == 'default' else 'GPUs'}, but "
