@@ -76,6 +76,16 @@ def test_autotune_false_trains_with_keras_defaults(train, client):
 
 
 @pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
+def test_tensorflows_mirrored_strategy_trains_one_step_per_call(train, client):
+    # Its fit of several steps per call fails (a placeholder of the loop left unfed).
+    run = train("fit.epochs=2", "hardware.strategy=mirrored", "hardware.cpu_devices=2")
+    chosen = params(client, run)
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+    assert chosen["autotune.steps_per_execution"] == "1"
+    assert "MirroredStrategy fails on a loop of several steps per call" in chosen["autotune.reason"]
+
+
+@pytest.mark.slow  # kept out of the 10-minute suite; .ci/run runs it after
 def test_a_resumed_run_trains_with_the_settings_it_chose(train, tracking_uri, client):
     first = train("fit.epochs=3")
     spe = params(client, first)["autotune.steps_per_execution"]

@@ -31,6 +31,11 @@ CASES = {
         ],
         {},
     ),  # fmt: skip
+    "several steps per call under TensorFlow's MirroredStrategy": (
+        ["hardware.strategy=mirrored", "hardware.cpu_devices=2", "compile.steps_per_execution=8"],
+        ["compile.steps_per_execution=8 is not available with hardware.strategy=mirrored on the TensorFlow backend"],
+        {},
+    ),
     "unknown group option": (["model=resnet51"], ["model=resnet51 is not an option of model", "resnet50"], {}),
     "wrong type": (["fit.epochs=three"], ["fit.epochs='three'", "integer"], {}),
     "out-of-range value": (["optimizer.learning_rate=-0.1"], ["optimizer.learning_rate=-0.1", "greater than 0"], {}),

@@ -59,7 +59,7 @@ def prepare_environment(hardware: Hardware, sweep: bool = False, steps_per_execu
     cache; refuse what the backend cannot do before importing it (``steps_per_execution``:
     ``compile.steps_per_execution``)."""
     backend = keras_backend()
-    _refuse_steps_per_execution(steps_per_execution, backend)  # a config error first, torch installed or not
+    _refuse_steps_per_execution(steps_per_execution, backend, hardware)  # a config error first, installed or not
     refuse_missing_backend(backend)
     _refuse_unsupported(hardware, backend)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -142,15 +142,32 @@ def cluster_key(hardware: Hardware) -> str | None:
     return hashlib.sha1(described.encode()).hexdigest()[:16]
 
 
-def _refuse_steps_per_execution(steps_per_execution: int | str, backend: str) -> None:
+def _refuse_steps_per_execution(steps_per_execution: int | str, backend: str, hardware: Hardware) -> None:
     """Keras' PyTorch backend runs one step per call (its fit raises ValueError at the first
-    batch otherwise)."""
-    if backend == "torch" and steps_per_execution not in (1, "auto"):
+    batch otherwise), and so must TensorFlow's MirroredStrategy (see ``one_step_per_call``)."""
+    if steps_per_execution in (1, "auto"):
+        return
+    if backend == "torch":
         raise UserError(
             f"compile.steps_per_execution={steps_per_execution} is not available on the torch backend "
             "(KERAS_BACKEND=torch): Keras runs one training step per call there. Leave it at auto (1 on "
             "torch), or train on the TensorFlow or JAX backend."
         )
+    if one_step_per_call(backend, hardware.strategy):
+        raise UserError(
+            f"compile.steps_per_execution={steps_per_execution} is not available with hardware.strategy=mirrored "
+            "on the TensorFlow backend: its loop of several steps per call fails in TensorFlow (a placeholder "
+            "of the loop left unfed). Leave it at auto (1 there), or train the replicas on the JAX backend "
+            "(KERAS_BACKEND=jax), whose DataParallel runs several steps per call."
+        )
+
+
+def one_step_per_call(backend: str, strategy: str) -> bool:
+    """Whether Keras can only run one training step per call: on torch, and under TensorFlow's
+    MirroredStrategy, whose fit of several steps per call fails with InvalidArgumentError ("You
+    must feed a value for placeholder tensor 'while/body/.../while/cond/Placeholder'"; measured
+    with TF 2.21 and Keras 3.15 on two logical CPU devices)."""
+    return backend == "torch" or (backend == "tensorflow" and strategy == "mirrored")
 
 
 def _refuse_unsupported(hardware: Hardware, backend: str) -> None:

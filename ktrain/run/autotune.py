@@ -21,6 +21,7 @@ import math
 import keras
 
 from ktrain.contracts import Strategy, TrackedRun
+from ktrain.distribute.environment import one_step_per_call
 from ktrain.distribute.precision import reduced_precisions
 from ktrain.run.probe import PROBE_STEPS, Trial, probe_batches, trial
 from ktrain.run.steps import LoadedData, build_model
@@ -94,7 +95,8 @@ def _probe(config: TrainConfig, data: LoadedData, strategy: Strategy) -> tuple[T
     open_ = derive.open_settings(config)
     backend = keras.backend.backend()
     fixed = config.compile.steps_per_execution
-    traced = fixed if fixed != "auto" else (1 if backend == "torch" else _traced_steps(data))
+    one_step = one_step_per_call(backend, config.hardware.strategy)
+    traced = fixed if fixed != "auto" else (1 if one_step else _traced_steps(data))
     chunks = probe_batches(config, data)
     precision = config.hardware.mixed_precision
     first = Trial("float32" if precision in (None, "auto") else precision, config.compile.jit_compile, traced)
@@ -111,6 +113,8 @@ def _probe(config: TrainConfig, data: LoadedData, strategy: Strategy) -> tuple[T
         spe, why = fixed, "set by the config"
     elif backend == "torch":
         spe, why = 1, "the torch backend runs one step per call"
+    elif one_step:
+        spe, why = 1, "TensorFlow's MirroredStrategy fails on a loop of several steps per call"
     else:
         spe, why = _steps_per_execution(best, traced, search.left())
     if spe != best.steps_per_execution:
