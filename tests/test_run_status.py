@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import mlflow
 import pytest
 
 from conftest import ROOT, Run, script_env
@@ -107,3 +108,20 @@ def test_an_epoch_whose_metrics_mlflow_cannot_write_fails_the_training(tmp_path)
             verbose=0,
             callbacks=[epoch_log, backup, MlflowMetricsLogger(run_id, epoch_log, backup)],
         )
+
+
+def test_runs_of_one_seed_get_names_of_their_own_and_keep_the_seeds_draws(tmp_path):
+    # MLflow draws a run's name from Python's random, which the run's seed has set.
+    import random
+
+    from ktrain.tracking.run import MlflowRun
+
+    names, draws = [], []
+    for number in range(2):
+        random.seed(42)
+        with MlflowRun(
+            f"sqlite:///{tmp_path}/mlflow.db", "seeded", tmp_path / str(number), system_metrics=False
+        ) as run:
+            draws.append(random.random())
+        names.append(mlflow.get_run(run.run_id).info.run_name)
+    assert names[0] != names[1] and draws[0] == draws[1]

@@ -2,11 +2,14 @@
 ended with a status that tells the truth (FINISHED, FAILED with the reason, or KILLED),
 checkpoints kept either way."""
 
+import contextlib
 import json
 import logging
+import random
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +86,15 @@ class MlflowRun:
             mlflow.set_tags(self.tags)
             self._params = dict(run.data.params)
         else:
-            run = mlflow.start_run(
-                experiment_id=ensure_experiment(self.tracking_uri, self.experiment_name),
-                run_name=self.run_name,
-                tags=self.tags,
-                parent_run_id=self.parent_run_id,
-                log_system_metrics=False,
-            )
+            experiment_id = ensure_experiment(self.tracking_uri, self.experiment_name)
+            with _unseeded_random():  # MLflow draws a run's name from random, which the run's seed set
+                run = mlflow.start_run(
+                    experiment_id=experiment_id,
+                    run_name=self.run_name,
+                    tags=self.tags,
+                    parent_run_id=self.parent_run_id,
+                    log_system_metrics=False,
+                )
             self.run_id = run.info.run_id
             record = {"run_id": self.run_id, "tracking_uri": self.tracking_uri, "experiment_id": run.info.experiment_id}
             record.update(self.remember)
@@ -370,3 +375,15 @@ def ui_hint(tracking_uri: str) -> str:
     if tracking_uri.startswith(("http://", "https://")):
         return f"open {tracking_uri}"
     return f"mlflow ui --backend-store-uri {tracking_uri}   # then open {LOCAL_UI}"
+
+
+@contextlib.contextmanager
+def _unseeded_random() -> Iterator[None]:
+    """Python's ``random`` seeded afresh inside the block and given back its state after it, so
+    that what the block draws differs from run to run and what the run draws does not."""
+    state = random.getstate()
+    random.seed()
+    try:
+        yield
+    finally:
+        random.setstate(state)
