@@ -86,6 +86,7 @@ def test_the_parent_run_holds_the_best_trial_the_counts_and_the_plots(search, st
     for plot in plots:
         assert (search.sweep_dir / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "ExperimentalWarning" not in search.output  # Optuna's, one for each plot
+    assert "A new study created" not in search.output and "optuna: study " in search.output  # ours, not Optuna's
     # the pruned trial is not the sweep's best job either
     assert parent.data.tags["ktrain.best_overrides"] != "optimizer.learning_rate=1e-06"
 

@@ -31,6 +31,7 @@ from ktrain.cli.hydra_errors import explain, explain_file_error, explain_yaml_er
 from ktrain.cli.startup import pause_garbage_collection
 from ktrain.errors import UserError, exit_on_user_error, refuse
 from ktrain.names import COMMAND_STYLE_VARIABLE, command_style
+from ktrain.tracking import quiet_mlflow_console
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[[]
             pause_garbage_collection()
             # For the processes the command starts: a sweep's workers, a cluster's jobs.
             os.environ[COMMAND_STYLE_VARIABLE] = command_style(sys.argv[0])
+            quiet_mlflow_console()  # the downloads of a resume by run id, of a sweep's jobs
             try:
                 return run_script()
             finally:

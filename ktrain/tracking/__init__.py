@@ -10,8 +10,11 @@ run's recipe's to say (``ktrain.run``).
 import os
 
 
-def without_progress_bars() -> None:
-    """MLflow draws a progress bar for each copy of artifacts: they would fill a run's log, and
-    a command's console (six for the few small files of a registered model). A user's own
-    ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` is kept."""
+def quiet_mlflow_console() -> None:
+    """MLflow draws a progress bar for each copy of artifacts, which would fill a run's log and
+    a command's console (six for the few small files of a registered model), and prints "View
+    run ... at: <url>" as a run on a tracking server ends, beside ktrain's own lines that say
+    where the run is. A user's own ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` and
+    ``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT`` are kept."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")

@@ -23,7 +23,7 @@ from ktrain.names import (
     TARGETS,
     program,
 )
-from ktrain.tracking import without_progress_bars
+from ktrain.tracking import quiet_mlflow_console
 from ktrain.tracking.registry import find_version, is_registered_model
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: P
     import mlflow
     from mlflow.artifacts import download_artifacts
 
-    without_progress_bars()
+    quiet_mlflow_console()
     mlflow.set_tracking_uri(tracking_uri)
     version = find_version(mlflow.MlflowClient(tracking_uri), uri, tracking_uri)
     folder = Path(download_artifacts(artifact_uri=f"models:/{version.name}/{version.version}", dst_path=str(downloads)))
@@ -116,7 +116,7 @@ def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downlo
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
-    without_progress_bars()
+    quiet_mlflow_console()
     # Process-wide: runs:/<id>/model reaches the logged model only through the global URI.
     mlflow.set_tracking_uri(tracking_uri)
     try:

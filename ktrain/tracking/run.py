@@ -27,7 +27,7 @@ from ktrain.names import (
     LOCAL_UI,
     RUN_RECORD,
 )
-from ktrain.tracking import without_progress_bars
+from ktrain.tracking import quiet_mlflow_console
 from ktrain.tracking.logged_models import FinalModel, linked, log_final_model
 from ktrain.tracking.params import flatten
 from ktrain.tracking.registry import register
@@ -78,7 +78,7 @@ class MlflowRun:
         self._monitor = None
 
     def __enter__(self) -> "MlflowRun":
-        without_progress_bars()
+        quiet_mlflow_console()
         mlflow.set_tracking_uri(self.tracking_uri)
         # MLflow's own monitor (MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING) is never started: ktrain's is.
         if self.reopened:

@@ -41,6 +41,9 @@ def open_study(
     """The study ``name`` in ``storage``, created or continued. Trials left RUNNING by a sweep
     that died are marked FAILED and their parameters queued, so that they are asked again;
     except those of ``continued_sweep`` (the sweep dir of ``-m resume=``), which its jobs resume."""
+    # Optuna announces a new or loaded study through a handler of its own ("[I <time>] A new
+    # study created in Journal with name: ..."); the sweep's log says which study it runs.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=name,
         storage=open_storage(storage),
@@ -60,6 +63,8 @@ def open_study(
     if earlier:
         done = sum(trial.state.is_finished() for trial in earlier)
         log.info("optuna: continuing study %r: %d earlier trials kept", name, done)
+    else:
+        log.info("optuna: study %r created in %s", name, storage)
     return study
 
 
