@@ -7,6 +7,7 @@ logical CPU devices, mixed_bfloat16, and fit.initial_epoch (its epochs are 1 to 
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -185,6 +186,21 @@ def test_resume_of_a_finished_run_is_refused_unless_epochs_are_raised(killed_twi
     assert reopened == run_id and saved.fit.epochs == EPOCHS + 2 and saved.paths.output_dir == str(run_dir)
     with pytest.raises(UserError, match="can only raise fit.epochs"):
         resume.load(OmegaConf.create({"resume": str(run_dir), "fit": {"epochs": 2}}), ["fit.epochs=2"])
+
+
+def test_a_fit_epochs_raised_by_an_earlier_resume_is_what_the_next_one_must_raise(killed_twice, run_id, tmp_path):
+    # .hydra/ keeps the first fit.epochs; the run's record keeps the one a resume raised it to.
+    run_dir = tmp_path / "run"
+    shutil.copytree(killed_twice[-1], run_dir)
+    record = json.loads((run_dir / "mlflow_run.json").read_text())
+    (run_dir / "mlflow_run.json").write_text(json.dumps({**record, "fit_epochs": str(EPOCHS + 2)}))
+    raised = EPOCHS + 2
+    with pytest.raises(UserError, match=f"already FINISHED its fit.epochs={raised} epochs"):
+        resume.load(OmegaConf.create({"resume": str(run_dir), "fit": {"epochs": raised}}), [f"fit.epochs={raised}"])
+    with pytest.raises(UserError, match=f"can only raise fit.epochs \\(the run has fit.epochs={raised}\\)"):
+        resume.load(
+            OmegaConf.create({"resume": str(run_dir), "fit": {"epochs": raised - 1}}), [f"fit.epochs={raised - 1}"]
+        )
 
 
 def test_resume_with_other_overrides_is_refused(killed_twice, tracking_uri):

@@ -111,7 +111,9 @@ def load(cfg: DictConfig, overrides: list[str]) -> Resumed:
         )
     _refuse_other_overrides(overrides, saved, _saved_choices(run_dir), where)
     _take_process_keys(cfg, saved, overrides)
-    epochs = saved.fit.epochs
+    # .hydra/ stays as the run wrote it: fit.epochs raised by an earlier resume is in the record.
+    planned = int(record.get("fit_epochs", saved.fit.epochs))
+    epochs = planned
     if command_line.last(overrides, "fit.epochs") is not None:
         if cfg.fit.epochs < epochs:
             raise UserError(
@@ -120,7 +122,7 @@ def load(cfg: DictConfig, overrides: list[str]) -> Resumed:
             )
         epochs = cfg.fit.epochs
     status = _status(record, where)
-    if status == "FINISHED" and epochs <= saved.fit.epochs:
+    if status == "FINISHED" and epochs <= planned:
         raise UserError(
             f"{where}: its MLflow run {record['run_id']} already FINISHED its fit.epochs={epochs} "
             f"epochs, so there is nothing to continue. Raise fit.epochs to train on ({command('train')} "

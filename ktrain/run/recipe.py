@@ -60,7 +60,7 @@ def train(
         parent_run_id=job.parent_run_id if job else None,
         run_id=resumed_run_id,
         checkpoints_at_end=config.mlflow.checkpoints == "end",  # else sent as written (RunUploads)
-        remember=remembered(),
+        remember={**remembered(), "fit_epochs": str(config.fit.epochs)},  # what a later resume continues to
         system_metrics=m.system_metrics,
         node_id=node_id,
     )

@@ -85,6 +85,9 @@ class MlflowRun:
             run = mlflow.start_run(run_id=self.run_id, log_system_metrics=False)
             mlflow.set_tags(self.tags)
             self._params = dict(run.data.params)
+            record_file = self.run_dir / RUN_RECORD
+            if record_file.is_file():  # what this try adds to the record (a raised fit.epochs)
+                record_file.write_text(json.dumps({**json.loads(record_file.read_text()), **self.remember}, indent=1))
         else:
             experiment_id = ensure_experiment(self.tracking_uri, self.experiment_name)
             with _unseeded_random():  # MLflow draws a run's name from random, which the run's seed set
