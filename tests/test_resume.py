@@ -267,6 +267,30 @@ def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-00003.bin", "state.json"]
 
 
+@pytest.mark.parametrize(
+    "hidden, units, expected",
+    [
+        (0, 3, "kernel is shaped (4, 3) in the rebuilt model and (4, 2) in the backup"),
+        (5, 2, "it holds 2 model variables, and the rebuilt model has 4"),
+    ],
+    ids=["another shape", "another count"],
+)  # fmt: skip
+def test_a_backup_that_does_not_fit_the_rebuilt_model_is_refused_naming_what_differs(hidden, units, expected, tmp_path):
+    import keras
+
+    from ktrain.callbacks import RunBackup
+
+    x, y = dense_data()
+    dense_model().fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[RunBackup(tmp_path, [], epochs=2)])
+    layers = [keras.layers.Dense(hidden)] if hidden else []
+    changed = keras.Sequential([keras.Input((4,)), *layers, keras.layers.Dense(units, activation="softmax")])
+    changed.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    with pytest.raises(UserError) as refused:
+        changed.fit(x, y, batch_size=16, epochs=2, initial_epoch=1, verbose=0, callbacks=[RunBackup(tmp_path, [], 2)])
+    assert str(refused.value).startswith(f"The backup in {tmp_path} does not fit the rebuilt model: ")
+    assert expected in str(refused.value), str(refused.value)
+
+
 def trained_backup(directory):
     """A 2-epoch backup of ``dense_model`` in ``directory``, and the model it saved."""
     from ktrain.callbacks import RunBackup, read_state

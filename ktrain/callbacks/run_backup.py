@@ -220,11 +220,19 @@ def _read_arrays(directory: Path, state: dict) -> dict[str, np.ndarray]:
 
 def _assign(variables, arrays: dict[str, np.ndarray], prefix: str, directory: Path) -> None:
     count = sum(1 for key in arrays if key.startswith(f"{prefix}."))
-    if count != len(variables):
+    shapes = [(v, tuple(v.shape), arrays[f"{prefix}.{i}"].shape) for i, v in enumerate(variables) if count > i]
+    differ = next(((v, built, saved) for v, built, saved in shapes if built != tuple(saved)), None)
+    if count != len(variables) or differ is not None:
+        found = (
+            f"the variable {differ[0].path} is shaped {differ[1]} in the rebuilt {prefix} and {tuple(differ[2])} "
+            "in the backup"
+            if count == len(variables)
+            else f"it holds {count} {prefix} variables, and the rebuilt {prefix} has {len(variables)}"
+        )
         raise UserError(
-            f"The backup in {directory} holds {count} {prefix} variables, but the rebuilt {prefix} "
-            f"has {len(variables)}: the code that builds it has changed since the run started. "
-            "Resume with the code the run started with, or start a new run."
+            f"The backup in {directory} does not fit the rebuilt {prefix}: {found}. The code or config that "
+            "builds it has changed since the run started. Resume with the code the run started with, or "
+            "start a new run."
         )
     for i, variable in enumerate(variables):
         variable.assign(arrays[f"{prefix}.{i}"])
