@@ -221,16 +221,37 @@ class Split:
             inputs = next(iter(self.x))[0]
         return map_arrays(lambda values: _text_as_str(np.asarray(values)[:count]), inputs)
 
-    def divisible(self, replicas: int) -> "Split":
+    def divisible(self, replicas: int, size: int | None = None, batch_size: int | None = None) -> "Split":
         """This split with at most ``replicas - 1`` samples dropped, so that with a batch size
         that is a multiple of ``replicas`` every batch, the last included, divides evenly
-        (JAX's data-parallel sharding requires it). Other sources are returned as they are."""
-        if not self.arrays or replicas <= 1:
+        (JAX's data-parallel sharding requires it, and TensorFlow's MirroredStrategy fails on a
+        last batch it splits unevenly): arrays cut, a ``tf.data.Dataset``'s last batch cut (its
+        ``size`` samples in batches of ``batch_size`` tell the batches left). Other sources are
+        returned as they are."""
+        if replicas <= 1:
             return self
+        if not self.arrays:
+            return self._dataset_divisible(replicas, size, batch_size) if hasattr(self.x, "element_spec") else self
         length = array_length(self.y)
         keep = length - length % replicas
         cut = lambda values: values[:keep]  # noqa: E731
         return Split(map_arrays(cut, self.x), map_arrays(cut, self.y), self.batch_size, self.steps)
+
+    def _dataset_divisible(self, replicas: int, size: int | None, batch_size: int | None) -> "Split":
+        import tensorflow as tf  # a tf.data.Dataset's own
+
+        def even(*batch):
+            keep = tf.shape(tf.nest.flatten(batch)[0])[0] // replicas * replicas
+            return tf.nest.map_structure(lambda values: values[:keep], batch)
+
+        def filled(*batch):
+            return tf.shape(tf.nest.flatten(batch)[0])[0] > 0
+
+        dataset = self.x.map(even).filter(filled)
+        if size and batch_size:  # a filter loses the count, and Keras would warn at the end of the first epoch
+            batches = -(-size // batch_size) - (0 < size % batch_size < replicas)
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+        return Split(dataset, steps=self.steps)
 
     def share(self, process_id: int, processes: int, batch_size: int) -> "Split":
         """The part of this split that process ``process_id`` of ``processes`` feeds, batched by

@@ -24,8 +24,9 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
         replicas,
         data.batch_size / replicas,
     )
-    if not isinstance(strategy, KerasDistribution):
-        return splits
+    if not isinstance(strategy, KerasDistribution):  # TensorFlow's: its arrays divide themselves
+        sizes = data.spec.split_sizes
+        return {n: s if s.arrays else s.divisible(replicas, sizes.get(n), data.batch_size) for n, s in splits.items()}
     if data.batch_size % replicas:
         raise UserError(
             f"data.batch_size={data.batch_size} does not divide across the {replicas} replicas; "
@@ -35,7 +36,12 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
     if strategy.processes > 1:
         shares = (strategy.process_id, strategy.processes, data.batch_size)
         splits = {name: split.share(*shares) for name, split in splits.items()}
-    even = {name: split.divisible(replicas // strategy.processes) for name, split in splits.items()}
+    per_process = replicas // strategy.processes
+    if strategy.processes > 1:  # a process's share of a dataset: its size is not the split's
+        even = {name: split.divisible(per_process) for name, split in splits.items()}
+    else:
+        sizes = data.spec.split_sizes
+        even = {n: s.divisible(per_process, sizes.get(n), data.batch_size) for n, s in splits.items()}
     dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
     if any(dropped.values()):
         log.info(
