@@ -61,6 +61,11 @@ CASES = {
         ["needs the Python database driver 'pg8000', which is not installed: pip install 'pg8000'"],
         {},
     ),
+    "a database that does not answer": (
+        ["mlflow.tracking_uri=postgresql://mlflow@127.0.0.1:9/mlflow"],
+        ["mlflow.tracking_uri=postgresql://mlflow@127.0.0.1:9/mlflow: no database answers at 127.0.0.1:9"],
+        {},
+    ),
     "-m with --cfg": (["-m", "hparams_search=optuna", "--cfg", "hydra"], ["-m and --cfg cannot be given together"], {}),
     "unwritable output dir": (["hydra.run.dir={tmp}/a_file/run"], ["cannot use", "a_file/run", "hydra.run.dir="], {}),
     "resume of a dir that is not a run": (["resume={tmp}/empty"], ["is not a ktrain run dir"], {}),

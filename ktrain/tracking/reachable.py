@@ -2,6 +2,7 @@
 MLflow itself would find out only when the run starts, after retrying for minutes, or, for a
 server that goes away, at the end of training."""
 
+import socket
 import urllib.error
 import urllib.request
 from importlib.metadata import entry_points
@@ -12,6 +13,7 @@ from ktrain.errors import UserError
 # The schemes MLflow's own tracking stores take (mlflow/tracking/_tracking_service/utils.py);
 # plugins add theirs through the "mlflow.tracking_store" entry points. "" is a local path.
 DATABASES = ("postgresql", "mysql", "mssql")  # MLflow reaches them through SQLAlchemy (SQLite's is built in)
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 # The pip package of each database driver module whose name differs from it.
 DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient",
                    "pymysql": "PyMySQL", "pg8000": "pg8000"}  # fmt: skip
@@ -44,6 +46,7 @@ def check_tracking_server(tracking_uri: str, timeout_s: float = 5.0) -> None:
         )
     if scheme in DATABASES:
         _check_database_driver(tracking_uri)
+        _check_database_answers(tracking_uri, scheme, timeout_s)
     if scheme not in ("http", "https"):
         return
     try:
@@ -109,6 +112,26 @@ def _check_database_driver(tracking_uri: str) -> None:
             f"installed: pip install '{package}'"
             + (" (or pip install 'ktrain-hydra[postgresql]')" if error.name == "psycopg" else "")
             + ". The run was not started."
+        ) from None
+
+
+def _check_database_answers(tracking_uri: str, scheme: str, timeout_s: float) -> None:
+    """``UserError`` if nothing listens at the database's host and port: MLflow would retry
+    creating its engine nine times and end in the driver's traceback."""
+    from sqlalchemy.engine.url import make_url
+
+    url = make_url(tracking_uri)
+    if not url.host:  # a local socket: the driver tells
+        return
+    port = url.port or DEFAULT_PORTS[scheme]
+    try:
+        socket.create_connection((url.host, port), timeout=timeout_s).close()
+    except OSError as error:
+        raise UserError(
+            f"mlflow.tracking_uri={url.render_as_string(hide_password=True)}: no database answers at "
+            f"{url.host}:{port} ({error.strerror or error}), so the run was not started. Start the database, "
+            "fix the address (mlflow.tracking_uri= or the MLFLOW_TRACKING_URI variable), or leave both "
+            "unset to record into the local store outputs/mlflow.db."
         ) from None
 
 
