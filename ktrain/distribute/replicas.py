@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 
 def split_across_replicas(data, strategy) -> dict[str, Split]:
     """The train/val/test splits of ``data``; with several replicas, the log states the
-    per-replica batch, and on JAX (keras.distribution) every batch is made to divide evenly
-    across them."""
+    per-replica batch, and every batch is made to divide evenly across them: on JAX
+    (keras.distribution) arrays and datasets, on TensorFlow datasets (its arrays divide themselves)."""
     splits = {name: data.split(name) for name in SPLITS}
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
@@ -36,12 +36,9 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
     if strategy.processes > 1:
         shares = (strategy.process_id, strategy.processes, data.batch_size)
         splits = {name: split.share(*shares) for name, split in splits.items()}
+    sizes = data.spec.split_sizes if strategy.processes == 1 else {}  # a process's share is not the split
     per_process = replicas // strategy.processes
-    if strategy.processes > 1:  # a process's share of a dataset: its size is not the split's
-        even = {name: split.divisible(per_process) for name, split in splits.items()}
-    else:
-        sizes = data.spec.split_sizes
-        even = {n: s.divisible(per_process, sizes.get(n), data.batch_size) for n, s in splits.items()}
+    even = {n: s.divisible(per_process, sizes.get(n), data.batch_size) for n, s in splits.items()}
     dropped = {name: len(splits[name].y) - len(even[name].y) for name in SPLITS if splits[name].y is not None}
     if any(dropped.values()):
         log.info(
