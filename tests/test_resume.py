@@ -267,6 +267,28 @@ def test_backup_restores_weights_optimizer_and_callback_progress(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-00003.bin", "state.json"]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the ignored raise, as printed
+def test_a_stop_python_ignored_in_a_destructor_ends_the_fit_at_its_next_batch(tmp_path):
+    """A signal that comes while a ``__del__`` runs raises there, and Python only prints
+    "Exception ignored" (a SIGTERM in TensorFlow's ConcreteFunctionGarbageCollector.__del__
+    once let a run train on to FINISHED)."""
+    from ktrain.callbacks import RunBackup
+    from ktrain.resume import interrupts
+
+    class SignalledWhileCollected:
+        def __del__(self):
+            signal.raise_signal(signal.SIGTERM)  # its handler runs at once, inside __del__
+
+    x, y = dense_data()
+    model, handler = dense_model(), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped, interrupts.exit_when_stopped(None):
+        SignalledWhileCollected()  # collected at once
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[RunBackup(tmp_path, [], epochs=3)])
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert int(model.optimizer.iterations) == 0  # stopped before its first step
+    assert signal.getsignal(signal.SIGTERM) is handler
+
+
 @pytest.mark.parametrize(
     "hidden, units, expected",
     [

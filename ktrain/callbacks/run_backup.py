@@ -38,6 +38,7 @@ from ktrain.callbacks.base import BackgroundWriter, host_value
 from ktrain.callbacks.epoch_log import EpochLog
 from ktrain.errors import UserError
 from ktrain.names import BACKUP_STATE as STATE_FILE
+from ktrain.resume import interrupts
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ class RunBackup(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._writer.release()
+        interrupts.raise_if_swallowed()  # a stop raised where Python ignored it ends the run here
 
     def on_epoch_end(self, epoch, logs=None):
         self.close()  # at most one save in flight: the previous epoch's must be done
