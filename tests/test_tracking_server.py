@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from joblib import cpu_count
 
-from conftest import ROOT, run_sweep, script_env
+from conftest import ROOT, refuse, run_sweep, script_env
 from servers import mlflow_server, postgres
 
 
@@ -124,3 +124,19 @@ def test_runs_logging_the_same_split_at_once_all_record_it(server, tmp_path):
     for output in outputs:
         inputs = client.get_run(output.split()[-1]).inputs.dataset_inputs
         assert sorted(i.dataset.name for i in inputs) == ["race-testing", "race-training", "race-validation"]
+
+
+@pytest.mark.slow
+def test_a_database_that_refuses_the_connection_is_refused_in_one_paragraph(tmp_path):
+    """A PostgreSQL that answers but knows no such database or user: MLflow retried nine times
+    and ended in psycopg's traceback."""
+    pytest.importorskip("psycopg", reason="pip install 'psycopg[binary]' (the postgresql extra)")
+    with postgres(tmp_path) as uri:
+        server = uri.rsplit("/", 1)[0]
+        for wrong, reason in [
+            (f"{server}/nope", 'database "nope" does not exist'),
+            (server.replace("mlflow@", "nobody@") + "/mlflow", 'role "nobody" does not exist'),
+        ]:
+            said, _ = refuse(wrong, f"hydra.run.dir={tmp_path / 'run'}")
+            assert f"mlflow.tracking_uri={wrong}: the database refused the connection" in said, said
+            assert reason in said, said

@@ -133,6 +133,28 @@ def _check_database_answers(tracking_uri: str, scheme: str, timeout_s: float) ->
             "fix the address (mlflow.tracking_uri= or the MLFLOW_TRACKING_URI variable), or leave both "
             "unset to record into the local store outputs/mlflow.db."
         ) from None
+    _check_database_login(tracking_uri)
+
+
+def _check_database_login(tracking_uri: str) -> None:
+    """``UserError`` if the database answers but refuses the connection (a user, a password or
+    a database it does not know): MLflow, too, would retry nine times and end in the driver's
+    traceback."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(tracking_uri, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        engine.connect().close()
+    except sqlalchemy.exc.DBAPIError as error:
+        reason = " ".join(str(error.orig).split())
+        raise UserError(
+            f"mlflow.tracking_uri={engine.url.render_as_string(hide_password=True)}: the database refused the "
+            f"connection ({reason}), so the run was not started. Fix the user, password or database name in the "
+            "URI (mlflow.tracking_uri= or the MLFLOW_TRACKING_URI variable), create the database (createdb), or "
+            "leave both unset to record into the local store outputs/mlflow.db."
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def _plugin_schemes() -> set[str]:
