@@ -1,6 +1,7 @@
 """A sweep killed halfway continues: ``train.py -m resume=<sweep dir>`` skips the jobs that
 finished, resumes the one the kill stopped, runs the rest, in the same parent MLflow run."""
 
+import os
 import re
 import shutil
 import signal
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import optuna
+import psutil
 import pytest
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
@@ -153,3 +155,41 @@ def test_a_sweep_whose_dir_is_lost_continues_from_its_parent_run_id(tracking_uri
     for child in children:
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == list(range(8))
     assert (tmp_path / "sweep" / "multirun.yaml").is_file() and not (elsewhere / "outputs").exists()
+
+
+@pytest.mark.slow
+def test_a_joblib_sweep_stopped_by_sigterm_ends_its_jobs_killed_and_then_itself(tracking_uri, client, tmp_path):
+    """SIGTERM to the sweep's process alone (a user's kill, a container's stop): joblib's
+    workers trained on and its runs stayed RUNNING. The jobs now end KILLED first."""
+    sweep_dir = tmp_path / "sweep"
+    process = subprocess.Popen(
+        [sys.executable, "train.py", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "fit.epochs=500",
+         "optimizer.learning_rate=1e-3,2e-3,3e-3", "~callbacks.early_stopping", "fit.verbose=0",
+         "mlflow.log_model=false", f"hydra.sweep.dir={sweep_dir}"],
+        cwd=ROOT, env=script_env(tracking_uri, MLFLOW_EXPERIMENT_NAME="stopped"), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not all((sweep_dir / job / "backup" / "state.json").is_file() for job in ("0", "1")):
+            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()[-4000:]
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=180)[0]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 128 + signal.SIGTERM, output[-4000:]
+    assert f"continue it with: python train.py -m resume={sweep_dir}" in output, output[-4000:]
+    assert "ended KILLED: stopped by SIGTERM" in output, output[-4000:]
+    stopped = re.search(r"stopping its running jobs \(processes ([\d, ]+)\)", output)[1]
+    workers = [int(pid) for pid in stopped.split(", ")]
+    time.sleep(2)
+    assert not [pid for pid in workers if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    parent = re.search(r"mlflow: sweep run (\w+) in experiment", output)[1]
+    assert client.get_run(parent).info.status == "KILLED"
+    children = client.search_runs(
+        [client.get_experiment_by_name("stopped").experiment_id], f"tags.mlflow.parentRunId = '{parent}'"
+    )
+    ends = sorted((run.info.status, run.data.tags["ktrain.killed_by"]) for run in children)
+    assert ends == [("KILLED", "SIGTERM")] * 2

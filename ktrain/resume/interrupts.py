@@ -2,6 +2,7 @@
 kept, the command that continues it in the log, and exit status 128 + the signal's number."""
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -58,6 +59,10 @@ def raise_if_swallowed() -> None:
 @contextmanager
 def _signals_raise(numbers: set[int]) -> Iterator[None]:
     def interrupt(signal_number, frame):
+        if _raised:  # a repeat (Ctrl-C twice; a sweep's process passing on what the group got)
+            ending = "committing the last backup, ending the MLflow run KILLED"
+            log.warning("already stopping (%s); kill -9 %d ends the process at once", ending, os.getpid())
+            return
         _raised.append(signal_number)
         raise Interrupted(signal_number)
 

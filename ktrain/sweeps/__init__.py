@@ -5,6 +5,7 @@ summaries, and their continuation.
   summary (a Hydra callback); ``job``: a job's side, in whatever process or machine it runs;
 - ``summary``: a sweep's table and plot, read back from its child runs;
 - ``continued``: ``-m resume=<sweep dir | parent run id>`` and each job's earlier run;
+- ``stops``: a stop of the sweep's process ends its running jobs KILLED first;
 - ``launchers``: a cluster launcher checked before jobs go out (a Hydra callback);
 - ``search/``: ktrain's Optuna sweeper (``hydra_plugins/ktrain_optuna_sweeper`` selects it).
 

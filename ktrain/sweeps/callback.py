@@ -1,8 +1,9 @@
 """Sweeps (``train.py -m``) in MLflow: one parent run per sweep, every job a child run of it.
 
 ``SweepCallback`` is a Hydra callback (``conf/hydra/default.yaml``), called where Hydra
-runs the sweep: before the first job it starts the parent run; after the last it writes
-the summary (``summary.py``) and ends the parent, FAILED only if every job failed.
+runs the sweep: before the first job it starts the parent run, and has a stop of the sweep's
+process end the running jobs first (``stops.py``); after the last it writes the summary
+(``summary.py``) and ends the parent, FAILED only if every job failed.
 Jobs may run in this process, in joblib worker processes or on a cluster, where neither
 this process's memory, its environment (a reused joblib worker started before it) nor its
 disk (a Ray cluster) need reach. The callback itself does: every Hydra launcher hands the
@@ -42,6 +43,7 @@ from ktrain.sweeps import continued
 from ktrain.sweeps.job import Sweep, set_current_sweep
 from ktrain.sweeps.refused_jobs import check_jobs
 from ktrain.sweeps.search.checks import check_search
+from ktrain.sweeps.stops import restore_signals, stop_jobs_when_stopped
 from ktrain.tracking.reachable import check_registry
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,7 @@ class SweepCallback(Callback):
             register_alias=config.mlflow.get("register_alias", "champion"),
         )
         atexit.register(self._end_early)
+        stop_jobs_when_stopped(sweep_dir, config.get("stop_signal", "SIGTERM"))
         log.info("mlflow: sweep run %s in experiment %r at %s", run_id, config.mlflow.experiment_name, tracking_uri)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -113,6 +116,7 @@ class SweepCallback(Callback):
         set_current_sweep(None)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        restore_signals()
         if self.sweep is None:
             return
         failed = _end_sweep(self.sweep, ended_early=False)

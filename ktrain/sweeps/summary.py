@@ -13,7 +13,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
-from ktrain.names import ERROR_TAG, JOB_TAG, PARENT_RUN_TAG, PRUNED_AT_TAG
+from ktrain.names import ERROR_TAG, JOB_TAG, KILLED_TAG, PARENT_RUN_TAG, PRUNED_AT_TAG
 
 LEARNING_RATE_PARAM = "optimizer.learning_rate"
 
@@ -66,10 +66,15 @@ def _job(client: MlflowClient, run, monitor: str) -> Job:
         epochs=len(client.get_metric_history(info.run_id, "loss")),
         wall_time_s=(info.end_time - info.start_time) / 1000 if info.end_time else None,
         learning_rate=float(learning_rate) if learning_rate is not None else None,
-        error=data.tags.get(ERROR_TAG, ""),
+        error=data.tags.get(ERROR_TAG) or _stopped_by(info.status, data.tags.get(KILLED_TAG)),
         pruned=PRUNED_AT_TAG in data.tags,
         curve=sorted(curve),
     )
+
+
+def _stopped_by(status: str, signal: str | None) -> str:
+    """What stopped a KILLED run (the tag stays on a run resumed to its end)."""
+    return f"stopped by {signal}" if status == "KILLED" and signal else ""
 
 
 def best_job(jobs: list[Job], mode: str) -> Job | None:
