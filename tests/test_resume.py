@@ -289,6 +289,19 @@ def test_a_stop_python_ignored_in_a_destructor_ends_the_fit_at_its_next_batch(tm
     assert signal.getsignal(signal.SIGTERM) is handler
 
 
+def test_a_second_stop_while_the_run_ends_does_not_cut_its_ending_short():
+    from ktrain.resume import interrupts
+
+    ended = []
+    with pytest.raises(SystemExit) as stopped, interrupts.exit_when_stopped(None):
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        finally:  # the run commits its last backup and ends KILLED
+            signal.raise_signal(signal.SIGTERM)  # passed on by a sweep's process, or a second kill
+            ended.append("KILLED")
+    assert stopped.value.code == 128 + signal.SIGTERM and ended == ["KILLED"]
+
+
 @pytest.mark.parametrize(
     "hidden, units, expected",
     [
