@@ -98,6 +98,11 @@ CASES = {
         ],
         {"KERAS_BACKEND": "jax", "HIDDEN_MODULES": "jax,jaxlib", "script": "tests/no_tensorflow.py"},
     ),  # fmt: skip
+    "a multi-worker run on JAX, without TF_CONFIG": (
+        ["hardware=multi_worker"],
+        ["hardware=multi_worker (MultiWorkerMirroredStrategy over TF_CONFIG) is not available on the jax backend"],
+        {"KERAS_BACKEND": "jax"},
+    ),
     "a deleted MLflow experiment": (
         ["fit.epochs=1"],
         [

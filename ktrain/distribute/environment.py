@@ -98,6 +98,8 @@ def _share_compilations() -> None:
 def is_chief(hardware: Hardware) -> bool:
     """Whether this process records the run: always, except the other processes of a
     multi-worker (TF_CONFIG) or multi-host (jax.distributed) run."""
+    if hardware.strategy in ("multi_worker", "multi_host"):  # a backend without it, before its cluster
+        _refuse_unsupported(hardware, keras_backend())
     if hardware.strategy == "multi_worker":
         return tf_config.read_role().is_chief
     if hardware.strategy == "multi_host":
