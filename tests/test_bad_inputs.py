@@ -103,6 +103,11 @@ CASES = {
         ["hardware=multi_worker (MultiWorkerMirroredStrategy over TF_CONFIG) is not available on the jax backend"],
         {"KERAS_BACKEND": "jax"},
     ),
+    "a batch that JAX cannot split evenly across replicas": (
+        ["hardware.strategy=mirrored", "hardware.cpu_devices=3", "data.batch_size=32", "fit.epochs=1"],
+        ["data.batch_size=32 does not divide across the 3 replicas", "for example data.batch_size=30"],
+        {"KERAS_BACKEND": "jax"},
+    ),
     "a deleted MLflow experiment": (
         ["fit.epochs=1"],
         [

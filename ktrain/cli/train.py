@@ -129,6 +129,7 @@ def _start(
         if job is not None:  # jobs of a sweep may share a process: each starts from a clean Keras state
             recipe.clear_keras_session()  # (before setup: it would also forget the seed and precision)
         strategy = distribute.setup(config.hardware, config.seed, config.option("hardware"))
+    distribute.refuse_indivisible_batch(config.data.batch_size, strategy)  # before the MLflow run starts
     with interrupts.exit_when_stopped(_continue_command(config) if chief else None, config.stop_signal):
         return recipe.train(config, strategy, job, resumed_run_id, record=chief)
 

@@ -16,7 +16,7 @@ others import the backend inside their functions.
 """
 
 from ktrain.distribute.environment import cluster_key, is_chief, keras_backend, prepare_environment, process_name
-from ktrain.distribute.replicas import split_across_replicas
+from ktrain.distribute.replicas import refuse_indivisible_batch, split_across_replicas
 from ktrain.distribute.strategy import KerasDistribution, setup
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "keras_backend",
     "prepare_environment",
     "process_name",
+    "refuse_indivisible_batch",
     "setup",
     "split_across_replicas",
 ]

@@ -10,6 +10,19 @@ from ktrain.errors import UserError
 log = logging.getLogger(__name__)
 
 
+def refuse_indivisible_batch(batch_size: int, strategy) -> None:
+    """``UserError`` if ``keras.distribution`` (JAX) cannot split a batch of ``batch_size``
+    evenly over the strategy's replicas; checked once the strategy is set up, before the run
+    starts, and again on the data module's batch. TensorFlow's strategies split unevenly."""
+    replicas = strategy.num_replicas_in_sync
+    if isinstance(strategy, KerasDistribution) and batch_size % replicas:
+        raise UserError(
+            f"data.batch_size={batch_size} does not divide across the {replicas} replicas; "
+            f"on the {keras_backend()} backend every batch is split evenly, so give a multiple "
+            f"of {replicas} (for example data.batch_size={batch_size - batch_size % replicas or replicas})."
+        )
+
+
 def split_across_replicas(data, strategy) -> dict[str, Split]:
     """The train/val/test splits of ``data``; with several replicas, the log states the
     per-replica batch, and every batch is made to divide evenly across them: on JAX
@@ -18,6 +31,7 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
         return splits
+    refuse_indivisible_batch(data.batch_size, strategy)  # a data module's own batch size
     log.info(
         "data: batch_size=%d is the global batch: %d replicas of %g samples each",
         data.batch_size,
@@ -27,12 +41,6 @@ def split_across_replicas(data, strategy) -> dict[str, Split]:
     if not isinstance(strategy, KerasDistribution):  # TensorFlow's: its arrays divide themselves
         sizes = data.spec.split_sizes
         return {n: s if s.arrays else s.divisible(replicas, sizes.get(n), data.batch_size) for n, s in splits.items()}
-    if data.batch_size % replicas:
-        raise UserError(
-            f"data.batch_size={data.batch_size} does not divide across the {replicas} replicas; "
-            f"on the {keras_backend()} backend every batch is split evenly, so give a multiple "
-            f"of {replicas} (for example data.batch_size={data.batch_size - data.batch_size % replicas or replicas})."
-        )
     if strategy.processes > 1:
         shares = (strategy.process_id, strategy.processes, data.batch_size)
         splits = {name: split.share(*shares) for name, split in splits.items()}
