@@ -24,11 +24,13 @@ def shapes(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def unseen(tmp_path_factory):
-    """Images the run never saw, in nested folders, with one that cannot be read."""
+    """Images the run never saw, in nested folders, with one that cannot be read and one of a
+    type TensorFlow does not decode."""
     root = make_image_folder(
         tmp_path_factory.mktemp("unseen") / "batch" / "nested", 4, seed=99, formats=("PNG", "JPEG")
     )
     (root / "square" / "broken.png").write_bytes(b"\x89PNG broken")
+    (root / "square" / "scan.tif").write_bytes(b"II*\x00")
     return root.parent.parent
 
 
@@ -101,9 +103,9 @@ def test_predict_cli_by_run_id_writes_the_ranked_csv(trained, unseen, tracking_u
     )
     assert process.returncode == 0, process.stderr[-3000:]
     assert process.stdout == ""
-    assert (
-        f"skipping 1 of 13 files that cannot be decoded:\n  {unseen / 'batch/nested/square/broken.png'}"
-        in process.stderr
+    square = unseen / "batch/nested/square"
+    assert f"skipping 2 of 14 files that cannot be decoded:\n  {square / 'broken.png'}\n  {square / 'scan.tif'}" in (
+        process.stderr
     )
     rows = list(csv.reader(output.open()))
     assert rows[0] == ["path", "label", "score", "label_2", "score_2", "label_3", "score_3"]

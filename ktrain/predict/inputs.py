@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from ktrain.data.folders import IMAGE_EXTENSIONS, is_image_file, list_images
+from ktrain.data.folders import IMAGE_EXTENSIONS, OTHER_IMAGE_EXTENSIONS, is_image_file, list_images
 from ktrain.data.table_files import TABLE_SUFFIXES, check_table, columns, is_table_file
 from ktrain.errors import UserError
 from ktrain.models import shape_fits
@@ -28,7 +28,9 @@ def find_inputs(given: str, column: str | None = None) -> Path | list[str] | Tex
     if column is not None:
         return csv_column(given, column)
     if path.is_dir():
-        images = list_images(str(path))
+        # Images of a type the decoder does not read are listed too, to be named and skipped
+        # with the undecodable ones, as training does.
+        images = list_images(str(path), IMAGE_EXTENSIONS + OTHER_IMAGE_EXTENSIONS)
         if images:
             return images
         texts = text_files(given, path)
