@@ -167,7 +167,16 @@ def test_a_grain_dataset_trains_to_the_end(user_project, tracking_uri, client, t
             "'label' (class) is shaped (3,) per sample, where it takes (10,)",
         ),
         (["+data.target=val_digit"], "must not start with 'val_'"),
-        (["fit.class_weight=balanced", "data=two_heads"], "fit.class_weight=balanced weighs the classes of one target"),
+        (["fit.class_weight=balanced", "data=two_heads"], "fit.class_weight weighs the classes of one target"),
+        (
+            ["fit.class_weight={{3: 2.0, 12: 2.0}}"],
+            "fit.class_weight weighs class index 12, and the target 'label' has 10 classes, indices 0 to 9: 0 (0), "
+            "1 (1), 2 (2), 3 (3), ....",
+        ),
+        (
+            ["data=npz", "data.path={project}/digits.npz", "data.target_kind=number", "fit.class_weight={{0: 2.0}}"],
+            "fit.class_weight weighs the classes of a class or binary target, and the target 'label' is number",
+        ),
         (
             [
                 "data=npz",
@@ -186,6 +195,8 @@ def test_a_grain_dataset_trains_to_the_end(user_project, tracking_uri, client, t
         "a head that does not fit",
         "an output named val_...",
         "balanced weights for two targets",
+        "weights for a class the target lacks",
+        "weights for a target without classes",
         "num_classes of numbers",
     ],
 )

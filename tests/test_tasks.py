@@ -15,6 +15,9 @@ from test_predict import predict_config
 KINDS = ("class", "binary", "multi_label", "number")
 EPOCHS = {"number": 40}  # a regression learns slower than the digits' classes
 SAMPLES = 60  # predicted from the start of the file: most of them were trained on
+# The README's example, weights for 2 of the 10 classes: the other 8 weigh 1 (Keras looked them
+# up beyond a table of 2 weights, and the run crashed).
+WEIGHTS = {"class": ["fit.class_weight={0: 1.0, 1: 2.5}"]}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +36,7 @@ def runs(tracking_uri, tmp_path_factory):
             "model.hidden_units=[64]",
             f"fit.epochs={EPOCHS.get(kind, 12)}",
             "data.batch_size=64",
+            *WEIGHTS.get(kind, ()),
         )
     squares = squares_npz(folder)
     runs["mask"] = run_train(
@@ -187,6 +191,21 @@ def test_a_loss_that_does_not_fit_the_target_is_refused(tmp_path, tracking_uri):
     )
     assert "compile.loss does not fit the data: sparse_categorical_crossentropy takes class index" in paragraph
     assert "the target 'label' is number" in paragraph and "mean_squared_error" in paragraph
+
+
+def test_class_weights_for_a_multi_label_target_are_refused(tmp_path, tracking_uri):
+    """Keras weighs a sample by the index of its largest value: a multi-label row's first label."""
+    path = npz_of("multi_label", tmp_path)
+    paragraph, _ = refuse(
+        tracking_uri,
+        "data=npz",
+        f"data.path={path}",
+        "model=mlp",
+        "fit.class_weight={0: 1.0, 1: 2.5}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert "fit.class_weight weighs the classes of a class or binary target" in paragraph
+    assert "is multi_label; leave fit.class_weight null" in paragraph
 
 
 def test_a_guess_is_overridden_by_target_kind(tmp_path, tracking_uri, client):

@@ -131,13 +131,12 @@ def fit_arguments(fit: Fit, spec: DataSpec, backup, splits: dict[str, Split], st
 
 
 def class_weight(setting: Any, spec: DataSpec) -> dict[int, float] | None:
-    """``fit.class_weight``: as given, or ``balanced``: what the target's task says (n /
-    (classes * count) per class, for a class or binary target)."""
-    if setting != "balanced":
-        return None if setting is None else {int(k): float(v) for k, v in setting.items()}
+    """``fit.class_weight``, a weight for each class of the target (``Task.class_weights``)."""
+    if setting is None:
+        return None
     if len(spec.targets) != 1:
         raise UserError(
-            f"fit.class_weight=balanced weighs the classes of one target, and the data have {len(spec.targets)} "
+            f"fit.class_weight weighs the classes of one target, and the data have {len(spec.targets)} "
             "targets (Keras takes class weights for a model of one output); leave fit.class_weight null."
         )
-    return task_of(spec.targets[0]).balanced_weights()
+    return task_of(spec.targets[0]).class_weights(setting)

@@ -94,6 +94,7 @@ class Task:
     stratified: ClassVar[bool] = False
     fewest_classes: ClassVar[int] = 0  # the class names a target of this kind declares, at least
     most_classes: ClassVar[int | None] = None
+    weighted: ClassVar[bool] = False  # fit.class_weight applies: Keras weighs a sample by its class index
 
     def __init__(self, target: Target):
         self.target = target
@@ -127,12 +128,29 @@ class Task:
         None: split at random."""
         return values if cls.stratified else None
 
-    def balanced_weights(self) -> dict[int, float]:
-        """``fit.class_weight=balanced``: n / (classes * count) per class."""
-        raise UserError(
-            f"fit.class_weight=balanced weighs the classes of a class or binary target, and the target "
-            f"{self.target.name!r} is {self.target.kind}; leave fit.class_weight null."
-        )
+    def class_weights(self, setting: str | dict) -> dict[int, float]:
+        """``fit.class_weight``: ``balanced`` (n / (classes * count) per class), or a mapping
+        {class index: weight} where a class left out weighs 1. Every class gets its weight:
+        Keras looks a sample's class up in a table as long as the largest index given."""
+        target = self.target
+        if not self.weighted:
+            raise UserError(
+                f"fit.class_weight weighs the classes of a class or binary target, and the target "
+                f"{target.name!r} is {target.kind}; leave fit.class_weight null."
+            )
+        count = len(target.classes)
+        if setting == "balanced":
+            total = sum(target.counts)
+            return {i: total / (count * n) if n else 1.0 for i, n in enumerate(target.counts)}
+        outside = sorted(index for index in setting if not 0 <= index < count)
+        if outside:
+            shown = ", ".join(f"{i} ({name})" for i, name in enumerate(target.classes[:4]))
+            raise UserError(
+                f"fit.class_weight weighs class index {', '.join(map(str, outside))}, and the target "
+                f"{target.name!r} has {count} classes, indices 0 to {count - 1}: {shown}"
+                f"{', ...' if count > 4 else ''}. Weigh those indices; a class left out weighs 1."
+            )
+        return {index: float(setting.get(index, 1.0)) for index in range(count)}
 
     # --- the model -----------------------------------------------------------------------
 

@@ -11,12 +11,6 @@ def _all_values(splits: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([values.reshape(len(values), -1) for values in splits.values()]).reshape(-1)
 
 
-def _weights(counts: tuple[int, ...]) -> dict[int, float]:
-    """n / (classes * count) per class that has samples."""
-    total = sum(counts)
-    return {index: total / (len(counts) * count) for index, count in enumerate(counts) if count}
-
-
 @register("class")
 class ClassTask(Task):
     """One of N classes: a softmax over the classes; the values are class indices (one-hot
@@ -28,6 +22,7 @@ class ClassTask(Task):
     metric_names = ("accuracy",)
     activation = "softmax"
     stratified = True
+    weighted = True
     fewest_classes = 2
 
     @classmethod
@@ -50,9 +45,6 @@ class ClassTask(Task):
 
     def units(self) -> int:
         return len(self.target.classes)
-
-    def balanced_weights(self) -> dict[int, float]:
-        return _weights(self.target.counts)
 
     def decode(self, outputs: np.ndarray, decoding: Decoding) -> dict[str, list]:
         ranked = np.argsort(-outputs, axis=1, kind="stable")[:, : decoding.top_k]
@@ -88,6 +80,7 @@ class BinaryTask(Task):
     metric_names = ("accuracy", "auc")
     activation = "sigmoid"
     stratified = True
+    weighted = True
     fewest_classes = most_classes = 2  # the negative and the positive
 
     @classmethod
@@ -110,9 +103,6 @@ class BinaryTask(Task):
     @classmethod
     def stratify(cls, values: np.ndarray) -> np.ndarray:
         return values.reshape(len(values)).astype("int64")
-
-    def balanced_weights(self) -> dict[int, float]:
-        return _weights(self.target.counts)
 
     def decode(self, outputs: np.ndarray, decoding: Decoding) -> dict[str, list]:
         probability = outputs.reshape(len(outputs), -1)[:, 0]
