@@ -108,6 +108,11 @@ CASES = {
         ["data.batch_size=32 does not divide across the 3 replicas", "for example data.batch_size=30"],
         {"KERAS_BACKEND": "jax"},
     ),
+    "a .npy file for data=npz": (
+        ["data=npz", "data.path={tmp}/one_array.npy", "model=mlp"],
+        ["data.path=", "is not an .npz file", "np.savez('data.npz', x=x, y=y)"],
+        {},
+    ),
     "a deleted MLflow experiment": (
         ["fit.epochs=1"],
         [
@@ -165,6 +170,7 @@ def bad_files(tmp_path):
     (tmp_path / "one_class" / "cats").mkdir(parents=True)
     (tmp_path / "one_class" / "cats" / "a.jpg").write_bytes(b"")
     (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "one_array.npy").write_bytes(b"\x93NUMPY\x01\x00")  # np.save's magic: one array, not a zip
     (tmp_path / "conf" / "model").mkdir(parents=True)
     (tmp_path / "conf" / "model" / "broken.yaml").write_text(
         "_target_: ktrain.models.small.mlp\nhidden_units: [16\ndropout: 0.1\n"

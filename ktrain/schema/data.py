@@ -5,6 +5,8 @@ A folder or a table is read here, without TensorFlow, so that a missing path, an
 an empty table or a column it lacks are refused before a run starts.
 """
 
+import os
+import zipfile
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
@@ -47,15 +49,20 @@ class Digits(Data):
     pass
 
 
-def _not_a_table(path: str) -> str:
+def _an_npz_file(path: str) -> str:
     hint = table_hint(path)
     if hint:
         raise ValueError(f"{hint}; data=npz reads an .npz file of arrays")
+    if not zipfile.is_zipfile(os.path.expanduser(path)):  # an .npz is a zip of .npy files
+        raise ValueError(
+            "is not an .npz file (the zip of named arrays np.savez writes); data=npz reads one holding x and y, "
+            "or x_train and y_train: np.savez('data.npz', x=x, y=y)"
+        )
     return path
 
 
 class Npz(Data):
-    path: Annotated[RequiredFile, AfterValidator(_not_a_table), Field(description="an .npz file")]
+    path: Annotated[RequiredFile, AfterValidator(_an_npz_file), Field(description="an .npz file")]
     class_names: Annotated[list[str], Field(min_length=1)] | None = None
     target_kind: TargetKind | None = None  # null: guessed from y
 
