@@ -65,19 +65,29 @@ def stratified_split(
             x_rest, x_part, y_rest, y_part = train_test_split(
                 x, y, test_size=fraction, stratify=labels, random_state=seed
             )
-        except ValueError as error:
-            counts = np.unique(labels, return_counts=True)[1] if labels is not None else np.array([len(y)])
-            raise UserError(
-                f"Cannot split {len(y)} samples into train/val/test with class proportions kept "
-                f"({error}); the smallest class has {counts.min()} samples. Use more data, or smaller "
-                "data.val_fraction and data.test_fraction; if the target holds numbers rather than "
-                "classes, give data.target_kind=number, which is split at random."
-            ) from error
+        except ValueError as error:  # scikit-learn's message lists every class: too long to show
+            raise UserError(_unsplittable(y, labels)) from error
         return (x_rest, y_rest), (x_part, y_part)
 
     rest, test = take(x, y, test_fraction)
     train, val = take(*rest, val_fraction / (1.0 - test_fraction))
     return {"train": train, "val": val, "test": test}
+
+
+def _unsplittable(y: np.ndarray, labels: np.ndarray | None) -> str:
+    counts = np.unique(labels, return_counts=True)[1] if labels is not None else np.array([len(y)])
+    numeric = np.issubdtype(y.dtype, np.number) and y.size
+    fractional = numeric and not np.all(np.mod(y, 1) == 0)
+    return (
+        f"Cannot split {len(y)} samples into train/val/test with class proportions kept: the target has "
+        f"{len(counts)} classes, the smallest with {counts.min()} sample(s), and each split needs at least one "
+        "of every class. "
+        + (f"Its values are not whole numbers (such as {y[np.mod(y, 1) != 0].flat[0]:g}), so they are no "
+           "class indices: give data.target_kind=number, which is split at random."
+           if fractional else
+           "Use more data, or smaller data.val_fraction and data.test_fraction; if the target holds "
+           "numbers rather than classes, give data.target_kind=number, which is split at random.")
+    )  # fmt: skip
 
 
 def folder_splits(

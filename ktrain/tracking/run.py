@@ -125,7 +125,8 @@ class MlflowRun:
             mlflow.set_tag(KILLED_TAG, str(exc) if isinstance(exc, KeyboardInterrupt) else f"exit {exc.code}")
         else:
             status = "FAILED"
-            mlflow.set_tag(ERROR_TAG, f"{type(exc).__name__}: {exc}"[:5000])
+            reason = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"  # a refusal's paragraph
+            mlflow.set_tag(ERROR_TAG, reason[:5000])
             log.debug("run failed", exc_info=(exc_type, exc, tb))  # into the uploaded log file only
         if self._monitor is not None:
             self._monitor.close()
