@@ -5,6 +5,9 @@ is allowed, exit 2 and no traceback (``conftest.refuse``), and leaves no MLflow 
 Those refused once a run has started are in test_bad_runs.py.
 """
 
+import importlib.util
+import shutil
+
 import pytest
 
 from conftest import refuse
@@ -113,6 +116,16 @@ CASES = {
         ["data.path=", "is not an .npz file", "np.savez('data.npz', x=x, y=y)"],
         {},
     ),
+    "the slurm launcher where SLURM is not": (
+        ["-m", "hydra/launcher=slurm", "optimizer=adam,sgd", "hydra.sweep.dir={tmp}/sweep"],
+        ["hydra/launcher=slurm submits each job with SLURM's sbatch, which is not on this machine's PATH"],
+        {},
+    ),
+    "the ray launcher without its plugin": (
+        ["-m", "hydra/launcher=ray", "optimizer=adam,sgd", "hydra.sweep.dir={tmp}/sweep"],
+        ["hydra/launcher=ray runs the jobs through hydra_plugins.hydra_ray_launcher", "pip install 'ktrain-hydra[ray]"],
+        {},
+    ),
     "a deleted MLflow experiment": (
         ["fit.epochs=1"],
         [
@@ -183,6 +196,10 @@ def test_a_bad_input_is_refused_in_one_paragraph_before_any_run(case, bad_files,
     overrides, phrases, env = CASES[case]
     if case == "a deleted MLflow experiment" and client.get_experiment_by_name("deleted-experiment") is None:
         client.delete_experiment(client.create_experiment("deleted-experiment"))
+    if case == "the slurm launcher where SLURM is not" and shutil.which("sbatch"):
+        pytest.skip("this machine has SLURM")
+    if case == "the ray launcher without its plugin" and importlib.util.find_spec("hydra_plugins.hydra_ray_launcher"):
+        pytest.skip("hydra-ray-launcher is installed")
     if case == "GPU config without GPUs":
         tensorflow = pytest.importorskip("tensorflow")
         if tensorflow.config.list_physical_devices("GPU"):

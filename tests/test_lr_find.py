@@ -66,3 +66,20 @@ def test_auto_with_a_schedule_that_cannot_take_it_is_refused(tracking_uri, tmp_p
     )
     assert "optimizer.learning_rate=auto trains with the LR range test's suggestion" in paragraph
     assert "allowed: constant, cosine" in paragraph
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_suggestion_lies_where_the_loss_falls_not_in_the_first_steps_noise(seed):
+    """A loss that is flat (and noisy) up to 1e-4, falls until 1e-2, then climbs: the steepest
+    fall of the smoothed curve lay in the noise of its first steps for seeds 2 and 3 (1e-7)."""
+    import numpy as np
+
+    from ktrain.run.lr_find import smooth, suggest
+
+    rates = np.logspace(-7, 1, 200)
+    decade = np.log10(rates)
+    falls = 2.3 - 1.8 / (1 + np.exp(-3 * (decade + 3)))
+    climbs = np.where(decade > -1.3, 5 * (decade + 1.3) ** 2, 0)
+    smoothed = smooth(list(falls + climbs + np.random.default_rng(seed).normal(0, 0.08, 200)), 0.98)
+    diverged = next(i for i, value in enumerate(smoothed) if value > 4 * min(smoothed[: i + 1]))
+    assert 1e-4 < suggest(list(rates[:diverged]), smoothed[:diverged]) < 1e-2

@@ -87,13 +87,21 @@ def smooth(losses: list[float], beta: float) -> list[float]:
 
 
 def suggest(rates: list[float], smoothed: list[float]) -> float:
-    """The rate of the steepest fall of the smoothed loss against log(rate), before its
-    minimum; a tenth of the minimum's rate where the curve is too short to tell."""
+    """The rate halfway along the longest stretch over which the smoothed loss keeps falling
+    (fastai's "valley": the longest decreasing subsequence), or a tenth of the minimum's rate
+    where the curve is too short to tell. The rate of the steepest fall, suggested before,
+    fell on the first steps' noise (the bias-corrected average has little history there) and
+    suggested 1e-7 for curves that fall between 1e-4 and 1e-2."""
     lowest = int(np.nanargmin(smoothed))
     if lowest < 3:
         return rates[lowest] / 10
-    slopes = np.gradient(np.asarray(smoothed[: lowest + 1]), np.log(rates[: lowest + 1]))
-    return float(rates[int(np.argmin(slopes))])
+    longest, end = [1] * len(smoothed), 0  # longest[i]: of the falling runs that end at step i
+    for i in range(1, len(smoothed)):
+        longest[i] = 1 + max((longest[j] for j in range(i) if smoothed[i] < smoothed[j]), default=0)
+        if longest[i] > longest[end]:
+            end = i
+    start = end - longest[end] + 1
+    return float(rates[start + (end - start) // 2])
 
 
 def _batches(split, batch_size: int, seed: int):

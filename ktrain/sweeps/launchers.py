@@ -6,8 +6,10 @@ are told here in one paragraph instead. A Hydra callback (``ktrain/conf/hydra/de
 since only Hydra knows the launcher; Ray is imported only for a Ray sweep.
 """
 
+import importlib.util
 import logging
 import os
+import shutil
 import socket
 from typing import Any
 
@@ -19,6 +21,8 @@ from ktrain.errors import UserError, exit_on_user_error
 log = logging.getLogger(__name__)
 
 RAY_LAUNCHER = "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
+SLURM_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+EXTRAS = {RAY_LAUNCHER: "ray", SLURM_LAUNCHER: "slurm"}  # the ktrain-hydra extra of each plugin
 CONNECT_TIMEOUT_S = 5.0
 
 
@@ -27,10 +31,37 @@ class LauncherCheck(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         launcher = config.hydra.launcher
+        target = launcher.get("_target_", "")
         # Hydra turns what a callback raises into a warning and goes on, so a refusal exits here.
         with exit_on_user_error():
-            if launcher.get("_target_") == RAY_LAUNCHER:
+            check_installed(target, config.hydra.runtime.choices.get("hydra/launcher") or target)
+            if target == RAY_LAUNCHER:
                 check_ray(OmegaConf.to_container(launcher.ray, resolve=True))
+            if target == SLURM_LAUNCHER and shutil.which("sbatch") is None:
+                raise UserError(
+                    "hydra/launcher=slurm submits each job with SLURM's sbatch, which is not on this machine's "
+                    "PATH, so the sweep was not started. Run it on the cluster's login node, or run its jobs "
+                    "here: hydra/launcher=submitit_local (submitit's path, without SLURM), hydra/launcher=joblib "
+                    "(in parallel), or without hydra/launcher (one by one)."
+                )
+
+
+def check_installed(target: str, option: str) -> None:
+    """``UserError`` naming what to install if the launcher's plugin is not installed (Hydra
+    would end in a traceback after the sweep's parent run was made)."""
+    module = target.rpartition(".")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        found = False
+    if not found:
+        extra = EXTRAS.get(target)
+        install = f"pip install 'ktrain-hydra[{extra}]'" if extra else f"install the Hydra plugin of {target}"
+        raise UserError(
+            f"hydra/launcher={option} runs the jobs through {module}, which is not installed here, so the sweep "
+            f"was not started: {install}, or run the jobs here with hydra/launcher=joblib (in parallel) or "
+            "without hydra/launcher (one by one)."
+        )
 
 
 def check_ray(settings: dict[str, Any]) -> None:
