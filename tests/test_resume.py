@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import ROOT, Run, refuse, script_env
+from conftest import ROOT, Run, refuse, run_train, script_env
 from ktrain import resume
 from ktrain.errors import UserError
 
@@ -166,6 +166,14 @@ def test_mixed_bfloat16_computes_in_bfloat16_and_predicts_in_float32(killed_twic
 
 
 # --- refusals -----------------------------------------------------------------------------
+
+
+def test_a_fresh_run_in_a_run_dir_used_before_starts_its_history_anew(tracking_uri, tmp_path):
+    """The same hydra.run.dir twice: the CSV log, kept across a resume, gained the first run's rows."""
+    for _ in range(2):
+        run_train(tracking_uri, tmp_path, "fit.epochs=2", "fit.steps_per_epoch=2", "mlflow.log_model=false")
+    with (tmp_path / "epochs.csv").open() as file:
+        assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
 
 
 def test_resume_of_a_dir_that_is_not_a_run_is_refused(tracking_uri, tmp_path):

@@ -84,6 +84,9 @@ def plan_callbacks(config: TrainConfig, run_dir: Path, run_id: str | None, resto
     plan = CallbackPlan()
     plan.add(Slot.GUARD, StopOnNonFiniteLoss())
     configured = configured_callbacks(config.callbacks)
+    if not restore:  # a fresh run's history starts empty, in a run dir used before too
+        for csv_log in [c for c in configured if isinstance(c, keras.callbacks.CSVLogger) and c.append]:
+            Path(csv_log.filename).unlink(missing_ok=True)
     plan.add(Slot.CONFIGURED, *configured)
     epoch_log = EpochLog()
     plan.add(Slot.RECORD, epoch_log)
