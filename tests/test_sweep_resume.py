@@ -188,6 +188,8 @@ def test_a_joblib_sweep_stopped_by_sigterm_ends_its_jobs_killed_and_then_itself(
     assert not [pid for pid in workers if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
     parent = re.search(r"mlflow: sweep run (\w+) in experiment", output)[1]
     assert client.get_run(parent).info.status == "KILLED"
+    assert client.get_run(parent).data.tags["ktrain.killed_by"] == "SIGTERM"
+    assert "continue it with: python train.py resume=" not in output  # a job's command is its sweep's
     children = client.search_runs(
         [client.get_experiment_by_name("stopped").experiment_id], f"tags.mlflow.parentRunId = '{parent}'"
     )

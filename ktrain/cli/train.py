@@ -130,7 +130,7 @@ def _start(
             recipe.clear_keras_session()  # (before setup: it would also forget the seed and precision)
         strategy = distribute.setup(config.hardware, config.seed, config.option("hardware"))
     distribute.refuse_indivisible_batch(config.data.batch_size, strategy)  # before the MLflow run starts
-    with interrupts.exit_when_stopped(_continue_command(config) if chief else None, config.stop_signal):
+    with interrupts.exit_when_stopped(_continue_command(config, job) if chief else None, config.stop_signal):
         return recipe.train(config, strategy, job, resumed_run_id, record=chief)
 
 
@@ -156,8 +156,10 @@ def _log_to(name: str) -> None:
         root.addHandler(moved)
 
 
-def _continue_command(config: schema.TrainConfig) -> str | None:
-    """The command that continues a stopped run, for the chief's log."""
+def _continue_command(config: schema.TrainConfig, job: "SweepJob | None") -> str | None:
+    """The command that continues a stopped run, for the chief's log: a sweep job's is its sweep's."""
+    if job is not None and job.sweep is not None:
+        return f"{command('train')} -m resume={job.sweep.sweep_dir}"
     if config.hardware.strategy == "multi_worker":
         return None
     continuing = f"{command('train')} resume={config.paths.output_dir}"

@@ -35,7 +35,7 @@ def exit_when_stopped(continue_with: str | None, stop_signal: str = "SIGTERM") -
     ``continue_with``, the command that continues the run, and the process exits with 128 +
     the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
     numbers = {signal.SIGTERM, signal.Signals[stop_signal]}
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where it is ignored (a pool's worker)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # not where it is ignored (a pool's worker)
         numbers.add(signal.SIGINT)
     with _signals_raise(numbers):
         try:

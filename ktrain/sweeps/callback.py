@@ -32,6 +32,7 @@ from ktrain.errors import exit_on_user_error
 from ktrain.names import (
     BEST_TAG_PREFIX,
     ERROR_TAG,
+    KILLED_TAG,
     LOCAL_UI,
     MULTIRUN_CONFIG,
     OVERRIDES_TAG,
@@ -43,7 +44,7 @@ from ktrain.sweeps import continued
 from ktrain.sweeps.job import Sweep, set_current_sweep
 from ktrain.sweeps.refused_jobs import check_jobs
 from ktrain.sweeps.search.checks import check_search
-from ktrain.sweeps.stops import restore_signals, stop_jobs_when_stopped
+from ktrain.sweeps.stops import restore_signals, stop_jobs_when_stopped, stopped_by
 from ktrain.tracking.reachable import check_registry
 
 log = logging.getLogger(__name__)
@@ -172,13 +173,7 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
     for job in failed:
         log.error("sweep: job %s (%s) ended %s: %s", job.number, job.name, job.status, job.error)
 
-    if ended_early:
-        status = "KILLED" if any(job.status == "KILLED" for job in jobs) else "FAILED"
-        client.set_tag(parent, ERROR_TAG, "the sweep stopped before its last job; its console output says why")
-    else:
-        status = "FINISHED" if finished else "FAILED"
-        if not finished:
-            client.set_tag(parent, ERROR_TAG, f"every job failed ({len(failed)})")
+    status = _end_status(client, parent, jobs, ended_early)
     client.set_terminated(parent, status)
     log.info(
         "sweep: %d jobs, %d finished, %d failed; summary in %s",
@@ -194,6 +189,21 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
         compare_url(base_url, sweep.experiment_id, parent, sweep.monitor_metric, sweep.monitor_mode),
     )
     return len(failed)
+
+
+def _end_status(client, parent: str, jobs: list, ended_early: bool) -> str:
+    """The parent run's end, with the tag that says why it is not FINISHED."""
+    finished = [job for job in jobs if job.status == "FINISHED"]
+    if not ended_early:
+        if not finished:
+            client.set_tag(parent, ERROR_TAG, f"every job failed ({len(jobs)})")
+        return "FINISHED" if finished else "FAILED"
+    signal_name = stopped_by()
+    if signal_name:
+        client.set_tag(parent, KILLED_TAG, signal_name)
+    else:
+        client.set_tag(parent, ERROR_TAG, "the sweep stopped before its last job; its console output says why")
+    return "KILLED" if signal_name or any(job.status == "KILLED" for job in jobs) else "FAILED"
 
 
 def _register_best(sweep: Sweep, client, best) -> None:

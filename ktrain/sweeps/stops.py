@@ -31,6 +31,7 @@ JOBS_END_S = 300.0
 
 
 _previous: dict[int, Any] = {}  # the handlers the sweep's took the place of
+_stopped_by: list[str] = []  # the signal that stopped the sweep, once one has
 
 
 def stop_jobs_when_stopped(sweep_dir: Path, stop_signal: str = "SIGTERM") -> None:
@@ -45,6 +46,7 @@ def stop_jobs_when_stopped(sweep_dir: Path, stop_signal: str = "SIGTERM") -> Non
 
     def stop(signal_number, frame):
         restore_signals()
+        _stopped_by.append(signal.Signals(signal_number).name)
         _stop_jobs(Path(sweep_dir), signal_number)
         log.warning("sweep stopped by %s", signal.Signals(signal_number).name)
         log.warning("continue it with: %s -m resume=%s", command("train"), sweep_dir)
@@ -58,6 +60,11 @@ def restore_signals() -> None:
     for number, handler in _previous.items():
         signal.signal(number, handler)
     _previous.clear()
+
+
+def stopped_by() -> str | None:
+    """The signal that stopped the sweep in this process, if one did."""
+    return _stopped_by[-1] if _stopped_by else None
 
 
 def _stop_jobs(sweep_dir: Path, signal_number: int) -> None:
