@@ -126,6 +126,11 @@ CASES = {
         ["hydra/launcher=ray runs the jobs through hydra_plugins.hydra_ray_launcher", "pip install 'ktrain-hydra[ray]"],
         {},
     ),
+    "a sweep value that is not an option": (
+        ["-m", "model=resnet51,mlp", "hydra.sweep.dir={tmp}/sweep"],
+        ["model=resnet51 is not an option of model (allowed: backbone,"],
+        {},
+    ),
     "a deleted MLflow experiment": (
         ["fit.epochs=1"],
         [
@@ -211,3 +216,4 @@ def test_a_bad_input_is_refused_in_one_paragraph_before_any_run(case, bad_files,
     for phrase in phrases:
         assert phrase in paragraph, paragraph
     assert "mlflow: run" not in output and "mlflow: sweep run" not in output
+    assert "Warning" not in output, output  # such as Hydra's, on a callback that raised

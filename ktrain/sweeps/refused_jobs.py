@@ -11,6 +11,7 @@ Optuna search is tried at its lower end.
 """
 
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
 
 from ktrain.errors import ConfigError, UserError
@@ -28,7 +29,12 @@ def check_jobs(config: DictConfig) -> None:
     loader = GlobalHydra.instance().config_loader()
     first_refusal, checked = None, 0
     for overrides in sample_jobs(config, grid=True):
-        job = loader.load_sweep_config(config, overrides)
+        try:
+            job = loader.load_sweep_config(config, overrides)
+        except HydraException as error:  # Hydra would warn that the callback raised, and go on
+            from ktrain.cli.hydra_errors import explain  # the schema: only once a job does not compose
+
+            raise UserError(explain(error, overrides)) from error
         choices = group_options(job.hydra.runtime.choices)
         with open_dict(job):  # as the job's task gets it: no hydra node, its dir set
             del job["hydra"]
