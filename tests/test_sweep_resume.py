@@ -1,6 +1,7 @@
 """A sweep killed halfway continues: ``train.py -m resume=<sweep dir>`` skips the jobs that
 finished, resumes the one the kill stopped, runs the rest, in the same parent MLflow run."""
 
+import csv
 import os
 import re
 import shutil
@@ -195,3 +196,5 @@ def test_a_joblib_sweep_stopped_by_sigterm_ends_its_jobs_killed_and_then_itself(
     )
     ends = sorted((run.info.status, run.data.tags["ktrain.killed_by"]) for run in children)
     assert ends == [("KILLED", "SIGTERM")] * 2
+    with (sweep_dir / "sweep_summary.csv").open() as file:  # each scores the epochs it trained
+        assert all(float(row["best_val_loss"]) < 2.5 for row in csv.DictReader(file))

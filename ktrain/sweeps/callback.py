@@ -149,7 +149,7 @@ def _end_sweep(sweep: Sweep, ended_early: bool) -> int:
 
     client = sweep.client()
     parent = sweep.parent_run_id
-    jobs = summary.collect_jobs(client, sweep.experiment_id, parent, sweep.monitor_metric)
+    jobs = summary.collect_jobs(client, sweep.experiment_id, parent, sweep.monitor_metric, sweep.monitor_mode)
     metric = f"best_{sweep.monitor_metric}"
     paths = summary.write_summary(jobs, metric, Path(sweep.sweep_dir))
     for path in [*paths, Path(sweep.sweep_dir, SEARCH_RESULTS)]:

@@ -36,8 +36,11 @@ class Job:
     curve: list[tuple[int, float]] = field(default_factory=list)
 
 
-def collect_jobs(client: MlflowClient, experiment_id: str, parent_run_id: str, monitor: str) -> list[Job]:
-    """The sweep's jobs in job order, with their monitored metric per epoch."""
+def collect_jobs(
+    client: MlflowClient, experiment_id: str, parent_run_id: str, monitor: str, mode: str = "min"
+) -> list[Job]:
+    """The sweep's jobs in job order, with their monitored metric per epoch; a job stopped
+    before its end scores the best of the epochs it logged."""
     runs, token = [], None
     while True:
         page = client.search_runs(
@@ -47,11 +50,11 @@ def collect_jobs(client: MlflowClient, experiment_id: str, parent_run_id: str, m
         token = page.token
         if not token:
             break
-    jobs = [_job(client, run, monitor) for run in runs]
+    jobs = [_job(client, run, monitor, mode) for run in runs]
     return sorted(jobs, key=lambda job: (job.number is None, job.number or 0, job.run_id))
 
 
-def _job(client: MlflowClient, run, monitor: str) -> Job:
+def _job(client: MlflowClient, run, monitor: str, mode: str) -> Job:
     info, data = run.info, run.data
     number = data.tags.get(JOB_TAG)
     learning_rate = data.params.get(LEARNING_RATE_PARAM)
@@ -61,7 +64,7 @@ def _job(client: MlflowClient, run, monitor: str) -> Job:
         name=data.tags.get(MLFLOW_RUN_NAME, info.run_id),
         run_id=info.run_id,
         status=info.status,
-        value=data.metrics.get(f"best_{monitor}", math.nan),
+        value=data.metrics.get(f"best_{monitor}", _best_of(curve, mode)),
         test={k: v for k, v in sorted(data.metrics.items()) if k.startswith("test_")},
         epochs=len(client.get_metric_history(info.run_id, "loss")),
         wall_time_s=(info.end_time - info.start_time) / 1000 if info.end_time else None,
@@ -70,6 +73,11 @@ def _job(client: MlflowClient, run, monitor: str) -> Job:
         pruned=PRUNED_AT_TAG in data.tags,
         curve=sorted(curve),
     )
+
+
+def _best_of(curve: list[tuple[int, float]], mode: str) -> float:
+    values = [value for _, value in curve if not math.isnan(value)]
+    return (max if mode == "max" else min)(values) if values else math.nan
 
 
 def _stopped_by(status: str, signal: str | None) -> str:
