@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from conftest import ROOT, run_train, script_env
+from conftest import ROOT, refuse, run_train, script_env
 from images import SHAPES, make_image_folder
 
 
@@ -221,3 +221,23 @@ def test_a_model_whose_only_object_of_its_own_is_its_loss_loads_without_that_mod
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
     loaded = load_model(tmp_path / "model.keras", "run")
     assert loaded.output_shape == (None, 1)
+
+
+@pytest.mark.parametrize(
+    "script, output, said",
+    [
+        ("predict.py", "{tmp}", "is a folder; give the path of the CSV file to write"),
+        ("predict.py", "{tmp}/a_file/rows.csv", "a_file is a file, so nothing can be written beneath it"),
+        ("export.py", "{tmp}/a_file", "is a file; give a folder, which export makes if missing"),
+    ],
+    ids=["predict to a folder", "predict beneath a file", "export to a file"],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_tensorflow(
+    script, output, said, trained, unseen, tracking_uri, tmp_path
+):
+    (tmp_path / "a_file").write_text("taken")
+    given = output.format(tmp=tmp_path)
+    inputs = [f"input={unseen}"] if script == "predict.py" else []
+    paragraph, out = refuse(tracking_uri, f"run={trained.run_dir}", *inputs, f"output={given}", script=script)
+    assert paragraph.startswith(f"Error: Invalid config: output='{given}': ") and said in paragraph, paragraph
+    assert "Error executing job" not in out

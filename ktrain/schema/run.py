@@ -5,6 +5,7 @@ callbacks) hold the node of their target's schema (``ktrain.schema.groups``,
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_validator
@@ -68,6 +69,26 @@ def _predict_input(path: str) -> str:
             "file, a folder of them, a .csv file with column= (texts), or a table (.csv, .parquet) of raw rows"
         )
     return path
+
+
+def _csv_output(path: str) -> str:
+    _refuse_a_file_above(path)
+    if os.path.isdir(os.path.expanduser(path)):
+        raise ValueError("is a folder; give the path of the CSV file to write, e.g. output=predictions.csv")
+    return path
+
+
+def _export_output(path: str) -> str:
+    _refuse_a_file_above(path)
+    if os.path.isfile(os.path.expanduser(path)):
+        raise ValueError("is a file; give a folder, which export makes if missing and writes the model's files into")
+    return path
+
+
+def _refuse_a_file_above(path: str) -> None:
+    for parent in Path(os.path.expanduser(path)).parents:
+        if parent.is_file():
+            raise ValueError(f"{parent} is a file, so nothing can be written beneath it; give a path under a folder")
 
 
 def group_options(choices: Mapping[str, Any]) -> dict[str, str]:
@@ -291,7 +312,7 @@ class PredictMlflow(Section):
 class PredictConfig(Section):
     run: Annotated[str, Field(min_length=1)]
     input: Annotated[str, AfterValidator(_predict_input)]
-    output: str | None = None
+    output: Annotated[str, AfterValidator(_csv_output)] | None = None
     checkpoint: Literal["final", "best"] = "final"
     top_k: PositiveInt = 1
     threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
@@ -309,7 +330,7 @@ def _formats(value: Any) -> Any:
 class ExportConfig(Section):
     run: Annotated[str, Field(min_length=1)]
     format: Annotated[list[Literal["saved_model", "onnx", "litert"]], BeforeValidator(_formats), Field(min_length=1)]
-    output: str | None = None
+    output: Annotated[str, AfterValidator(_export_output)] | None = None
     checkpoint: Literal["final", "best"] = "final"
     tolerance: PositiveFloat = 1e-4
     mlflow: PredictMlflow
