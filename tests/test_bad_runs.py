@@ -61,6 +61,10 @@ CASES = {
         "in batches of 32 make 40 steps. Give fit.steps_per_epoch of at most 40",
     ),
     "unknown loss": (["compile.loss=not_a_loss"], "compile.loss=not_a_loss is not a Keras loss"),
+    "misspelt metric": (
+        ["compile.metrics=[acuracy]"],
+        "compile.metrics has acuracy, which is not a Keras metric (did you mean accuracy?)",
+    ),
     "data module without a spec": (
         ["data._target_=types.SimpleNamespace"],
         "data._target_=types.SimpleNamespace built a SimpleNamespace without spec and split, which a data "

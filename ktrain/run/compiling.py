@@ -4,7 +4,7 @@ a user's own losses and metrics among them."""
 
 import inspect
 import pkgutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -231,12 +231,12 @@ def _unknown_names(settings: dict[str, Any]) -> list[str]:
                 try:
                     keras.metrics.get(metric)
                 except ValueError:
-                    near = _did_you_mean(metric, keras.metrics)
+                    near = _did_you_mean(metric, keras.metrics, {"accuracy", *COMPILE_ONLY_METRICS})  # by name only
                     unknown.append(f"compile.{key} has {metric}, which is not a Keras metric{near}")
     return unknown
 
 
-def _did_you_mean(name: str, module: Any) -> str:
-    """`` (did you mean huber?)`` for a name near one of ``module``'s functions, else nothing."""
-    near = suggestion(name.lower(), [n for n in dir(module) if n.islower() and not n.startswith("_")])
+def _did_you_mean(name: str, module: Any, more: Iterable[str] = ()) -> str:
+    """`` (did you mean huber?)`` for a name near one of ``module``'s functions or ``more``, else nothing."""
+    near = suggestion(name.lower(), [n for n in dir(module) if n.islower() and not n.startswith("_")] + [*more])
     return f" (did you mean {near}?)" if near else ""
