@@ -61,6 +61,11 @@ CASES = {
         "in batches of 32 make 40 steps. Give fit.steps_per_epoch of at most 40",
     ),
     "unknown loss": (["compile.loss=not_a_loss"], "compile.loss=not_a_loss is not a Keras loss"),
+    "misspelt callback class": (
+        ["+callbacks.nan._target_=keras.callbacks.TerminateOnNan"],
+        "callbacks.nan._target_=keras.callbacks.TerminateOnNan cannot be imported: module 'keras.callbacks' has no "
+        "attribute 'TerminateOnNan' (did you mean keras.callbacks.TerminateOnNaN?)",
+    ),
     "misspelt metric": (
         ["compile.metrics=[acuracy]"],
         "compile.metrics has acuracy, which is not a Keras metric (did you mean accuracy?)",

@@ -2,6 +2,8 @@
 user's config, in one paragraph that names the key."""
 
 import inspect
+import pkgutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from ktrain.errors import UserError
 from ktrain.names import command
 from ktrain.schema import TrainConfig
 from ktrain.schema.base import Section
+from ktrain.schema.keywords import suggestion
 from ktrain.tracking.locate import locate_run
 
 SAVED_MODEL = "ktrain.models.saved.saved"
@@ -38,7 +41,7 @@ def build(node: Section | Mapping[str, Any], key: str, **offered: Any) -> Any:
         if isinstance(cause, UserError):
             raise cause from None
         if isinstance(cause, ImportError):
-            reason = " ".join(str(cause).split()).rstrip(".")
+            reason = _import_reason(str(node.get("_target_")), " ".join(str(cause).split()).rstrip("."))
             raise UserError(
                 f"{key}._target_={node.get('_target_')} cannot be imported: {reason}. "
                 "A _target_ is a dotted path to a class or function on the Python path: ktrain's own, "
@@ -52,6 +55,20 @@ def build(node: Section | Mapping[str, Any], key: str, **offered: Any) -> Any:
         raise
     except Exception as error:
         raise _refused(node, key, error) from error
+
+
+def _import_reason(target: str, hydras: str) -> str:
+    """Python's reason (pkgutil's resolver), with the nearest name where the module lacks the
+    one given (``keras.callbacks.TerminateOnNan``: TerminateOnNaN); Hydra's where that imports."""
+    try:
+        pkgutil.resolve_name(target)
+    except AttributeError as error:
+        module_name, _, name = target.rpartition(".")
+        near = suggestion(name, [n for n in dir(sys.modules.get(module_name)) if not n.startswith("_")])
+        return f"{error}" + (f" (did you mean {module_name}.{near}?)" if near else "")
+    except (ImportError, ValueError) as error:
+        return str(error)
+    return hydras
 
 
 def _refused(node: dict[str, Any], key: str, error: BaseException) -> UserError:
