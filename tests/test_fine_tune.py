@@ -190,6 +190,9 @@ def test_fine_tune_is_refused_before_tensorflow_without_a_backbone_or_a_second_p
     assert "fine_tune.head_epochs=4 leaves no epoch for the second phase with fit.epochs=4" in errors[0]
     assert not imported_tensorflow(process)
     assert "schedule=cosine would fight" in refusal("model=resnet50", "fine_tune=two_phase", "schedule=cosine")
+    # head_epochs of at least 1 cannot fit into one epoch: only raising fit.epochs helps
+    one = refusal("model=resnet50", "fine_tune=two_phase", "fine_tune.head_epochs=5", "fit.epochs=1")
+    assert one.endswith("with fit.epochs=1; raise fit.epochs to at least 6."), one
 
 
 def test_a_fine_tune_key_without_the_group_says_which_option_to_choose(tracking_uri):

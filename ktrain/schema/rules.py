@@ -165,8 +165,11 @@ def _fine_tune_problems(config: TrainConfig) -> list[str]:
     if first + plan.head_epochs >= epochs:
         found.append(
             f"fine_tune.head_epochs={plan.head_epochs} leaves no epoch for the second phase with "
-            f"fit.epochs={epochs}" + (f" and fit.initial_epoch={first}" if first else "") + "; give "
-            f"head_epochs below {epochs - first}, or raise fit.epochs"
+            f"fit.epochs={epochs}"
+            + (f" and fit.initial_epoch={first}" if first else "")
+            + "; "
+            + (f"give head_epochs below {epochs - first}, or " if epochs - first > 1 else "")
+            + f"raise fit.epochs to at least {first + plan.head_epochs + 1}"
         )
     if config.schedule.varies:
         found.append(
