@@ -40,6 +40,19 @@ CASES = {
         {},
     ),
     "unknown group option": (["model=resnet51"], ["model=resnet51 is not an option of model", "resnet50"], {}),
+    "unknown group option in a list": (
+        ["callbacks=[default,tensorbord]"],
+        ["callbacks=tensorbord is not an option of callbacks (allowed: csv_logger, default,", "tensorboard"],
+        {},
+    ),
+    "deleting a key the config lacks": (
+        ["~callbacks.reduce_lrr"],
+        [
+            "~callbacks.reduce_lrr deletes callbacks.reduce_lrr, which the composed config does not have (did you "
+            "mean ~callbacks.reduce_lr?)"
+        ],
+        {},
+    ),  # fmt: skip
     "wrong type": (["fit.epochs=three"], ["fit.epochs='three'", "integer"], {}),
     "out-of-range value": (["optimizer.learning_rate=-0.1"], ["optimizer.learning_rate=-0.1", "greater than 0"], {}),
     "missing data.path": (["data=image_folder"], ["data.path is required", "give data.path=<a folder"], {}),

@@ -5,6 +5,7 @@ does not list what is allowed. ``explain`` rewrites those errors with the allowe
 options and the nearest allowed name.
 """
 
+import re
 from pathlib import Path
 
 import yaml
@@ -15,6 +16,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from ktrain import overrides as command_line
 from ktrain.cli.config_search import config_dirs
+from ktrain.names import command
 from ktrain.schema.keywords import suggestion, supplied
 from ktrain.schema.messages import allowed_keys, open_mapping
 
@@ -58,17 +60,41 @@ def _shown(path: str) -> str:
 
 def explain(error: HydraException, overrides: list[str], config_name: str = "train") -> str:
     """One paragraph for a Hydra error: the key or option, the bad value, what is allowed."""
-    if isinstance(error, MissingConfigException) and error.options and error.missing_cfg_file:
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file:
         group, _, option = error.missing_cfg_file.rpartition("/")
-        allowed = ", ".join(sorted(error.options))
-        return f"Invalid config: {group}={option} is not an option of {group} (allowed: {allowed})."
+        options = error.options or _options_of(group)  # Hydra gives none for an option inside a list
+        if options:
+            allowed = ", ".join(sorted(options))
+            return f"Invalid config: {group}={option} is not an option of {group} (allowed: {allowed})."
     if isinstance(error, OverrideParseException):
         return _unparsed(error, overrides)
+    deleted = re.search(r"Could not delete from config\. '(.+)' does not exist", str(error))
+    if deleted:
+        return _not_there_to_delete(deleted[1], config_name)
     cause = error.__cause__
     if isinstance(error, ConfigCompositionException) and isinstance(cause, ConfigKeyError | ConfigAttributeError):
         return _unknown_key(cause, overrides, config_name)
     lines = [str(error)] + ([str(cause)] if cause is not None else [])
     return " ".join(" ".join(lines).split())
+
+
+def _options_of(group: str) -> set[str]:
+    """The options of ``group`` in the config folders (a user's and ktrain's)."""
+    return {path.stem for folder in config_dirs() for path in (folder / group).glob("*.yaml")}
+
+
+def _not_there_to_delete(key: str, config_name: str) -> str:
+    """``~callbacks.reduce_lrr``: a group's keys are named after its options (a callback's)."""
+    group, _, name = key.partition(".")
+    names = sorted(_options_of(group) - {"default"}) if name else []
+    near = suggestion(name, names) if names else None
+    return (
+        f"Invalid config: ~{key} deletes {key}, which the composed config does not have"
+        + (f" (did you mean ~{group}.{near}?)" if near else "")
+        + f". {command(config_name)} --cfg job shows the keys it has"
+        + (f"; those under {group} are named after the options of its group: {', '.join(names)}" if names else "")
+        + "."
+    )
 
 
 def _unparsed(error: OverrideParseException, overrides: list[str]) -> str:
