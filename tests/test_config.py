@@ -89,6 +89,10 @@ def test_a_callback_is_tuned_or_dropped_by_its_name():
             "monitor.metric='val_acc' is not logged by this run (allowed: loss, accuracy, val_loss, val_accuracy)",
         ),
         (["monitor.mode=biggest"], "monitor.mode='biggest': input should be 'min' or 'max'"),
+        (
+            ["model=resnet50", "fine_tune=two_phase", "fine_tune.unfreeze=some"],
+            "fine_tune.unfreeze='some': input should be 'all', or a valid integer",  # one phrase for a union
+        ),
         (["data=npz"], "data.path is required"),
         (["data=npz", "data.path=/no/such.npz"], "data.path='/no/such.npz': no file at '/no/such.npz'"),
         (["data.val_fraction=0.5", "data.test_fraction=0.5"], "leaves no training data"),
@@ -97,7 +101,10 @@ def test_a_callback_is_tuned_or_dropped_by_its_name():
         (["model=resnet50", "model.weights=imagenet21k"], "model.weights='imagenet21k': no file at 'imagenet21k'"),
         (["fit.class_weight=heavy"], "fit.class_weight='heavy': allowed: null, 'balanced'"),
         (["callbacks.model_checkpoint.filepath=best.h5"], "must end in '.keras'"),
-        (["hardware.mixed_precision=float8"], "hardware.mixed_precision='float8'"),
+        (
+            ["hardware.mixed_precision=float8"],
+            "hardware.mixed_precision='float8': input should be 'mixed_float16', 'mixed_bfloat16' or 'auto', or null",
+        ),
         (["optimizer.momentum=1.5", "optimizer=sgd"], "optimizer.momentum=1.5: input should be less than 1"),
         (
             ["+optimizer.use_emma=true"],

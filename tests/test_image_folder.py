@@ -167,6 +167,12 @@ def layout(root, *files):
             "the class folders val/cows have no counterpart in train/",
         ),
         (("train/cats/a.jpg", "test/cats/b.jpg"), "", "train/ holds one class folder (cats)"),
+        (
+            tuple(f"folder{i}/notes.txt" for i in range(10)),  # not a data set's folder, such as a home folder
+            "",
+            "in the class folders folder0, folder1, folder2, folder3, folder4, folder5, folder6, folder7 and 2 more; "
+            "add images or remove the folders, or give data.path the folder of the images' classes",
+        ),
     ],
 )
 def test_unusable_folders_are_refused_with_what_is_allowed(tmp_path, files, given, expected):

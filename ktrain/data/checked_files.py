@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ktrain.data.folders import ClassFolder, FileKind, FolderError, FolderScan
+from ktrain.data.folders import ClassFolder, FileKind, FolderError, FolderScan, listed
 from ktrain.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def readable_folders(
     if unreadable:
         raise FolderError(
             path,
-            f"no readable {kind.noun} in the class folders {', '.join(unreadable)} ({kind.all_bad}); "
+            f"no readable {kind.noun} in the class folders {listed(unreadable)} ({kind.all_bad}); "
             "fix the files or remove the folders",
         )
     return folders, checked.stamps

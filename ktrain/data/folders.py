@@ -144,12 +144,20 @@ def scan(path: str, kind: FileKind = IMAGES) -> FolderScan:
     if empty:
         others = sorted({os.path.splitext(file)[1].lower() for f in folders if not f.files for file in f.other_images})
         unread = f" (only images of a type the decoder does not read: {', '.join(others)})" if others else ""
+        elsewhere = "" if len(empty) < len(folders) else f", or give data.path the folder of the {kind.noun}s' classes"
         raise FolderError(
             path,
             f"no {kind.noun} files ({', '.join(kind.extensions)}) in the class folders "
-            f"{', '.join(empty)}{unread}; add {kind.noun}s or remove the folders",
+            f"{listed(empty)}{unread}; add {kind.noun}s or remove the folders{elsewhere}",
         )
     return FolderScan(root, tuple(class_names), tuple(folders))
+
+
+def listed(names: list[str], most: int = 8) -> str:
+    """``a, b, c``, or the first ``most`` and how many more (a folder that is not the data set's
+    can hold hundreds)."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
 def _subfolders(directory: str) -> list[str]:

@@ -91,7 +91,7 @@ class ImageFolder(Data):
             description="a folder holding one subfolder of images per class, or train/ val/ test/ subfolders of those"
         ),
     ]
-    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2, description="[height, width]")]
     color_mode: Literal["rgb", "grayscale"] = "rgb"
     augmentation: Augmentation = Augmentation()
     cache: Literal["auto", "memory", "file"] | None = "auto"

@@ -5,7 +5,7 @@ node takes when Hydra itself refuses a key, before the schema has run: the keys 
 schema, then those of the node's Keras signature (``keywords.py``).
 """
 
-from typing import Any, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,8 +26,30 @@ def problems(schema: type[BaseModel], node: Any, prefix: str) -> list[str]:
     try:
         schema.model_validate(node)
     except ValidationError as error:
-        return [_describe(problem, schema, prefix) for problem in error.errors()]
+        return [_describe(problem, schema, prefix) for problem in _one_per_key(error.errors())]
     return []
+
+
+def _one_per_key(errors: list[dict]) -> list[dict]:
+    """Pydantic tells a union's members apart (``unfreeze.literal['all']``,
+    ``unfreeze.constrained-int``); users know the key only: one problem for it, what each member
+    takes joined (``input should be 'all', or a valid integer``)."""
+    merged: list[dict] = []
+    by_key: dict[tuple, dict] = {}
+    for problem in errors:
+        loc = tuple(part for part in problem["loc"] if not _union_member(part))
+        if loc == tuple(problem["loc"]):
+            merged.append(problem)
+        elif loc in by_key:
+            by_key[loc]["msg"] += ", or " + problem["msg"].removeprefix("Input should be ")
+        else:
+            by_key[loc] = {**problem, "loc": loc}
+            merged.append(by_key[loc])
+    return merged
+
+
+def _union_member(part: Any) -> bool:
+    return isinstance(part, str) and (any(c in part for c in "[-'(") or part in ("int", "str", "float", "bool"))
 
 
 def schema_of(group: str, node: Any) -> type[BaseModel]:
@@ -77,10 +99,20 @@ def _describe(problem: dict, schema: type[BaseModel], prefix: str) -> str:
         return f"{key} is required but has no value; give {key}=<{_description(schema, loc) or 'value'}>"
     message = problem["msg"].removeprefix("Value error, ")
     message = message[0].lower() + message[1:]
+    if kind == "literal_error" and _takes_null(schema, loc):
+        message += ", or null"
+    if kind in ("list_type", "too_short", "too_long") and _description(schema, loc):
+        message += f": {_description(schema, loc)}"
     value = problem.get("input")
     if value is None or isinstance(value, dict):  # a check across the keys of a node
         return f"{key}: {message}"
     return f"{key}={value!r}: {message}"
+
+
+def _takes_null(schema: type[BaseModel], path: list[str]) -> bool:
+    node = _section(schema, path[:-1])
+    field = node.model_fields.get(path[-1]) if node and path else None
+    return field is not None and type(None) in get_args(field.annotation)
 
 
 def _description(schema: type[BaseModel], path: list[str]) -> str | None:
