@@ -41,7 +41,7 @@ def compiled_model(
     if _names(node["_target_"], "train_inputs"):
         offered["train_inputs"] = train_inputs()
     _refuse_unoffered(node["_target_"], offered, spec.targets)
-    _refuse_numbers_model(node["_target_"], spec)
+    _refuse_numbers_model(config, node["_target_"], spec)
     _refuse_columns_untaken(config.option("model"), node["_target_"], spec)
     model = build(node, "model", **offered)
     if not isinstance(model, keras.Model):
@@ -51,7 +51,7 @@ def compiled_model(
             "input_shape and num_classes (or targets, inputs) from the data if its signature names "
             "them, and its own keys of the model config."
         )
-    _refuse_numbers_model(node["_target_"], spec, model)
+    _refuse_numbers_model(config, node["_target_"], spec, model)
     problems = tasks.head_problems(model.output_shape, model.output_names, spec.targets)
     if problems:
         guessed = hasattr(config.data, "target_kind")  # data=npz and data=table guess the kind
@@ -116,7 +116,7 @@ def _offered(spec: DataSpec) -> dict[str, Any]:
     return offered
 
 
-def _refuse_numbers_model(target: str, spec: DataSpec, model: keras.Model | None = None) -> None:
+def _refuse_numbers_model(config: TrainConfig, target: str, spec: DataSpec, model: keras.Model | None = None) -> None:
     """Text data (strings) given to a model that takes numbers: ktrain's own image and array
     models before they are built, any other once built."""
     if "string" not in spec.input_dtypes.values():
@@ -125,8 +125,10 @@ def _refuse_numbers_model(target: str, spec: DataSpec, model: keras.Model | None
         return
     if model is not None and takes_text(model):
         return
+    option = config.option("model")
+    named = f"model={option}" if option != target and "." not in option else f"model._target_={target}"
     raise UserError(
-        f"model._target_={target} takes numbers, and the data are text (one string per sample). Use model=text_cnn, "
+        f"{named} takes numbers, and the data are text (one string per sample). Use model=text_cnn, "
         "or model=keras_hub with a text classifier's preset, or a builder of your own whose model takes strings "
         "(keras.Input(shape=(), dtype='string'), then a TextVectorization layer)."
     )
