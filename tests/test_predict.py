@@ -103,6 +103,7 @@ def test_predict_cli_by_run_id_writes_the_ranked_csv(trained, unseen, tracking_u
     )
     assert process.returncode == 0, process.stderr[-3000:]
     assert process.stdout == ""
+    assert f"predict: model runs:/{trained.run_id}/model/" in process.stderr  # not the download's temporary path
     square = unseen / "batch/nested/square"
     assert f"skipping 2 of 14 files that cannot be decoded:\n  {square / 'broken.png'}\n  {square / 'scan.tif'}" in (
         process.stderr

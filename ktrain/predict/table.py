@@ -43,7 +43,7 @@ def predict(files: ModelFiles, source: Path | list[str] | Texts, settings: Setti
         model = load_model(files.model, "run")
     targets = _targets(files, model)
     _check_top_k(targets, settings.decoding.top_k)
-    log.info("predict: model %s", files.model)
+    log.info("predict: model %s", files.shown())
     startup_done()
 
     if isinstance(source, Path):  # a .npy or .npz file: rows are named by their index

@@ -48,6 +48,11 @@ class ModelFiles:
     sample_inputs: Path | None = None  # a few raw test inputs (runs since ktrain-export)
     run_id: str | None = None  # the MLflow run that logged the model, where known
     tracking_uri: str | None = None  # the store that holds run_id (a run dir's record names its own)
+    source: str = ""  # the model as users name it: its file in a run dir, a runs:/ or models:/ URI
+
+    def shown(self) -> str:
+        """The model's name for the log (a download's temporary path means nothing to a user)."""
+        return self.source or str(self.model)
 
 
 def locate_run(run: str, checkpoint: str, tracking_uri: str, downloads: Path, key: str = "run") -> ModelFiles:
@@ -98,10 +103,11 @@ def _download_version(uri: str, checkpoint: str, tracking_uri: str, downloads: P
     model = next((path for path in found if path.is_file()), None)
     if model is None:
         raise UserError(f"{key}={uri}: version {version.version} of {version.name!r} is not a model ktrain logged.")
+    source = f"models:/{version.name}/{version.version}"
     if not version.run_id:
-        return ModelFiles(model, None, None)
+        return ModelFiles(model, None, None, source=source)
     files = _download_run(version.run_id, None, tracking_uri, downloads, key)
-    return replace(files, model=model)
+    return replace(files, model=model, source=source)
 
 
 def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downloads: Path, key: str) -> ModelFiles:
@@ -139,4 +145,5 @@ def _download_run(run_id: str, checkpoint: str | None, tracking_uri: str, downlo
         raise UserError(f"MLflow run {run_id} has no {missing}: {why}{_no_model(checkpoint)}.")
     config = fetch(f"{HYDRA_ARTIFACTS}/{SAVED_CONFIG.name}")
     samples = next(filter(None, map(fetch, SAMPLE_FILES)), None)
-    return ModelFiles(model, config, fetch(CLASS_NAMES), fetch(TARGETS), samples, run_id, tracking_uri)
+    source = f"runs:/{run_id}/{model.relative_to(downloads)}" if model else ""
+    return ModelFiles(model, config, fetch(CLASS_NAMES), fetch(TARGETS), samples, run_id, tracking_uri, source)
