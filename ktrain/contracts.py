@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ktrain.data import DataSpec, Split
+from ktrain.data import SPLITS, DataSpec, Split
 from ktrain.errors import UserError
 from ktrain.tasks import TASKS, task_of
 
@@ -58,6 +58,30 @@ def check_data_module(module: Any, target: str) -> None:
         "'val' and 'test'. Add "
         f"{'it' if len(missing) == 1 else 'them'} to the class (README, 'Your own project', has an example)."
     )
+
+
+def checked_splits(module: DataModule, target: str) -> dict[str, Split]:
+    """``module.split(name)`` for train, val and test; ``UserError`` naming the data module if
+    one raises or hands out something other than a ``Split`` (Keras would fail on it in ``fit``)."""
+    splits = {}
+    for name in SPLITS:
+        try:
+            split = module.split(name)
+        except UserError:
+            raise
+        except Exception as error:
+            raise UserError(
+                f"data._target_={target}: its split({name!r}) raised {type(error).__name__}: {error}. A data module's "
+                "split(name) hands out each of 'train', 'val' and 'test'; the traceback is in the run's train.log."
+            ) from error
+        if not isinstance(split, Split):
+            raise UserError(
+                f"data._target_={target}: its split({name!r}) returned a {type(split).__name__}, and a data module's "
+                "split(name) returns a ktrain.data.Split: Split(x, y) of arrays, or Split(source) of a "
+                "tf.data.Dataset, a keras.utils.PyDataset, a grain dataset or a generator of (x, y) batches."
+            )
+        splits[name] = split
+    return splits
 
 
 def _check_targets(targets: tuple, data_target: str) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ktrain import schema
-from ktrain.contracts import check_data_module
+from ktrain.contracts import check_data_module, checked_splits
 from ktrain.data import DataSpec, Split
 from ktrain.errors import UserError
 from ktrain.run import fitting
@@ -61,6 +61,61 @@ def test_arrays_of_several_targets_are_handed_out_by_target_name(y, expected):
     with pytest.raises(UserError) as refused:
         fitting.steps(schema.validate(composed()), module.spec, module.batch_size, splits)
     assert expected in str(refused.value) and "as a dict of arrays by target name" in str(refused.value)
+
+
+class OneTarget(Module):
+    """A data module of one class target; its x and y are what the test gives."""
+
+    def __init__(self, x=None, y=None, sizes=True):
+        super().__init__(Target("cultivar", "class", classes=CLASSES), y=y if y is not None else np.zeros(8, int))
+        self.x = x if x is not None else np.zeros((8, 2), "float32")
+        if not sizes:
+            self.spec = DataSpec(input_shape=(2,), targets=self.spec.targets)
+
+    def split(self, name):
+        return Split(self.x, self.y, self.batch_size)
+
+
+@pytest.mark.parametrize(
+    "module, expected",
+    [
+        (OneTarget(y=np.arange(8) % 3 + 1), "holds labels from 1 to 3, and the target has 3 classes: its labels are "
+         "class indices 0 to 2"),
+        (OneTarget(x=np.zeros((8, 3), "float32")), "the train split's x holds samples shaped (3,), and the data "
+         "module's spec gives input_shape (2,)"),
+    ],
+    ids=["labels outside the classes", "samples not shaped as the spec says"],
+)  # fmt: skip
+def test_arrays_that_do_not_fit_the_spec_are_refused_before_fit(module, expected):
+    """TensorFlow failed in fit with 'Received a label value of 3 which is outside the valid
+    range of [0, 3)', and Keras with the model's expected input shape."""
+    splits = {name: module.split(name) for name in ("train", "val", "test")}
+    with pytest.raises(UserError, match="data: ") as refused:
+        fitting.steps(schema.validate(composed()), module.spec, module.batch_size, splits)
+    assert expected in str(refused.value)
+
+
+def test_a_spec_without_split_sizes_counts_the_arrays():
+    module = OneTarget(sizes=False)
+    splits = {name: module.split(name) for name in ("train", "val", "test")}
+    assert fitting.steps(schema.validate(composed()), module.spec, module.batch_size, splits).per_epoch == 2
+
+
+@pytest.mark.parametrize(
+    "split, expected",
+    [
+        (lambda name: (np.zeros((8, 2)), np.zeros(8)), "its split('train') returned a tuple, and a data module's "
+         "split(name) returns a ktrain.data.Split"),
+        (lambda name: {"training": None}[name], "its split('train') raised KeyError: 'train'. A data module's"),
+    ],
+    ids=["a tuple", "a split that raises"],
+)  # fmt: skip
+def test_a_split_that_is_not_a_split_is_refused_naming_the_data_module(split, expected):
+    module = OneTarget()
+    module.split = split
+    with pytest.raises(UserError) as refused:
+        checked_splits(module, "mydata.Wine")
+    assert str(refused.value).startswith("data._target_=mydata.Wine: ") and expected in str(refused.value)
 
 
 def test_a_model_needs_one_output_per_target_and_none_besides():

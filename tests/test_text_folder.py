@@ -167,7 +167,7 @@ REFUSED = {  # case: (the folder, the model, what the paragraph says, whether a 
         "no readable text in the class folders neg, pos (every file is empty or not UTF-8)",
         True,
     ),
-    "text for a model of numbers": (reviews_folder, "model=mlp", "model=mlp takes numbers, and the data are text", True),
+    "text for a model of numbers": (reviews_folder, "model=mlp", "model=mlp takes numbers, and the data are", True),
     "text on the JAX backend": (
         reviews_folder,
         "model=text_cnn",

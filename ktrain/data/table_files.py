@@ -112,4 +112,12 @@ def check_table(key: str, path: str, targets: Sequence[str], features: Sequence[
                 f"{setting} names {', '.join(map(repr, missing))}, which {path!r} has no column of; its columns "
                 f"are {', '.join(found)}",
             )
+    slashed = [name for name in (features or [c for c in found if c not in targets]) if "/" in name]
+    if slashed:  # each input column becomes a keras.Input of its name, and Keras refuses a '/' in a name
+        raise TableError(
+            key,
+            f"the columns {', '.join(map(repr, slashed))} of {path!r} hold a '/', which Keras does not allow in the "
+            "name of the model input each column becomes; rename them in the table (such as "
+            f"{slashed[0].replace('/', '_')!r}), or leave them out by naming the others in data.features",
+        )
     return files

@@ -23,11 +23,10 @@ def refuse_indivisible_batch(batch_size: int, strategy) -> None:
         )
 
 
-def split_across_replicas(data, strategy) -> dict[str, Split]:
-    """The train/val/test splits of ``data``; with several replicas, the log states the
+def split_across_replicas(data, splits: dict[str, Split], strategy) -> dict[str, Split]:
+    """The train/val/test ``splits`` of ``data``; with several replicas, the log states the
     per-replica batch, and every batch is made to divide evenly across them: on JAX
     (keras.distribution) arrays and datasets, on TensorFlow datasets (its arrays divide themselves)."""
-    splits = {name: data.split(name) for name in SPLITS}
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
         return splits

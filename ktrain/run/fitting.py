@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ktrain.data import DataSpec, Split
+import numpy as np
+
+from ktrain.data import DataSpec, Split, array_length
 from ktrain.errors import UserError
 from ktrain.schema import TrainConfig
 from ktrain.schema.run import Fit
@@ -33,8 +35,9 @@ def steps(config: TrainConfig, spec: DataSpec, batch_size: int, splits: dict[str
     or a split never ends by itself and nothing says how many of its batches make a pass."""
     given = {"train": config.fit.steps_per_epoch, "val": config.fit.validation_steps, "test": config.evaluate.steps}
     if splits["train"].arrays:
-        _check_batch(spec, batch_size)
+        _check_batch(spec, batch_size, splits["train"])
     _check_targets_of_arrays(spec, splits)
+    _check_arrays_fit_the_spec(spec, splits)
     _check_asked_steps(given, spec, batch_size, splits)
     chosen = {split: given[split] or splits[split].steps for split in given}
     for split, source in splits.items():
@@ -57,7 +60,7 @@ def steps(config: TrainConfig, spec: DataSpec, batch_size: int, splits: dict[str
 def _length(split: Split, size: int | None, batch_size: int) -> int | None:
     """The batches of one pass over ``split``: its own length, else its size in batches."""
     if split.arrays:
-        return math.ceil(size / batch_size)
+        return math.ceil((size or array_length(split.x)) / batch_size)
     length = getattr(split.x, "__len__", None)
     if length is not None:
         try:
@@ -67,8 +70,8 @@ def _length(split: Split, size: int | None, batch_size: int) -> int | None:
     return math.ceil(size / batch_size) if size else None
 
 
-def _check_batch(spec: DataSpec, batch_size: int) -> None:
-    train = spec.split_sizes["train"]
+def _check_batch(spec: DataSpec, batch_size: int, split: Split) -> None:
+    train = spec.split_sizes.get("train") or array_length(split.x)
     if batch_size > train:
         raise UserError(
             f"data.batch_size={batch_size} is larger than the train split ({train} samples), "
@@ -94,6 +97,54 @@ def _check_targets_of_arrays(spec: DataSpec, splits: dict[str, Split]) -> None:
             f"as a dict of arrays by target name ({{{', '.join(f'{n!r}: ...' for n in names)}}}), which Keras "
             "pairs with the model's outputs of those names."
         )
+
+
+def _check_arrays_fit_the_spec(spec: DataSpec, splits: dict[str, Split]) -> None:
+    """Arrays whose samples are not shaped as the spec says, or whose class labels lie outside
+    the target's classes: the model is built from the spec, and Keras or the backend would
+    fail inside ``fit`` (a shape the model does not take; TensorFlow's label out of range)."""
+    declared = spec.inputs if spec.inputs is not None else {None: spec.input_shape}
+    for split, source in splits.items():
+        if not source.arrays:
+            continue
+        for name, shape in declared.items():
+            x = source.x[name] if name is not None and isinstance(source.x, Mapping) else source.x
+            given = getattr(x, "shape", None)
+            if shape is not None and given is not None and not _same_shape(tuple(given[1:]), tuple(shape)):
+                what = f"input {name!r}" if name is not None else "input_shape"
+                raise UserError(
+                    f"data: the {split} split's x{f'[{name!r}]' if name else ''} holds samples shaped "
+                    f"{tuple(given[1:])}, and the data module's spec gives {what} {tuple(shape)}, which the model is "
+                    "built for: make the spec say the arrays' shape."
+                )
+        for target in spec.targets:
+            problem = _labels_outside(target, source.y, len(spec.targets))
+            if problem:
+                raise UserError(f"data: the {split} split's y {problem}.")
+
+
+def _same_shape(given: tuple, declared: tuple) -> bool:
+    return len(given) == len(declared) and all(d is None or g == d for g, d in zip(given, declared))
+
+
+def _labels_outside(target, y: Any, targets: int) -> str | None:
+    """What is wrong with the class indices of ``target`` in ``y``, if anything."""
+    if not target.classes or target.kind not in ("class", "binary"):
+        return None
+    values = y.get(target.name) if isinstance(y, Mapping) else y if targets == 1 else None
+    values = np.asarray(values) if values is not None else None
+    if values is None or values.size == 0 or not np.issubdtype(values.dtype, np.number):
+        return None
+    if values.ndim == 2 and values.shape[1] > 1:  # one-hot rows
+        return None
+    count = len(target.classes)
+    low, high = values.min(), values.max()
+    if low >= 0 and high < count and np.all(np.mod(values, 1) == 0):
+        return None
+    return (
+        f"for the target {target.name!r} holds labels from {low:g} to {high:g}, and the target has {count} classes: "
+        f"its labels are class indices 0 to {count - 1}. Shift the labels, or give the target the classes they use"
+    )
 
 
 def _check_asked_steps(given: dict, spec: DataSpec, batch_size: int, splits: dict[str, Split]) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import keras
 
-from ktrain.contracts import DataModule, Strategy, check_data_module
+from ktrain.contracts import DataModule, Strategy, check_data_module, checked_splits
 from ktrain.data import SPLITS, Split
 from ktrain.distribute import split_across_replicas
 from ktrain.errors import UserError
@@ -46,7 +46,7 @@ def load_data(config: TrainConfig, strategy: Strategy) -> LoadedData:
     problems = monitor_problems(config, {target.name: target.kind for target in spec.targets})
     if problems:
         raise UserError(paragraph(problems))
-    splits = split_across_replicas(module, strategy)
+    splits = split_across_replicas(module, checked_splits(module, config.data.target), strategy)
     return LoadedData(module, splits, fitting.steps(config, spec, module.batch_size, splits))
 
 
