@@ -96,6 +96,8 @@ def test_a_user_project_takes_every_keras_argument_and_refuses_a_typo(project, t
     refused = command("ktrain-train", "experiment=mine", "fit.epoch=3", cwd=project, tracking_uri=tracking_uri)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "did you mean epochs?" in refused.stderr
+    misspelt = command("ktrain-train", "model=mine", "model.widht=8", cwd=project, tracking_uri=tracking_uri)
+    assert misspelt.returncode == 2 and "'model.widht' (did you mean width?)" in misspelt.stderr  # its config's key
 
 
 def test_a_users_config_folder_is_found_and_wins_over_ktrains(project, tmp_path, tracking_uri):

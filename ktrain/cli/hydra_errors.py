@@ -146,11 +146,21 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
             f"Invalid config: {given} sets {key}, which {where} allows but this config does not "
             f"set yet; add it with a leading +: +{given.lstrip('+')}."
         )
+    if open_ended:  # a builder of the user's own: the keys its config sets are the ones to know
+        node = _node_of(config, path)
+        keys = [*keys, *(k for k in node if k not in keys)] if isinstance(node, dict) else keys
     near = suggestion(name, keys)
     hint = f" (did you mean {near}?)" if near else ""
     allowed = ", ".join(keys) if keys else "no keys"
     more = " (and any other keyword argument of its _target_, added with a leading +)" if open_ended else ""
     return f"Invalid config: {given} names an unknown key {key!r}{hint}; {where} takes: {allowed}{more}."
+
+
+def _node_of(config: dict, path: str) -> object:
+    node: object = config
+    for part in filter(None, path.split(".")):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _unchosen_group(key: str, overrides: list[str]) -> str | None:
