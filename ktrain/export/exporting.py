@@ -32,7 +32,7 @@ def export_model(files: ModelFiles, formats: list[str], out: Path, tolerance: fl
 
         from ktrain.models.custom_objects import load_model
 
-        model = load_model(files.model, "run")
+        model = load_model(files.model, "run", shown=files.shown())
     _refuse_outside_preprocessing(model)
     inputs = _sample_inputs(files, model)
     outputs = model(inputs if len(inputs) > 1 else next(iter(inputs.values())), training=False)

@@ -56,19 +56,21 @@ def imported(objects: dict[str, str], where: str) -> dict[str, Any]:
     return found
 
 
-def load_model(path: str | Path, where: str, compile: bool = False):
+def load_model(path: str | Path, where: str, compile: bool = False, shown: str | None = None):
     """The Keras model in the ``.keras`` file ``path``, in safe mode, with the user's objects it
-    names; ``where`` names the setting that gave the path, for the refusals."""
+    names; ``where`` names the setting that gave the path, and ``shown`` the model as the user
+    knows it (a download's ``runs:/`` URI), for the refusals."""
     import keras  # only once a model is loaded
 
+    named = f"{where}={shown or str(path)!r}"
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(archive.read("config.json"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise UserError(f"{where}={str(path)!r} is not a Keras model file that loads ({error}).") from error
+        raise UserError(f"{named} is not a Keras model file that loads ({error}).") from error
     if not compile:  # a loss or metric of the user's own is not needed, nor imported
         config = {key: value for key, value in config.items() if key != "compile_config"}
-    custom_objects = imported(referenced(config), f"{where}={str(path)!r}")
+    custom_objects = imported(referenced(config), named)
     if str(config.get("module", "")).startswith("keras_hub"):
         from ktrain.models.hub import quiet_pipeline_remarks
 
@@ -80,7 +82,7 @@ def load_model(path: str | Path, where: str, compile: bool = False):
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             return keras.saving.load_model(path, custom_objects=custom_objects, compile=compile, safe_mode=True)
     except (OSError, ValueError, TypeError) as error:
-        raise UserError(f"{where}={str(path)!r} is not a Keras model file that loads ({error}).") from error
+        raise UserError(f"{named} is not a Keras model file that loads ({error}).") from error
 
 
 def source_paths(objects: dict[str, str]) -> list[Path]:

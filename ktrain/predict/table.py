@@ -40,7 +40,7 @@ def predict(files: ModelFiles, source: Path | list[str] | Texts, settings: Setti
     with quiet_backend_start():
         from ktrain.models.custom_objects import load_model  # Keras: after the config and the run are found
 
-        model = load_model(files.model, "run")
+        model = load_model(files.model, "run", shown=files.shown())
     targets = _targets(files, model)
     _check_top_k(targets, settings.decoding.top_k)
     log.info("predict: model %s", files.shown())
