@@ -74,7 +74,8 @@ def _import_reason(target: str, hydras: str) -> str:
 def _refused(node: dict[str, Any], key: str, error: BaseException) -> UserError:
     return UserError(
         f"{key}: {node.get('_target_')} refused its settings: {type(error).__name__}: {error}. Check the "
-        f"{key}.* values ({command('train')} --cfg job shows them); the full traceback is in the run's train.log."
+        f"{key}.* values ({command('train')} --cfg job shows them), or the code of {node.get('_target_')} where it is "
+        "your own; the full traceback is in the run's train.log."
     )
 
 
