@@ -40,6 +40,14 @@ CASES = {
         {},
     ),
     "unknown group option": (["model=resnet51"], ["model=resnet51 is not an option of model", "resnet50"], {}),
+    "an experiment of your own without your config folder": (
+        ["experiment=mine"],
+        [
+            "experiment=mine is not an option of experiment (allowed: caltech101_resnet50",
+            "No config folder of your own was found (./conf, or --config-dir DIR).",
+        ],
+        {},
+    ),  # fmt: skip
     "unknown group option in a list": (
         ["callbacks=[default,tensorbord]"],
         ["callbacks=tensorbord is not an option of callbacks (allowed: csv_logger, default,", "tensorboard"],

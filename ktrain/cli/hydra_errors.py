@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 from ktrain import overrides as command_line
-from ktrain.cli.config_search import config_dirs
+from ktrain.cli.config_search import config_dirs, user_config_dir
 from ktrain.names import command
 from ktrain.schema.keywords import suggestion, supplied
 from ktrain.schema.messages import allowed_keys, open_mapping
@@ -65,7 +65,10 @@ def explain(error: HydraException, overrides: list[str], config_name: str = "tra
         options = error.options or _options_of(group)  # Hydra gives none for an option inside a list
         if options:
             allowed = ", ".join(sorted(options))
-            return f"Invalid config: {group}={option} is not an option of {group} (allowed: {allowed})."
+            # An experiment is the user's own, as a rule: say where their configs were looked for.
+            mine = group == "experiment" and not user_config_dir()
+            own = " No config folder of your own was found (./conf, or --config-dir DIR)." if mine else ""
+            return f"Invalid config: {group}={option} is not an option of {group} (allowed: {allowed}).{own}"
     if isinstance(error, OverrideParseException):
         return _unparsed(error, overrides)
     deleted = re.search(r"Could not delete from config\. '(.+)' does not exist", str(error))
