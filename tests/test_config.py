@@ -89,6 +89,7 @@ def test_a_callback_is_tuned_or_dropped_by_its_name():
             "monitor.metric='val_acc' is not logged by this run (allowed: loss, accuracy, val_loss, val_accuracy)",
         ),
         (["monitor.mode=biggest"], "monitor.mode='biggest': input should be 'min' or 'max'"),
+        (["hardware.visible_devices=[0,-1]"], "hardware.visible_devices holds -1: input should be greater than"),
         (
             ["model=resnet50", "fine_tune=two_phase", "fine_tune.unfreeze=some"],
             "fine_tune.unfreeze='some': input should be 'all', or a valid integer",  # one phrase for a union

@@ -106,6 +106,8 @@ def _describe(problem: dict, schema: type[BaseModel], prefix: str) -> str:
     value = problem.get("input")
     if value is None or isinstance(value, dict):  # a check across the keys of a node
         return f"{key}: {message}"
+    if problem["loc"] and isinstance(problem["loc"][-1], int):  # an item of a list, which users write without its index
+        return f"{key.rpartition('.')[0]} holds {value!r}: {message}"
     return f"{key}={value!r}: {message}"
 
 
