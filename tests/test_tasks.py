@@ -179,33 +179,26 @@ def test_every_kind_loads_through_pyfunc_elsewhere_with_the_numbers_predict_give
     assert served["mask"].shape == (SAMPLES, 16, 16, 2)
 
 
-def test_a_loss_that_does_not_fit_the_target_is_refused(tmp_path, tracking_uri):
-    path = npz_of("number", tmp_path)
+@pytest.mark.parametrize(
+    "kind, setting, expected",
+    [
+        ("number", "compile.loss=sparse_categorical_crossentropy",
+         ["compile.loss does not fit the data: sparse_categorical_crossentropy takes class index",
+          "the target 'label' is number", "mean_squared_error"]),
+        # Keras weighs a sample by the index of its largest value: a multi-label row's first label.
+        ("multi_label", "fit.class_weight={0: 1.0, 1: 2.5}",
+         ["fit.class_weight weighs the classes of a class or binary target",
+          "is multi_label; leave fit.class_weight null"]),
+    ],
+    ids=["a loss that does not fit the target", "class weights for a multi-label target"],
+)  # fmt: skip
+def test_what_does_not_fit_the_target_is_refused(kind, setting, expected, tmp_path, tracking_uri):
+    path = npz_of(kind, tmp_path)
     paragraph, _ = refuse(
-        tracking_uri,
-        "data=npz",
-        f"data.path={path}",
-        "model=mlp",
-        "compile.loss=sparse_categorical_crossentropy",
-        f"hydra.run.dir={tmp_path / 'run'}",
+        tracking_uri, "data=npz", f"data.path={path}", "model=mlp", setting, f"hydra.run.dir={tmp_path / 'run'}"
     )
-    assert "compile.loss does not fit the data: sparse_categorical_crossentropy takes class index" in paragraph
-    assert "the target 'label' is number" in paragraph and "mean_squared_error" in paragraph
-
-
-def test_class_weights_for_a_multi_label_target_are_refused(tmp_path, tracking_uri):
-    """Keras weighs a sample by the index of its largest value: a multi-label row's first label."""
-    path = npz_of("multi_label", tmp_path)
-    paragraph, _ = refuse(
-        tracking_uri,
-        "data=npz",
-        f"data.path={path}",
-        "model=mlp",
-        "fit.class_weight={0: 1.0, 1: 2.5}",
-        f"hydra.run.dir={tmp_path / 'run'}",
-    )
-    assert "fit.class_weight weighs the classes of a class or binary target" in paragraph
-    assert "is multi_label; leave fit.class_weight null" in paragraph
+    for phrase in expected:
+        assert phrase in paragraph, paragraph
 
 
 def test_a_guess_is_overridden_by_target_kind(tmp_path, tracking_uri, client):
