@@ -152,6 +152,11 @@ CASES = {
         ["model=resnet51 is not an option of model (allowed: backbone,"],
         {},
     ),
+    "a later sweep value that is not an option": (
+        ["-m", "model=mlp,resnet51", "hydra.sweep.dir={tmp}/sweep"],
+        ["model=resnet51 is not an option of model (allowed: backbone,"],
+        {},
+    ),
     "a deleted MLflow experiment": (
         ["fit.epochs=1"],
         [

@@ -15,6 +15,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
 
 from ktrain.errors import ConfigError, UserError
+from ktrain.overrides import key_of
 from ktrain.schema import validate
 from ktrain.schema.run import group_options
 from ktrain.sweeps.search.checks import sample_jobs
@@ -27,14 +28,10 @@ def check_jobs(config: DictConfig) -> None:
     """``UserError`` if every job of the multirun ``config`` is refused by validation, with
     the first job's refusal."""
     loader = GlobalHydra.instance().config_loader()
+    _compose_each_swept_option(loader, config)
     first_refusal, checked = None, 0
     for overrides in sample_jobs(config, grid=True):
-        try:
-            job = loader.load_sweep_config(config, overrides)
-        except HydraException as error:  # Hydra would warn that the callback raised, and go on
-            from ktrain.cli.hydra_errors import explain  # the schema: only once a job does not compose
-
-            raise UserError(explain(error, overrides)) from error
+        job = _composed(loader, config, overrides)
         choices = group_options(job.hydra.runtime.choices)
         with open_dict(job):  # as the job's task gets it: no hydra node, its dir set
             del job["hydra"]
@@ -54,3 +51,26 @@ def check_jobs(config: DictConfig) -> None:
         f"MLflow run was made. The first job's refusal: {first_refusal.removeprefix('Invalid config: ')} "
         "Fix the fixed keys of the command line, or give the swept key values it allows."
     )
+
+
+def _compose_each_swept_option(loader, config: DictConfig) -> None:
+    """Compose a job of each value of a swept group (``-m model=mlp,resnet51``): Hydra finds an
+    option that is not there only when its job starts, after the jobs before it have trained.
+    Jobs that vary a plain key compose alike, and are left to the check of values."""
+    from ktrain.cli.config_search import config_dirs  # where the groups are: only for a sweep
+
+    groups = {folder.name for root in config_dirs() for folder in root.iterdir() if folder.is_dir()}
+    samples = list(sample_jobs(config))  # the first job, then one per other value of each key
+    for overrides in samples[1:]:
+        varied = [(key_of(o) or "").lstrip("+") for o in overrides if o not in samples[0]]
+        if any(key in groups for key in varied):
+            _composed(loader, config, overrides)
+
+
+def _composed(loader, config: DictConfig, overrides: list[str]) -> DictConfig:
+    try:
+        return loader.load_sweep_config(config, overrides)
+    except HydraException as error:  # Hydra would warn that the callback raised, and go on
+        from ktrain.cli.hydra_errors import explain  # the schema: only once a job does not compose
+
+        raise UserError(explain(error, overrides)) from error
