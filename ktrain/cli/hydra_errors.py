@@ -18,7 +18,7 @@ from ktrain import overrides as command_line
 from ktrain.cli.config_search import config_dirs, user_config_dir
 from ktrain.names import command
 from ktrain.schema.keywords import suggestion, supplied
-from ktrain.schema.messages import allowed_keys, open_mapping
+from ktrain.schema.messages import allowed_keys, node_at, open_mapping
 
 
 def explain_file_error(error: OSError) -> str:
@@ -150,7 +150,7 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
             f"set yet; add it with a leading +: +{given.lstrip('+')}."
         )
     if open_ended:  # a builder of the user's own: the keys its config sets are the ones to know
-        node = _node_of(config, path)
+        node = node_at(config, path.split(".") if path else [])
         keys = [*keys, *(k for k in node if k not in keys)] if isinstance(node, dict) else keys
     near = suggestion(name, keys)
     hint = f" (did you mean {near}?)" if near else ""
@@ -159,17 +159,10 @@ def _unknown_key(cause: ConfigKeyError | ConfigAttributeError, overrides: list[s
     return f"Invalid config: {given} names an unknown key {key!r}{hint}; {where} takes: {allowed}{more}."
 
 
-def _node_of(config: dict, path: str) -> object:
-    node: object = config
-    for part in filter(None, path.split(".")):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def _unchosen_group(key: str, overrides: list[str]) -> str | None:
     """For a key below a group that the config has not chosen an option of (``fine_tune`` is
     null by default), the option to choose first; None for any other key."""
-    options = sorted({path.stem for folder in config_dirs() for path in (folder / key).glob("*.yaml")})
+    options = sorted(_options_of(key))
     given = next((o.text for o in command_line.parsed(overrides) if o.key.startswith(f"{key}.")), None)
     if "." in key or not options or given is None:
         return None

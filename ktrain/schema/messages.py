@@ -68,11 +68,11 @@ def allowed_keys(path: str, config: dict[str, Any], config_name: str = "train") 
     parts = path.split(".") if path else []
     schema, rest = ROOTS[config_name], parts
     if parts[:1] and parts[0] in GROUPS:
-        schema, rest = schema_of(parts[0], _node_at(config, parts[:1])), parts[1:]
+        schema, rest = schema_of(parts[0], node_at(config, parts[:1])), parts[1:]
     elif parts[:1] == ["callbacks"] and len(parts) > 1:
-        schema, rest = schema_of("callbacks", _node_at(config, parts[:2])), parts[2:]
+        schema, rest = schema_of("callbacks", node_at(config, parts[:2])), parts[2:]
     keys = _keys(schema, rest)
-    keras = keywords.accepted(path, _node_at(config, parts)) if config_name == "train" else None
+    keras = keywords.accepted(path, node_at(config, parts)) if config_name == "train" else None
     if keras is None:
         return keys, not rest and schema.model_config.get("extra") == "allow"
     return keys + [name for name in keras.keywords if name not in keys], keras.any_keyword
@@ -83,7 +83,7 @@ def open_mapping(path: str, config: dict[str, Any], config_name: str = "train") 
     parts = path.split(".") if path else []
     if not parts[:1] or parts[0] not in GROUPS:
         return False
-    node = _section(schema_of(parts[0], _node_at(config, parts[:1])), parts[1:-1])
+    node = _section(schema_of(parts[0], node_at(config, parts[:1])), parts[1:-1])
     field = node.model_fields.get(parts[-1]) if node and len(parts) > 1 else None
     return field is not None and get_origin(field.annotation) is dict
 
@@ -142,7 +142,8 @@ def _section(schema: type[BaseModel], path: list[str]) -> type[BaseModel] | None
     return schema
 
 
-def _node_at(config: dict[str, Any], parts: list[str]) -> Any:
+def node_at(config: dict[str, Any], parts: list[str]) -> Any:
+    """The node of ``config`` at the keys ``parts``; None where there is none."""
     node: Any = config
     for part in parts:
         node = node.get(part) if isinstance(node, dict) else None
